@@ -1,0 +1,39 @@
+# CreditDesk — the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BIN := .build/debug/creditdesk
+
+.PHONY: run test deps build release migrate clean
+
+## run: install missing system packages, build, serve on an embedded PostgreSQL (Ctrl-C stops both)
+run: deps build
+	$(BIN) serve
+
+## test: install missing system packages, build, run every test against a throwaway PostgreSQL
+test: deps
+	swift build --build-tests
+	swift test --skip-build
+
+## deps: install the Debian packages CreditDesk needs, only those missing
+deps:
+	@missing=""; for package in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build:
+	swift build
+
+release:
+	swift build -c release
+
+migrate: build
+	$(BIN) migrate
+
+clean:
+	swift package clean

@@ -1,0 +1,6 @@
+#ifndef CREDITDESK_CLIBCRYPTO_SHIM_H
+#define CREDITDESK_CLIBCRYPTO_SHIM_H
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/rand.h>
+#endif

@@ -1,0 +1,43 @@
+import CreditDeskCore
+import CreditDeskPostgres
+import Foundation
+import Hummingbird
+import Logging
+
+public struct ServerSettings: Sendable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080) {
+        self.host = host
+        self.port = port
+    }
+}
+
+/// What the routes need from the outside world.
+public struct AppDependencies: Sendable {
+    public var pool: DatabasePool
+    public var migrator: Migrator
+
+    public init(pool: DatabasePool, migrator: Migrator) {
+        self.pool = pool
+        self.migrator = migrator
+    }
+}
+
+/// Every route of the API, in one place.
+public func buildRouter(dependencies: AppDependencies) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestLoggingMiddleware())
+    HealthController(pool: dependencies.pool, migrator: dependencies.migrator).addRoutes(to: router)
+    return router
+}
+
+public func buildApplication(
+    settings: ServerSettings, dependencies: AppDependencies, logger: Logger
+) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(dependencies: dependencies),
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "CreditDesk"),
+        logger: logger)
+}

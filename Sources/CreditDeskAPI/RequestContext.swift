@@ -1,0 +1,18 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Per-request state shared by middleware and routes.
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// From a well-formed `X-Request-Id` header, else generated; echoed in the response.
+    public var requestID: String
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.requestID = ""
+    }
+
+    /// Request bodies are small JSON documents; anything larger is refused with 413.
+    public var maxUploadSize: Int { 256 * 1024 }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Gives every request an id, logs one JSON line per request (method, path, status, duration),
+/// and turns every error into the API's JSON error shape, so no route can leak a bare 500 page.
+struct RequestLoggingMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    static let requestIDField = HTTPField.Name("X-Request-Id")!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        var context = context
+        let requestID = Self.acceptableID(request.headers[Self.requestIDField]) ?? UUID().uuidString.lowercased()
+        context.requestID = requestID
+        context.logger[metadataKey: "request.id"] = "\(requestID)"
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = Self.response(for: error, request: request, context: context)
+        }
+        response.headers[Self.requestIDField] = requestID
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        context.logger.info(
+            "request",
+            metadata: [
+                "http.method": "\(request.method.rawValue)",
+                "http.path": "\(request.uri.path)",
+                "http.status": "\(response.status.code)",
+                "http.duration_ms": "\(String(format: "%.2f", milliseconds))",
+            ])
+        return response
+    }
+
+    /// A caller's id is kept only if it is short and plain, so it cannot forge log content.
+    static func acceptableID(_ value: String?) -> String? {
+        guard let value, (1...128).contains(value.count),
+            value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") })
+        else { return nil }
+        return value
+    }
+
+    static func response(for error: any Error, request: Request, context: Context) -> Response {
+        let apiError: APIError
+        switch error {
+        case let error as APIError:
+            apiError = error
+        case let error as HTTPError:
+            // Hummingbird's own errors: body too large, unknown route, undecodable body …
+            apiError = APIError(
+                error.status, code: Self.code(for: error.status), message: error.body ?? error.status.reasonPhrase)
+        case let error as any HTTPResponseError:
+            apiError = APIError(error.status, code: Self.code(for: error.status), message: error.status.reasonPhrase)
+        default:
+            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            apiError = .internalError
+        }
+        return (try? apiError.response(from: request, context: context))
+            ?? Response(status: .internalServerError)
+    }
+
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status {
+        case .notFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
+        case .contentTooLarge: "body_too_large"
+        case .badRequest: "invalid_request"
+        case .unauthorized: "unauthorized"
+        case .forbidden: "forbidden"
+        default: status.code >= 500 ? "internal" : "http_\(status.code)"
+        }
+    }
+}

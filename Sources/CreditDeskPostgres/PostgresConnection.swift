@@ -1,0 +1,231 @@
+import CLibPQ
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOPosix
+
+/// How to reach the server and how each session is set up.
+public struct ConnectionSettings: Sendable {
+    /// A libpq connection string or `postgresql://` URL. Holds a password: never log it.
+    public var url: String
+    /// Every statement is cancelled after this long (PostgreSQL `statement_timeout`).
+    public var statementTimeoutMilliseconds: Int
+    public var connectTimeoutSeconds: Int
+    public var applicationName: String
+
+    public init(
+        url: String, statementTimeoutMilliseconds: Int = 30_000, connectTimeoutSeconds: Int = 5,
+        applicationName: String = "creditdesk"
+    ) {
+        self.url = url
+        self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.applicationName = applicationName
+    }
+
+    /// The URL with any password replaced, for logs and error messages.
+    public var redactedURL: String { Self.redact(url) }
+
+    public static func redact(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.scheme != nil else {
+            // key=value form: hide the password pair.
+            return url.replacing(/password=\S+/, with: "password=***")
+        }
+        if components.password != nil { components.password = "***" }
+        if let items = components.queryItems {
+            components.queryItems = items.map { $0.name == "password" ? URLQueryItem(name: $0.name, value: "***") : $0 }
+        }
+        return components.string ?? "***"
+    }
+}
+
+/// One libpq session. Owns its `PGconn`, finished on deinit.
+///
+/// Every call blocks the calling thread on the network, so a connection is only ever reached
+/// through `DatabasePool`, which hands it to a closure running on its own `NIOThreadPool`
+/// threads. `execute` also checks that it is not on an event-loop thread, so a mistake shows up
+/// as a failed precondition in tests, not as a stalled server. A connection is used by one
+/// thread at a time (the pool's checkout guarantees it), hence `@unchecked Sendable`.
+public final class PostgresConnection: @unchecked Sendable {
+    private var handle: OpaquePointer?
+    let settings: ConnectionSettings
+
+    public init(settings: ConnectionSettings) throws {
+        self.settings = settings
+        self.handle = try Self.open(settings)
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    private static func open(_ settings: ConnectionSettings) throws -> OpaquePointer {
+        // Sessions always speak UTC in ISO format, so timestamps decode without guessing.
+        let options =
+            "-c statement_timeout=\(settings.statementTimeoutMilliseconds) -c TimeZone=UTC -c DateStyle=ISO -c bytea_output=hex"
+        let keywords = ["dbname", "options", "application_name", "connect_timeout", "client_encoding"]
+        let values = [
+            settings.url, options, settings.applicationName, String(settings.connectTimeoutSeconds), "UTF8",
+        ]
+        let handle = withCStrings(keywords) { keywordPointers in
+            withCStrings(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let handle else {
+            throw DatabaseError(.connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(handle)
+            throw DatabaseError(.connectionFailed, message: message)
+        }
+        // libpq prints server NOTICEs ("relation already exists, skipping") to stderr by default,
+        // which would break the one-JSON-object-per-line log format. They carry nothing we act on.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        return handle
+    }
+
+    /// True when the session still looks usable. Reads whatever the server sent while the
+    /// connection sat idle: after a server restart that is a FATAL message and then end of
+    /// file. libpq reports the first as a notice and only the read that meets end of file marks
+    /// the connection bad, so keep reading while the socket has something to say.
+    public var isHealthy: Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        for _ in 0..<8 {
+            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { break }
+            if PQconsumeInput(handle) == 0 || PQstatus(handle) != CONNECTION_OK { return false }
+        }
+        return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+    }
+
+    /// Drops the old session, if any, and opens a new one with the same settings.
+    public func reconnect() throws {
+        if let handle { PQfinish(handle) }
+        handle = nil
+        handle = try Self.open(settings)
+    }
+
+    /// Runs one parameterized statement. `statement` is constant text; values go in `parameters`.
+    @discardableResult
+    public func execute(_ statement: String, _ parameters: [any PostgresBindable] = []) throws -> PostgresResult {
+        precondition(
+            MultiThreadedEventLoopGroup.currentEventLoop == nil,
+            "blocking libpq call on an event-loop thread")
+        guard let handle else {
+            throw DatabaseError(.connectionLost, message: "the connection is closed")
+        }
+        let values = parameters.map(\.postgresValue)
+        let encoded = try values.map { try $0.wireBytes() }
+        let types = values.map(\.typeOID)
+        let lengths = encoded.map { Int32($0?.count ?? 0) }
+        let formats = values.map { Int32($0.isBinary ? 1 : 0) }
+
+        let result: OpaquePointer? = withParameterPointers(encoded) { pointers in
+            PQexecParams(
+                handle, statement, Int32(values.count), types, pointers, lengths, formats, 0)
+        }
+        defer { PQclear(result) }
+        return try Self.decode(result, connection: handle)
+    }
+
+    /// Runs statement text with no parameters, possibly several statements (migrations).
+    public func executeScript(_ script: String) throws {
+        precondition(MultiThreadedEventLoopGroup.currentEventLoop == nil, "blocking libpq call on an event-loop thread")
+        guard let handle else { throw DatabaseError(.connectionLost, message: "the connection is closed") }
+        let result = PQexec(handle, script)
+        defer { PQclear(result) }
+        _ = try Self.decode(result, connection: handle)
+    }
+
+    private static func decode(_ result: OpaquePointer?, connection: OpaquePointer) throws -> PostgresResult {
+        guard let result else {
+            throw error(from: nil, connection: connection)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return PostgresResult(rows: [], affectedRows: affectedRows(result))
+        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
+            let columnCount = Int(PQnfields(result))
+            let rowCount = Int(PQntuples(result))
+            let columns = PostgresColumns(
+                names: (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) })
+            var rows = [PostgresRow]()
+            rows.reserveCapacity(rowCount)
+            for row in 0..<rowCount {
+                var values = [String?]()
+                values.reserveCapacity(columnCount)
+                for column in 0..<columnCount {
+                    if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                        values.append(nil)
+                    } else {
+                        values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                    }
+                }
+                rows.append(PostgresRow(columns: columns, values: values))
+            }
+            return PostgresResult(rows: rows, affectedRows: rowCount)
+        default:
+            throw error(from: result, connection: connection)
+        }
+    }
+
+    private static func affectedRows(_ result: OpaquePointer) -> Int {
+        Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+
+    private static func error(from result: OpaquePointer?, connection: OpaquePointer) -> DatabaseError {
+        func field(_ code: UInt8) -> String? {
+            guard let result, let pointer = PQresultErrorField(result, Int32(code)) else { return nil }
+            return String(cString: pointer)
+        }
+        let sqlState = field(UInt8(ascii: "C"))
+        let primary = field(UInt8(ascii: "M"))
+        let fallback = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let message = primary ?? (fallback.isEmpty ? "unknown database error" : fallback)
+        // A dead socket yields no SQLSTATE at all; the connection status says what happened.
+        let code: DatabaseError.Code =
+            if PQstatus(connection) != CONNECTION_OK {
+                .connectionLost
+            } else if let sqlState {
+                DatabaseError.code(forSQLState: sqlState)
+            } else {
+                .other
+            }
+        return DatabaseError(
+            code, sqlState: sqlState, message: message, constraint: field(UInt8(ascii: "n")),
+            serverDetail: field(UInt8(ascii: "D")))
+    }
+}
+
+/// Calls `body` with a NULL-terminated-strings array whose storage lives only for the call.
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let duplicated = strings.map { strdup($0) }
+    defer { duplicated.forEach { free($0) } }
+    return body(duplicated.map { UnsafePointer($0) } + [nil])
+}
+
+/// Calls `body` with one pointer per parameter (nil for NULL); storage lives only for the call.
+private func withParameterPointers<R>(_ values: [[UInt8]?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    var buffers = [UnsafeMutablePointer<CChar>?]()
+    buffers.reserveCapacity(values.count)
+    defer { buffers.forEach { $0?.deallocate() } }
+    for value in values {
+        guard let value else {
+            buffers.append(nil)
+            continue
+        }
+        // One extra NUL byte so text parameters are also valid C strings for libpq.
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: value.count + 1)
+        value.withUnsafeBufferPointer { source in
+            source.withMemoryRebound(to: CChar.self) { chars in
+                if let base = chars.baseAddress { buffer.initialize(from: base, count: value.count) }
+            }
+        }
+        buffer[value.count] = 0
+        buffers.append(buffer)
+    }
+    return body(buffers.map { UnsafePointer($0) })
+}

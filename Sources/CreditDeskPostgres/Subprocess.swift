@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Runs a program to completion with `posix_spawn` and `waitpid`.
+///
+/// Foundation's `Process` on Linux reaps children from a dispatch source that can be starved
+/// when the cooperative pool is busy, leaving callers blocked on a zombie; this helper waits
+/// for its own child directly. Output (stdout and stderr together) is collected in memory.
+public enum Subprocess {
+    public struct Result: Sendable {
+        public let status: Int32
+        public let output: String
+    }
+
+    public static func run(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> Result {
+        var pipeDescriptors: [Int32] = [0, 0]
+        guard pipe(&pipeDescriptors) == 0 else {
+            throw DatabaseError(.embeddedServer, message: "pipe() failed: errno \(errno)")
+        }
+        let (readEnd, writeEnd) = (pipeDescriptors[0], pipeDescriptors[1])
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
+        posix_spawn_file_actions_addclose(&actions, readEnd)
+        posix_spawn_file_actions_addclose(&actions, writeEnd)
+        // posix_spawn_file_actions_addchdir_np is not visible from Swift; coreutils' env
+        // changes directory and then execs the program, which has the same effect.
+        let command = directory.map { ["/usr/bin/env", "--chdir=\($0)", executable] } ?? [executable]
+        let argv = (command + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawnStatus = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
+        close(writeEnd)
+        guard spawnStatus == 0 else {
+            close(readEnd)
+            throw DatabaseError(.embeddedServer, message: "cannot run \(executable): error \(spawnStatus)")
+        }
+
+        var output = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                output.append(contentsOf: buffer[0..<count])
+            } else if count == 0 || errno != EINTR {
+                break
+            }
+        }
+        close(readEnd)
+
+        var waitStatus: Int32 = 0
+        while waitpid(pid, &waitStatus, 0) == -1 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS, spelled out: the macros are not imported into Swift.
+        let exited = waitStatus & 0x7f == 0
+        let status = exited ? (waitStatus >> 8) & 0xff : 128 + (waitStatus & 0x7f)
+        return Result(status: status, output: String(decoding: output, as: UTF8.self))
+    }
+}
+
+/// Runs blocking work (process spawning, a direct libpq call) on a thread of its own, so that
+/// it never occupies one of Swift's cooperative threads: on a 2-core machine there are only two,
+/// and one blocked for seconds stalls every task in the process.
+public func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try body() })
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct CreditDeskCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "creditdesk",
+        abstract: "CreditDesk: multi-tenant SMS/MMS credit administration for resellers.",
+        subcommands: [ServeCommand.self, MigrateCommand.self]
+    )
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import CreditDeskPostgres
+import Foundation
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Apply pending sql/ migrations (safe to run from several processes at once).")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let logger = try database.makeLogger()
+        let migrator = try Migrator.load(directory: try Migrator.locateDirectory(explicit: database.migrationsDirectory))
+        let handle = try await DatabaseHandle.open(database, logger: logger)
+        let pool = DatabasePool(
+            settings: PoolSettings(connection: ConnectionSettings(url: handle.url), size: 1), logger: logger)
+        let outcome = await Result(catching: { try await migrator.migrate(pool: pool, logger: logger) })
+        await pool.shutdown()
+        try? await handle.embedded?.stop()
+        let applied = try outcome.get()
+        print("applied \(applied.count) migration(s); schema at version \(migrator.latestVersion)")
+    }
+}
+
+extension Result where Failure == any Error {
+    /// Captures the outcome of async work, so cleanup can run before the error is rethrown.
+    init(catching body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import CreditDeskCore
+import Testing
+
+@Suite("Digest")
+struct DigestTests {
+    @Test("SHA-256 matches the FIPS 180-2 test vectors")
+    func vectors() {
+        #expect(Digest.sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Digest.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Digest.sha256([0x61, 0x62, 0x63]).count == 32)
+        #expect(Digest.hex([0x00, 0x0f, 0xff]) == "000fff")
+    }
+}
