@@ -29,7 +29,12 @@ public struct AppDependencies: Sendable {
 public func buildRouter(dependencies: AppDependencies) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestLoggingMiddleware())
+    router.add(middleware: AuthMiddleware(pool: dependencies.pool))
     HealthController(pool: dependencies.pool, migrator: dependencies.migrator).addRoutes(to: router)
+    let access = Access(pool: dependencies.pool)
+    AccountsController(access: access).addRoutes(to: router)
+    CreditsController(access: access).addRoutes(to: router)
+    OpenAPIController().addRoutes(to: router)
     return router
 }
 

@@ -1,3 +1,4 @@
+import CreditDeskPostgres
 import Foundation
 import Hummingbird
 import Logging
@@ -7,10 +8,13 @@ public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// From a well-formed `X-Request-Id` header, else generated; echoed in the response.
     public var requestID: String
+    /// Set by the auth middleware for every non-public route.
+    public var auth: AuthenticatedKey?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
+        self.auth = nil
     }
 
     /// Request bodies are small JSON documents; anything larger is refused with 413.

@@ -1,3 +1,5 @@
+import CreditDeskCore
+import CreditDeskPostgres
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -50,6 +52,11 @@ struct RequestLoggingMiddleware: RouterMiddleware {
         switch error {
         case let error as APIError:
             apiError = error
+        case let error as DomainError:
+            apiError = ErrorMapping.apiError(error)
+        case let error as DatabaseError where ErrorMapping.apiError(error) != nil:
+            context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            apiError = ErrorMapping.apiError(error)!
         case let error as HTTPError:
             // Hummingbird's own errors: body too large, unknown route, undecodable body …
             apiError = APIError(

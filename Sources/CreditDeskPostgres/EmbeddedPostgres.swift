@@ -119,6 +119,20 @@ public final class EmbeddedPostgres: Sendable {
         throw lastError ?? DatabaseError(.embeddedServer, message: "PostgreSQL did not start")
     }
 
+    /// The URL of a cluster in `directory` that another process (a running `creditdesk serve`)
+    /// already runs, read from its postmaster.pid; nil when none runs there. The caller gets a
+    /// URL, not ownership: it must not stop that server.
+    public static func runningURL(options: Options) -> String? {
+        let directory = options.directory
+        guard let pidFile = try? String(contentsOf: directory.appendingPathComponent("pgdata/postmaster.pid"), encoding: .utf8),
+            let password = try? String(contentsOf: directory.appendingPathComponent("password"), encoding: .utf8)
+        else { return nil }
+        let lines = pidFile.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 3, let pid = Int32(lines[0]), let port = Int(lines[3]), kill(pid, 0) == 0 else { return nil }
+        let trimmed = password.trimmingCharacters(in: .whitespacesAndNewlines)
+        return "postgresql://\(options.superuser):\(trimmed)@127.0.0.1:\(port)/\(options.database)?sslmode=disable"
+    }
+
     private init(
         options: Options, port: Int, password: String, binDirectory: URL, runAsUser: String?, logger: Logger
     ) {

@@ -78,8 +78,12 @@ struct DatabaseHandle {
             logger.info("using configured database", metadata: ["db.url": "\(ConnectionSettings.redact(url))"])
             return DatabaseHandle(url: url, embedded: nil)
         }
-        let embedded = try await EmbeddedPostgres.start(
-            options: .init(directory: options.resolvedDataDirectory.standardizedFileURL), logger: logger)
+        let embeddedOptions = EmbeddedPostgres.Options(directory: options.resolvedDataDirectory.standardizedFileURL)
+        if let url = EmbeddedPostgres.runningURL(options: embeddedOptions) {
+            // A `creditdesk serve` already runs this cluster: use it, and leave it running.
+            return DatabaseHandle(url: url, embedded: nil)
+        }
+        let embedded = try await EmbeddedPostgres.start(options: embeddedOptions, logger: logger)
         return DatabaseHandle(url: embedded.url, embedded: embedded)
     }
 }

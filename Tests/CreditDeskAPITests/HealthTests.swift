@@ -55,14 +55,14 @@ struct HealthTests {
         await pool.shutdown()
     }
 
-    @Test("unknown routes get the JSON error shape and every response carries a request id")
+    @Test("requests without a key get the JSON error shape, and every response carries a request id")
     func errorShape() async throws {
         try await withTestDatabase { pool in
             try await app(pool).test(.router) { client in
                 try await client.execute(uri: "/no/such/route", method: .get) { response in
-                    #expect(response.status == .notFound)
+                    #expect(response.status == .unauthorized)
                     let body = try JSONDecoder().decode([String: [String: String]].self, from: Data(buffer: response.body))
-                    #expect(body["error"]?["code"] == "not_found")
+                    #expect(body["error"]?["code"] == "unauthorized")
                     #expect(response.headers[HTTPField.Name("X-Request-Id")!]?.isEmpty == false)
                 }
                 try await client.execute(

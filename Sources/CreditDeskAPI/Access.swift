@@ -1,0 +1,125 @@
+import CreditDeskCore
+import CreditDeskPostgres
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Authenticated access to the database for route handlers: reads in a plain transaction,
+/// mutations in an idempotent one.
+struct Access: Sendable {
+    let pool: DatabasePool
+
+    func principal(_ context: AppRequestContext) throws -> AuthenticatedKey {
+        guard let auth = context.auth else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
+        }
+        return auth
+    }
+
+    /// A read: runs `work` with the principal in a read-only transaction.
+    func read<T: Encodable & Sendable>(
+        _ context: AppRequestContext,
+        _ work: @escaping @Sendable (PostgresConnection, Principal) throws -> T
+    ) async throws -> Response {
+        let principal = try principal(context).principal
+        let value = try await translate {
+            try await pool.withTransaction(isolation: .repeatableRead) { connection in
+                try connection.execute("SET TRANSACTION READ ONLY")
+                return try work(connection, principal)
+            }
+        }
+        return try JSONResponse.make(status: .ok, body: value)
+    }
+
+    /// A mutation: requires an Idempotency-Key; the key's claim, the work and the recorded
+    /// response commit together. A replay of the same request answers what the first answered.
+    func mutate<T: Encodable & Sendable>(
+        _ request: Request, _ context: AppRequestContext, body: [UInt8], status: HTTPResponse.Status = .ok,
+        _ work: @escaping @Sendable (PostgresConnection, Principal, OperationContext) throws -> T
+    ) async throws -> Response {
+        let auth = try principal(context)
+        let principal = auth.principal
+        let key = try translate { try Validate.idempotencyKey(request.headers[.idempotencyKey]) }
+        if auth.accountSuspended {
+            throw APIError(.forbidden, code: "account_suspended", message: "your account is suspended; it can only read")
+        }
+        var fingerprint = Array("\(request.method.rawValue) \(request.uri.path)\n".utf8)
+        fingerprint += body
+        let requestHash = Digest.hex(Digest.sha256(fingerprint))
+        let requestID = context.requestID
+        let (stored, replayed) = try await translate {
+            try await pool.withRetryingTransaction { connection in
+                let operation = OperationContext(actorUserID: principal.userID, requestID: requestID)
+                switch try IdempotencyStore.claim(
+                    connection, principal: principal, key: key, requestHash: requestHash,
+                    operationID: operation.operationID)
+                {
+                case .replay(let stored):
+                    return (stored, true)
+                case .claimed:
+                    let value = try work(connection, principal, operation)
+                    let encoded = String(decoding: try JSONResponse.encoder.encode(value), as: UTF8.self)
+                    let stored = IdempotencyStore.StoredResponse(status: Int(status.code), body: encoded)
+                    try IdempotencyStore.complete(connection, principal: principal, key: key, response: stored)
+                    return (stored, false)
+                }
+            }
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        if replayed { headers[.idempotentReplayed] = "true" }
+        return Response(
+            status: HTTPResponse.Status(code: stored.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: stored.body + "\n")))
+    }
+
+    /// Runs `body`, turning domain and database errors into API errors.
+    func translate<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DomainError {
+            throw ErrorMapping.apiError(error)
+        } catch let error as DatabaseError {
+            throw ErrorMapping.apiError(error) ?? error
+        }
+    }
+
+    func translate<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DomainError {
+            throw ErrorMapping.apiError(error)
+        }
+    }
+}
+
+/// Resolves `Authorization: Bearer …` to a principal. Requests without a valid key get 401,
+/// except the public health and documentation routes.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let pool: DatabasePool
+    static let publicPaths: Set<String> = ["/healthz", "/readyz", "/openapi.json"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        if Self.publicPaths.contains(request.uri.path) { return try await next(request, context) }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
+        }
+        let secret = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        let auth: AuthenticatedKey?
+        do {
+            auth = try await pool.withConnection { try UserStore.authenticate($0, secret: secret) }
+        } catch let error as DatabaseError {
+            throw ErrorMapping.apiError(error) ?? error
+        }
+        guard let auth else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "the API key is unknown or revoked")
+        }
+        var context = context
+        context.auth = auth
+        context.logger[metadataKey: "auth.user_id"] = "\(auth.principal.userID)"
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,154 @@
+import CreditDeskCore
+import Foundation
+import Hummingbird
+
+/// `GET /openapi.json`: an OpenAPI 3.1 description of every route. Request-body properties
+/// come from the same field sets the decoder enforces, so the two cannot drift apart.
+struct OpenAPIController {
+    struct Operation {
+        let method: String
+        let path: String
+        let summary: String
+        var body: Set<String>? = nil
+        var status: Int = 200
+        var isPublic = false
+        var mutating: Bool { method != "get" }
+    }
+
+    static let operations: [Operation] = [
+        .init(method: "get", path: "/healthz", summary: "The process is up", isPublic: true),
+        .init(method: "get", path: "/readyz", summary: "The database answers and is migrated", isPublic: true),
+        .init(method: "get", path: "/openapi.json", summary: "This document", isPublic: true),
+        .init(method: "get", path: "/v1/me", summary: "The calling user and its account"),
+        .init(method: "post", path: "/v1/accounts", summary: "Create a reseller or client under a parent",
+              body: AccountsController.CreateAccount.fields, status: 201),
+        .init(method: "get", path: "/v1/accounts/{id}", summary: "One account"),
+        .init(method: "patch", path: "/v1/accounts/{id}", summary: "Rename, suspend or reactivate an account",
+              body: AccountsController.UpdateAccount.fields),
+        .init(method: "get", path: "/v1/accounts/{id}/children", summary: "Direct children, searchable, paginated"),
+        .init(method: "get", path: "/v1/accounts/{id}/features", summary: "Own and effective features"),
+        .init(method: "patch", path: "/v1/accounts/{id}/features", summary: "Switch features of a child account",
+              body: Set(Feature.allCases.map(\.rawValue))),
+        .init(method: "post", path: "/v1/accounts/{id}/users", summary: "Create a user",
+              body: AccountsController.CreateUser.fields, status: 201),
+        .init(method: "get", path: "/v1/accounts/{id}/users", summary: "Users of an account"),
+        .init(method: "post", path: "/v1/users/{id}/keys", summary: "Create an API key (secret shown once)",
+              body: AccountsController.CreateKey.fields, status: 201),
+        .init(method: "get", path: "/v1/users/{id}/keys", summary: "A user's API keys (no secrets)"),
+        .init(method: "delete", path: "/v1/keys/{id}", summary: "Revoke an API key"),
+        .init(method: "post", path: "/v1/accounts/{id}/packages", summary: "Add a package to a reseller's catalogue",
+              body: CreditsController.CreatePackage.fields, status: 201),
+        .init(method: "get", path: "/v1/accounts/{id}/packages", summary: "A reseller's catalogue"),
+        .init(method: "patch", path: "/v1/packages/{id}", summary: "Rename or (de)activate a package",
+              body: CreditsController.UpdatePackage.fields),
+        .init(method: "post", path: "/v1/accounts/{id}/package-sales", summary: "Sell a package to this account",
+              body: CreditsController.SellPackage.fields, status: 201),
+        .init(method: "get", path: "/v1/accounts/{id}/balances", summary: "SMS and MMS balances"),
+        .init(method: "post", path: "/v1/accounts/{id}/credits/adjust", summary: "Add or remove credits manually",
+              body: CreditsController.Adjust.fields),
+        .init(method: "post", path: "/v1/accounts/{id}/credits/transfer",
+              summary: "Move credits from this account to a direct child", body: CreditsController.Transfer.fields),
+        .init(method: "put", path: "/v1/accounts/{id}/credit-limit", summary: "Set the postpaid credit limit",
+              body: CreditsController.CreditLimit.fields),
+        .init(method: "post", path: "/v1/accounts/{id}/reservations", summary: "Reserve credits",
+              body: CreditsController.Reserve.fields, status: 201),
+        .init(method: "post", path: "/v1/reservations/{id}/post", summary: "Commit all or part of a reservation",
+              body: CreditsController.Post.fields),
+        .init(method: "post", path: "/v1/reservations/{id}/void", summary: "Release a reservation", body: []),
+        .init(method: "post", path: "/v1/accounts/{id}/charges", summary: "Charge credits immediately",
+              body: CreditsController.Charge.fields, status: 201),
+        .init(method: "post", path: "/v1/entries/{id}/refund", summary: "Refund a charge or post",
+              body: CreditsController.Refund.fields, status: 201),
+        .init(method: "get", path: "/v1/accounts/{id}/entries", summary: "Entry history, filtered, paginated"),
+        .init(method: "get", path: "/v1/accounts/{id}/clients",
+              summary: "Clients with SMS/MMS available, reserved and used this month"),
+        .init(method: "get", path: "/v1/accounts/{id}/dashboard", summary: "Usage of the subtree this month"),
+    ]
+
+    static let queryParameters: [String: [String]] = [
+        "/v1/accounts/{id}/children": ["search", "limit", "cursor"],
+        "/v1/accounts/{id}/packages": ["active"],
+        "/v1/accounts/{id}/entries": ["unit", "kind", "from", "to", "limit", "cursor"],
+        "/v1/accounts/{id}/clients": ["search", "sort", "order", "limit", "cursor"],
+    ]
+
+    static let document: JSONValue = {
+        var paths = [String: JSONValue]()
+        for operation in operations {
+            var parameters = [JSONValue]()
+            if operation.path.contains("{id}") {
+                parameters.append(
+                    .object(["name": "id", "in": "path", "required": .bool(true), "schema": .object(["type": "string"])]))
+            }
+            for name in queryParameters[operation.path] ?? [] where operation.method == "get" {
+                parameters.append(.object(["name": .string(name), "in": "query", "schema": .object(["type": "string"])]))
+            }
+            if operation.mutating {
+                parameters.append(
+                    .object([
+                        "name": "Idempotency-Key", "in": "header", "required": .bool(true),
+                        "schema": .object(["type": "string", "maxLength": .int(255)]),
+                    ]))
+            }
+            var entry: [String: JSONValue] = [
+                "summary": .string(operation.summary),
+                "responses": .object([
+                    String(operation.status): .object(["description": "Success"]),
+                    "default": .object([
+                        "description": "Error",
+                        "content": .object(["application/json": .object(["schema": .object(["$ref": "#/components/schemas/Error"])])]),
+                    ]),
+                ]),
+            ]
+            if !parameters.isEmpty { entry["parameters"] = .array(parameters) }
+            if let fields = operation.body {
+                entry["requestBody"] = .object([
+                    "required": .bool(true),
+                    "content": .object([
+                        "application/json": .object([
+                            "schema": .object([
+                                "type": "object", "additionalProperties": .bool(false),
+                                "properties": .object(Dictionary(uniqueKeysWithValues: fields.map { ($0, .object([:])) })),
+                            ])
+                        ])
+                    ]),
+                ])
+            }
+            if operation.isPublic { entry["security"] = .array([]) }
+            var methods = [String: JSONValue]()
+            if case .object(let existing)? = paths[operation.path] { methods = existing }
+            methods[operation.method] = .object(entry)
+            paths[operation.path] = .object(methods)
+        }
+        return .object([
+            "openapi": "3.1.0",
+            "info": .object(["title": "CreditDesk API", "version": "1"]),
+            "security": .array([.object(["bearer": .array([])])]),
+            "components": .object([
+                "securitySchemes": .object(["bearer": .object(["type": "http", "scheme": "bearer"])]),
+                "schemas": .object([
+                    "Error": .object([
+                        "type": "object",
+                        "properties": .object([
+                            "error": .object([
+                                "type": "object",
+                                "required": .array(["code", "message"]),
+                                "properties": .object([
+                                    "code": .object(["type": "string"]), "message": .object(["type": "string"]),
+                                    "details": .object(["type": "object"]),
+                                ]),
+                            ])
+                        ]),
+                    ])
+                ]),
+            ]),
+            "paths": .object(paths),
+        ])
+    }()
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/openapi.json") { _, _ in
+            try JSONResponse.make(status: .ok, body: Self.document)
+        }
+    }
+}

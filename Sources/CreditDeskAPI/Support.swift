@@ -1,0 +1,188 @@
+import CreditDeskCore
+import CreditDeskPostgres
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+extension HTTPField.Name {
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
+}
+
+/// Maps the lower layers' errors to the API's. Client mistakes keep their stable code;
+/// database trouble becomes 503 (try again), never a bare 500 with internals.
+enum ErrorMapping {
+    static func apiError(_ error: DomainError) -> APIError {
+        let status: HTTPResponse.Status =
+            switch error.code {
+            case .unauthorized: .unauthorized
+            case .forbidden, .featureDisabled, .accountSuspended: .forbidden
+            case .notFound: .notFound
+            case .invalidRequest, .idempotencyKeyRequired: .badRequest
+            case .insufficientCredits, .idempotencyConflict, .conflict: .conflict
+            }
+        var details = [String: JSONValue]()
+        for (key, value) in error.details {
+            switch value {
+            case .string(let text): details[key] = .string(text)
+            case .int(let number): details[key] = .int(number)
+            }
+        }
+        return APIError(status, code: error.code.rawValue, message: error.message, details: details)
+    }
+
+    static func apiError(_ error: DatabaseError) -> APIError? {
+        switch error.code {
+        case .poolTimeout, .poolClosed, .connectionLost, .connectionFailed, .queryCanceled:
+            return .unavailable
+        case .commitOutcomeUnknown:
+            return APIError(
+                .serviceUnavailable, code: "outcome_unknown",
+                message: "the database connection broke while committing; retry with the same Idempotency-Key")
+        default:
+            return nil
+        }
+    }
+}
+
+/// Request bodies: JSON objects only, unknown fields refused, type errors naming the field.
+enum Body {
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+
+    static func collect(_ request: Request, _ context: AppRequestContext) async throws -> [UInt8] {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        return Array(buffer.readableBytesView)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], fields: Set<String>) throws -> T {
+        let data = Data(bytes.isEmpty ? Array("{}".utf8) : bytes)
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw APIError.badRequest(code: "invalid_json", "the request body must be a JSON object")
+        }
+        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw APIError.badRequest(
+                code: "unknown_field", "unknown field \(unknown)", details: ["field": .string(unknown)])
+        }
+        do {
+            return try decoder.decode(T.self, from: data)
+        } catch let error as DecodingError {
+            let (path, problem): ([any CodingKey], String) =
+                switch error {
+                case .typeMismatch(let type, let context): (context.codingPath, "must be \(describe(type))")
+                case .valueNotFound(_, let context): (context.codingPath, "must not be null")
+                case .keyNotFound(let key, let context): (context.codingPath + [key], "is required")
+                case .dataCorrupted(let context): (context.codingPath, "has an invalid value")
+                @unknown default: ([], "is invalid")
+                }
+            let field = path.map { snakeCase($0.stringValue) }.joined(separator: ".")
+            throw APIError.badRequest(
+                code: "invalid_field", "\(field.isEmpty ? "body" : field) \(problem)",
+                details: ["field": .string(field)])
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int64.Type, is Int.Type: "a whole number"
+        case is Bool.Type: "true or false"
+        case is String.Type: "a string"
+        default: "of type \(type)"
+        }
+    }
+
+    static func snakeCase(_ name: String) -> String {
+        name.reduce(into: "") { result, character in
+            if character.isUppercase {
+                result += "_" + character.lowercased()
+            } else {
+                result.append(character)
+            }
+        }
+    }
+}
+
+/// Path and query parameters.
+enum Parameters {
+    static func uuid(_ context: AppRequestContext, _ name: String) throws -> UUID {
+        guard let text = context.parameters.get(name), let id = UUID(uuidString: text) else {
+            throw APIError.badRequest(code: "invalid_parameter", "\(name) must be a UUID", details: ["field": .string(name)])
+        }
+        return id
+    }
+
+    static func int64(_ context: AppRequestContext, _ name: String) throws -> Int64 {
+        guard let text = context.parameters.get(name), let value = Int64(text), value > 0 else {
+            throw APIError.badRequest(
+                code: "invalid_parameter", "\(name) must be a positive integer", details: ["field": .string(name)])
+        }
+        return value
+    }
+
+    static func query(_ request: Request, _ name: String) -> String? {
+        request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    static func limit(_ request: Request) throws -> Int {
+        guard let text = query(request, "limit") else { return Limits.defaultPageSize }
+        guard let value = Int(text) else {
+            throw APIError.badRequest(code: "invalid_parameter", "limit must be a number", details: ["field": "limit"])
+        }
+        do {
+            return try Validate.pageSize(value)
+        } catch {
+            throw ErrorMapping.apiError(error)
+        }
+    }
+
+    static func enumValue<T: RawRepresentable>(_ request: Request, _ name: String, _ type: T.Type) throws -> T?
+    where T.RawValue == String {
+        guard let text = query(request, name) else { return nil }
+        guard let value = T(rawValue: text) else {
+            throw APIError.badRequest(code: "invalid_parameter", "\(name) has an invalid value", details: ["field": .string(name)])
+        }
+        return value
+    }
+
+    static func date(_ request: Request, _ name: String) throws -> Date? {
+        guard let text = query(request, name) else { return nil }
+        guard let date = ISO8601.parse(text) else {
+            throw APIError.badRequest(
+                code: "invalid_parameter", "\(name) must be an RFC 3339 timestamp", details: ["field": .string(name)])
+        }
+        return date
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+}
+
+/// Opaque page cursors: base64url of a JSON array of strings.
+enum Cursor {
+    static func encode(_ parts: [String]) -> String {
+        let data = (try? JSONEncoder().encode(parts)) ?? Data()
+        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ request: Request, count: Int) throws -> [String]? {
+        guard let text = Parameters.query(request, "cursor") else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let parts = try? JSONDecoder().decode([String].self, from: data),
+            parts.count == count
+        else {
+            throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued", details: ["field": "cursor"])
+        }
+        return parts
+    }
+}
+
+struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
+    let items: [Item]
+    let nextCursor: String?
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+public enum AccountKind: String, Codable, Sendable, CaseIterable {
+    case platform, reseller, client
+
+    /// Which kinds may sit directly under this one.
+    public var allowedChildren: Set<AccountKind> {
+        switch self {
+        case .platform: [.reseller]
+        case .reseller: [.reseller, .client]
+        case .client: []
+        }
+    }
+
+    /// Roles a user of an account of this kind may have (DESIGN.md §2).
+    public var allowedRoles: Set<Role> {
+        switch self {
+        case .platform: [.operator, .billing]
+        case .reseller: [.admin, .billing, .support]
+        case .client: [.admin, .user, .readonly]
+        }
+    }
+}
+
+public enum AccountStatus: String, Codable, Sendable, CaseIterable {
+    case active, suspended
+}
+
+public enum Role: String, Codable, Sendable, CaseIterable {
+    case `operator`, billing, admin, support, user, readonly
+}
+
+public enum Feature: String, Codable, Sendable, CaseIterable {
+    case mms, international, campaigns, scheduling, inbound
+}
+
+public enum CreditUnit: String, Codable, Sendable, CaseIterable {
+    case sms, mms
+
+    /// MMS credits exist only where the effective `mms` feature is on.
+    public var requiredFeature: Feature? { self == .mms ? .mms : nil }
+}
+
+public enum EntryKind: String, Codable, Sendable, CaseIterable {
+    case grant, adjust, transfer, sale, reserve, post, void, charge, refund
+}
+
+public enum ReservationStatus: String, Codable, Sendable {
+    case pending, posted, voided
+}
+
+/// The two system accounts that close the books. Their balances are derived from entries.
+public enum SystemAccount {
+    /// Where credits come from when the platform creates them.
+    public static let issuance = UUID(uuidString: "00000000-0000-0000-0000-000000000001")!
+    /// Where credits go when they are used.
+    public static let consumption = UUID(uuidString: "00000000-0000-0000-0000-000000000002")!
+
+    public static func name(of id: UUID) -> String? {
+        switch id {
+        case issuance: "issuance"
+        case consumption: "consumption"
+        default: nil
+        }
+    }
+}
+
+/// Limits on everything a request can ask for.
+public enum Limits {
+    /// One operation moves at most this many credits (a campaign of a million 6-part SMS fits).
+    public static let maxAmount: Int64 = 1_000_000_000
+    public static let maxCreditLimit: Int64 = 1_000_000_000_000
+    public static let maxNameLength = 200
+    public static let maxReasonLength = 500
+    public static let maxReferenceLength = 200
+    public static let defaultPageSize = 50
+    public static let maxPageSize = 500
+    public static let maxPriceMinor: Int64 = 1_000_000_000_000
+}
+
+/// Effective features: an account has a feature only if it and every ancestor have it on.
+public enum Features {
+    /// `ownByAncestor` holds each account's own flags, root first, ending with the account.
+    public static func effective(_ ownByAncestor: [Set<Feature>]) -> Set<Feature> {
+        guard var result = ownByAncestor.first else { return [] }
+        for own in ownByAncestor.dropFirst() { result.formIntersection(own) }
+        return result
+    }
+}

@@ -1,0 +1,43 @@
+/// The one error type of the domain layer. `code` is stable and reaches API clients as-is.
+public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case unauthorized, forbidden
+        case notFound = "not_found"
+        case invalidRequest = "invalid_request"
+        case insufficientCredits = "insufficient_credits"
+        case featureDisabled = "feature_disabled"
+        case idempotencyConflict = "idempotency_conflict"
+        case idempotencyKeyRequired = "idempotency_key_required"
+        case conflict
+        case accountSuspended = "account_suspended"
+    }
+
+    public enum Detail: Sendable, Equatable {
+        case string(String)
+        case int(Int64)
+    }
+
+    public var code: Code
+    public var message: String
+    public var details: [String: Detail]
+
+    public init(_ code: Code, _ message: String, details: [String: Detail] = [:]) {
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+
+    public static func notFound(_ what: String) -> DomainError { DomainError(.notFound, "\(what) not found") }
+
+    public static func invalid(_ field: String, _ message: String) -> DomainError {
+        DomainError(.invalidRequest, "\(field): \(message)", details: ["field": .string(field)])
+    }
+
+    public static func insufficient(unit: CreditUnit, available: Int64, requested: Int64) -> DomainError {
+        DomainError(
+            .insufficientCredits, "not enough \(unit.rawValue) credits: \(available) available, \(requested) requested",
+            details: ["unit": .string(unit.rawValue), "available": .int(available), "requested": .int(requested)])
+    }
+}

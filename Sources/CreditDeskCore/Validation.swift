@@ -1,0 +1,86 @@
+import Foundation
+
+/// Input checks shared by the API and the CLI. Each throws `invalid_request` naming the field.
+public enum Validate {
+    public static func name(_ value: String, field: String = "name") throws(DomainError) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw .invalid(field, "must not be empty") }
+        guard trimmed.count <= Limits.maxNameLength else {
+            throw .invalid(field, "must be at most \(Limits.maxNameLength) characters")
+        }
+        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalid(field, "must not contain control characters")
+        }
+        return trimmed
+    }
+
+    public static func reason(_ value: String?, required: Bool) throws(DomainError) -> String? {
+        let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if trimmed.isEmpty {
+            if required { throw .invalid("reason", "is required for this operation") }
+            return nil
+        }
+        guard trimmed.count <= Limits.maxReasonLength else {
+            throw .invalid("reason", "must be at most \(Limits.maxReasonLength) characters")
+        }
+        return trimmed
+    }
+
+    public static func reference(_ value: String?) throws(DomainError) -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        guard value.count <= Limits.maxReferenceLength else {
+            throw .invalid("reference", "must be at most \(Limits.maxReferenceLength) characters")
+        }
+        return value
+    }
+
+    /// A positive amount of credits, within the per-operation limit.
+    public static func amount(_ value: Int64, field: String = "amount") throws(DomainError) -> Int64 {
+        guard value > 0 else { throw .invalid(field, "must be a positive whole number of credits") }
+        guard value <= Limits.maxAmount else { throw .invalid(field, "must be at most \(Limits.maxAmount)") }
+        return value
+    }
+
+    /// A signed, non-zero adjustment.
+    public static func delta(_ value: Int64) throws(DomainError) -> Int64 {
+        guard value != 0 else { throw .invalid("amount", "must not be zero (positive adds, negative removes)") }
+        guard value.magnitude <= UInt64(Limits.maxAmount) else {
+            throw .invalid("amount", "must be between -\(Limits.maxAmount) and \(Limits.maxAmount)")
+        }
+        return value
+    }
+
+    public static func email(_ value: String?) throws(DomainError) -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        guard value.count <= 320, value.wholeMatch(of: /[^@\s]+@[^@\s]+\.[^@\s]+/) != nil else {
+            throw .invalid("email", "is not an email address")
+        }
+        return value
+    }
+
+    public static func currency(_ value: String) throws(DomainError) -> String {
+        guard value.wholeMatch(of: /[A-Z]{3}/) != nil else {
+            throw .invalid("currency", "must be an ISO 4217 code in capitals, e.g. EUR")
+        }
+        return value
+    }
+
+    public static func pageSize(_ value: Int?) throws(DomainError) -> Int {
+        guard let value else { return Limits.defaultPageSize }
+        guard (1...Limits.maxPageSize).contains(value) else {
+            throw .invalid("limit", "must be between 1 and \(Limits.maxPageSize)")
+        }
+        return value
+    }
+
+    /// Idempotency keys: 1–255 visible ASCII characters.
+    public static func idempotencyKey(_ value: String?) throws(DomainError) -> String {
+        guard let value, !value.isEmpty else {
+            throw DomainError(.idempotencyKeyRequired, "this request changes data: send an Idempotency-Key header")
+        }
+        guard value.count <= 255, value.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0.asciiValue! >= 0x21 }) else {
+            throw .invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
+        }
+        return value
+    }
+}

@@ -1,0 +1,377 @@
+import CreditDeskCore
+import Foundation
+
+/// Every admin and ledger operation, with its authorization and domain rules, over a
+/// connection inside the caller's transaction. The API and the CLI both call these, so a rule
+/// lives in exactly one place.
+public enum Operations {
+    // MARK: loading with authorization
+
+    /// The account, if `principal` may do `action` to it; `not_found` outside its subtree.
+    public static func account(
+        _ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action
+    ) throws -> AccountRecord {
+        guard let account = try AccountStore.find(connection, id: id) else { throw DomainError.notFound("account") }
+        try Authorization.check(principal, action, targetPath: account.path)
+        return account
+    }
+
+    static func requireUnitAllowed(_ account: AccountRecord, _ unit: CreditUnit) throws {
+        if let feature = unit.requiredFeature, !account.effectiveFeatures.contains(feature) {
+            throw DomainError(
+                .featureDisabled, "\(feature.rawValue) is not enabled for account \(account.name)",
+                details: ["feature": .string(feature.rawValue), "account_id": .string(account.id.uuidString.lowercased())])
+        }
+    }
+
+    static func requireActive(_ account: AccountRecord) throws {
+        if account.effectivelySuspended {
+            throw DomainError(.accountSuspended, "account \(account.name) is suspended")
+        }
+    }
+
+    // MARK: accounts
+
+    public static func createAccount(
+        _ connection: PostgresConnection, _ principal: Principal, parentID: UUID, kind: AccountKind, name: String
+    ) throws -> AccountRecord {
+        let parent = try account(connection, principal, parentID, for: .read)
+        // Creating under `parent` manages the parent's subtree: the parent itself may do it.
+        guard Authorization.roleAllows(principal.role, .manageAccounts, accountKind: principal.accountKind) else {
+            throw DomainError(.forbidden, "the \(principal.role.rawValue) role may not create accounts")
+        }
+        guard parent.kind.allowedChildren.contains(kind) else {
+            throw DomainError.invalid("kind", "a \(parent.kind.rawValue) cannot have a \(kind.rawValue) under it")
+        }
+        return try AccountStore.create(connection, parent: parent, kind: kind, name: try Validate.name(name))
+    }
+
+    public static func updateAccount(
+        _ connection: PostgresConnection, _ principal: Principal, id: UUID, name: String?, status: AccountStatus?
+    ) throws -> AccountRecord {
+        _ = try account(connection, principal, id, for: .manageAccounts)
+        try AccountStore.update(connection, id: id, name: try name.map { try Validate.name($0) }, status: status)
+        return try AccountStore.find(connection, id: id)!
+    }
+
+    public static func children(
+        _ connection: PostgresConnection, _ principal: Principal, parentID: UUID, search: String?,
+        after cursor: AccountStore.ChildCursor?, limit: Int
+    ) throws -> [AccountRecord] {
+        _ = try account(connection, principal, parentID, for: .read)
+        return try AccountStore.children(connection, parentID: parentID, search: search, after: cursor, limit: limit)
+    }
+
+    /// Switches features on or off; those not named keep their value.
+    public static func setFeatures(
+        _ connection: PostgresConnection, _ principal: Principal, id: UUID, changes: [Feature: Bool]
+    ) throws -> AccountRecord {
+        let target = try account(connection, principal, id, for: .manageFeatures)
+        var features = target.ownFeatures
+        for (feature, enabled) in changes {
+            if enabled { features.insert(feature) } else { features.remove(feature) }
+        }
+        try AccountStore.setFeatures(connection, id: id, features: features)
+        return try AccountStore.find(connection, id: id)!
+    }
+
+    // MARK: users and keys
+
+    public static func createUser(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, name: String, email: String?,
+        role: Role
+    ) throws -> UserRecord {
+        let target = try account(connection, principal, accountID, for: .manageUsers)
+        guard target.kind.allowedRoles.contains(role) else {
+            throw DomainError.invalid(
+                "role",
+                "a \(target.kind.rawValue) account's users can be \(target.kind.allowedRoles.map(\.rawValue).sorted().joined(separator: ", "))"
+            )
+        }
+        // Nobody hands out more power than they hold: a client admin cannot mint a platform operator.
+        if target.id == principal.accountID, role == .operator, principal.role != .operator {
+            throw DomainError(.forbidden, "only an operator may create operators")
+        }
+        return try UserStore.createUser(
+            connection, account: target, name: try Validate.name(name), email: try Validate.email(email), role: role)
+    }
+
+    public static func users(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
+        -> [UserRecord]
+    {
+        _ = try account(connection, principal, accountID, for: .read)
+        return try UserStore.users(connection, accountID: accountID)
+    }
+
+    static func user(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
+        -> UserRecord
+    {
+        guard let user = try UserStore.findUser(connection, id: id), let owner = try AccountStore.find(connection, id: user.accountID)
+        else { throw DomainError.notFound("user") }
+        try Authorization.check(principal, action, targetPath: owner.path, what: "user")
+        return user
+    }
+
+    public static func createKey(_ connection: PostgresConnection, _ principal: Principal, userID: UUID, label: String)
+        throws -> (APIKeyRecord, secret: String)
+    {
+        // Users may always make keys for themselves; for others it takes user management.
+        let user = try user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
+        guard label.count <= Limits.maxNameLength else {
+            throw DomainError.invalid("label", "must be at most \(Limits.maxNameLength) characters")
+        }
+        return try UserStore.createKey(connection, user: user, label: label)
+    }
+
+    public static func keys(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
+        -> [APIKeyRecord]
+    {
+        _ = try user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
+        return try UserStore.keys(connection, userID: userID)
+    }
+
+    public static func revokeKey(_ connection: PostgresConnection, _ principal: Principal, keyID: UUID) throws
+        -> APIKeyRecord
+    {
+        guard let key = try UserStore.findKey(connection, id: keyID) else { throw DomainError.notFound("key") }
+        do {
+            _ = try user(connection, principal, key.userID, for: key.userID == principal.userID ? .read : .manageUsers)
+        } catch let error as DomainError where error.code == .notFound {
+            throw DomainError.notFound("key")
+        }
+        try UserStore.revokeKey(connection, id: keyID)
+        return try UserStore.findKey(connection, id: keyID)!
+    }
+
+    // MARK: packages
+
+    public static func createPackage(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, name: String, smsCredits: Int64,
+        mmsCredits: Int64, priceMinor: Int64, currency: String, active: Bool
+    ) throws -> PackageRecord {
+        let owner = try account(connection, principal, accountID, for: .managePackages)
+        guard owner.kind == .reseller else { throw DomainError.invalid("account_id", "only resellers sell packages") }
+        guard (0...Limits.maxAmount).contains(smsCredits) else {
+            throw DomainError.invalid("sms_credits", "must be between 0 and \(Limits.maxAmount)")
+        }
+        guard (0...Limits.maxAmount).contains(mmsCredits) else {
+            throw DomainError.invalid("mms_credits", "must be between 0 and \(Limits.maxAmount)")
+        }
+        guard smsCredits + mmsCredits > 0 else {
+            throw DomainError.invalid("sms_credits", "a package must grant some SMS or MMS credits")
+        }
+        guard (0...Limits.maxPriceMinor).contains(priceMinor) else {
+            throw DomainError.invalid("price_minor", "must be between 0 and \(Limits.maxPriceMinor)")
+        }
+        if mmsCredits > 0 { try requireUnitAllowed(owner, .mms) }
+        return try PackageStore.create(
+            connection, owner: owner, name: try Validate.name(name), smsCredits: smsCredits, mmsCredits: mmsCredits,
+            priceMinor: priceMinor, currency: try Validate.currency(currency), active: active)
+    }
+
+    static func package(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
+        -> (PackageRecord, AccountRecord)
+    {
+        guard let package = try PackageStore.find(connection, id: id),
+            let owner = try AccountStore.find(connection, id: package.accountID)
+        else { throw DomainError.notFound("package") }
+        try Authorization.check(principal, action, targetPath: owner.path, what: "package")
+        return (package, owner)
+    }
+
+    public static func packages(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, active: Bool?)
+        throws -> [PackageRecord]
+    {
+        _ = try account(connection, principal, accountID, for: .read)
+        return try PackageStore.list(connection, accountID: accountID, active: active)
+    }
+
+    public static func updatePackage(
+        _ connection: PostgresConnection, _ principal: Principal, id: UUID, name: String?, active: Bool?
+    ) throws -> PackageRecord {
+        _ = try package(connection, principal, id, for: .managePackages)
+        return try PackageStore.update(connection, id: id, name: try name.map { try Validate.name($0) }, active: active)
+    }
+
+    /// Sells a package to a direct child of its reseller: the package's credits move from the
+    /// reseller's pool to the buyer, and the sale (price, currency) is recorded.
+    public static func sellPackage(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, buyerID: UUID,
+        packageID: UUID
+    ) throws -> (SaleRecord, [EntryRecord]) {
+        let buyer = try account(connection, principal, buyerID, for: .manageCredits)
+        let (package, seller) = try package(connection, principal, packageID, for: .read)
+        guard buyer.parentID == seller.id else {
+            throw DomainError.invalid("package_id", "the package belongs to a reseller that is not this account's parent")
+        }
+        guard package.active else { throw DomainError(.conflict, "package \(package.name) is not active") }
+        if package.mmsCredits > 0 { try requireUnitAllowed(buyer, .mms) }
+        let sale = try PackageStore.recordSale(connection, context, package: package, buyer: buyer)
+        var entries = [EntryRecord]()
+        for (unit, amount) in [(CreditUnit.sms, package.smsCredits), (.mms, package.mmsCredits)] where amount > 0 {
+            entries.append(
+                try LedgerStore.move(
+                    connection, context, kind: .sale, unit: unit, amount: amount, from: pool(of: seller),
+                    to: .customer(buyer), reason: "package \(package.name)", saleID: sale.id))
+        }
+        return (sale, entries)
+    }
+
+    /// The platform's pool is issuance: it can create credits. Anyone else gives what it has.
+    static func pool(of account: AccountRecord) -> LedgerParty {
+        account.kind == .platform ? .system(SystemAccount.issuance) : .customer(account)
+    }
+
+    // MARK: credits
+
+    public static func balances(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
+        -> (AccountRecord, [Balance])
+    {
+        let target = try account(connection, principal, accountID, for: .read)
+        return (target, try LedgerStore.balances(connection, account: target))
+    }
+
+    /// Manual add (positive) or remove (negative), with a mandatory reason. The counterparty is
+    /// the acting account's own pool (issuance for the platform): who gives credits pays for
+    /// them, and removed credits go back where they would have come from.
+    public static func adjust(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        unit: CreditUnit, delta: Int64, reason: String?
+    ) throws -> EntryRecord {
+        let target = try account(connection, principal, accountID, for: .manageCredits)
+        let delta = try Validate.delta(delta)
+        let reason = try Validate.reason(reason, required: true)
+        if delta > 0 { try requireUnitAllowed(target, unit) }
+        guard let actorAccount = try AccountStore.find(connection, id: principal.accountID) else {
+            throw DomainError(.unauthorized, "the acting account no longer exists")
+        }
+        let actorPool = pool(of: actorAccount)
+        if delta > 0 {
+            return try LedgerStore.move(
+                connection, context, kind: .adjust, unit: unit, amount: delta, from: actorPool, to: .customer(target),
+                reason: reason)
+        }
+        return try LedgerStore.move(
+            connection, context, kind: .adjust, unit: unit, amount: -delta, from: .customer(target), to: actorPool,
+            reason: reason)
+    }
+
+    /// Moves credits from an account's pool to one of its direct children.
+    public static func transfer(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, fromID: UUID, toID: UUID,
+        unit: CreditUnit, amount: Int64, reason: String?
+    ) throws -> EntryRecord {
+        let source = try account(connection, principal, fromID, for: .read)
+        let destination = try account(connection, principal, toID, for: .manageCredits)
+        guard destination.parentID == source.id else {
+            throw DomainError.invalid("to_account_id", "credits move only from an account to one of its direct children")
+        }
+        let amount = try Validate.amount(amount)
+        try requireUnitAllowed(destination, unit)
+        return try LedgerStore.move(
+            connection, context, kind: source.kind == .platform ? .grant : .transfer, unit: unit, amount: amount,
+            from: pool(of: source), to: .customer(destination), reason: try Validate.reason(reason, required: false))
+    }
+
+    public static func setCreditLimit(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, unit: CreditUnit, limit: Int64
+    ) throws -> Balance {
+        let target = try account(connection, principal, accountID, for: .manageCredits)
+        guard (0...Limits.maxCreditLimit).contains(limit) else {
+            throw DomainError.invalid("credit_limit", "must be between 0 and \(Limits.maxCreditLimit)")
+        }
+        if limit > 0 { try requireUnitAllowed(target, unit) }
+        return try LedgerStore.setCreditLimit(connection, account: target, unit: unit, limit: limit)
+    }
+
+    public static func reserve(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        unit: CreditUnit, amount: Int64, reference: String?
+    ) throws -> ReservationRecord {
+        let target = try account(connection, principal, accountID, for: .consumeCredits)
+        try requireActive(target)
+        try requireUnitAllowed(target, unit)
+        return try LedgerStore.reserve(
+            connection, context, account: target, unit: unit, amount: try Validate.amount(amount),
+            reference: try Validate.reference(reference))
+    }
+
+    static func reservation(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID) throws
+        -> ReservationRecord
+    {
+        guard let reservation = try LedgerStore.lockReservation(connection, id: id),
+            let owner = try AccountStore.find(connection, id: reservation.accountID)
+        else { throw DomainError.notFound("reservation") }
+        try Authorization.check(principal, .consumeCredits, targetPath: owner.path, what: "reservation")
+        return reservation
+    }
+
+    public static func post(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, reservationID: UUID,
+        amount: Int64?
+    ) throws -> ReservationRecord {
+        try LedgerStore.post(connection, context, reservation: try reservation(connection, principal, reservationID), amount: amount)
+    }
+
+    public static func void(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, reservationID: UUID
+    ) throws -> ReservationRecord {
+        try LedgerStore.void(connection, context, reservation: try reservation(connection, principal, reservationID))
+    }
+
+    public static func charge(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        unit: CreditUnit, amount: Int64, reason: String?
+    ) throws -> EntryRecord {
+        let target = try account(connection, principal, accountID, for: .consumeCredits)
+        try requireActive(target)
+        try requireUnitAllowed(target, unit)
+        return try LedgerStore.charge(
+            connection, context, account: target, unit: unit, amount: try Validate.amount(amount),
+            reason: try Validate.reason(reason, required: false))
+    }
+
+    /// Refunds a posted charge (or post) to the account it consumed from. Needs credit
+    /// management over that account: a client cannot refund itself.
+    public static func refund(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, entryID: Int64,
+        amount: Int64?, reason: String?
+    ) throws -> EntryRecord {
+        guard let (entry, _) = try LedgerStore.lockEntry(connection, id: entryID),
+            let owner = try AccountStore.find(connection, id: entry.debitAccountID)
+        else { throw DomainError.notFound("entry") }
+        try Authorization.check(principal, .manageCredits, targetPath: owner.path, what: "entry")
+        if let amount { _ = try Validate.amount(amount) }
+        return try LedgerStore.refund(
+            connection, context, entry: entry, account: owner, amount: amount,
+            reason: try Validate.reason(reason, required: true))
+    }
+
+    public static func entries(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, unit: CreditUnit?, kind: EntryKind?,
+        from: Date?, to: Date?, beforeID: Int64?, limit: Int
+    ) throws -> [EntryRecord] {
+        _ = try account(connection, principal, accountID, for: .read)
+        return try LedgerStore.entries(
+            connection, accountID: accountID, unit: unit, kind: kind, from: from, to: to, beforeID: beforeID,
+            limit: limit)
+    }
+
+    // MARK: bootstrap
+
+    /// Creates the platform account and its first operator, once. Returns the key's secret.
+    public static func bootstrap(_ connection: PostgresConnection, operatorName: String, email: String?) throws
+        -> (AccountRecord, UserRecord, secret: String)
+    {
+        if try AccountStore.platform(connection) != nil {
+            throw DomainError(.conflict, "the platform already exists; bootstrap runs once")
+        }
+        let platform = try AccountStore.create(
+            connection, parent: nil, kind: .platform, name: "Platform", features: Set(Feature.allCases))
+        let user = try UserStore.createUser(
+            connection, account: platform, name: try Validate.name(operatorName), email: try Validate.email(email),
+            role: .operator)
+        let (_, secret) = try UserStore.createKey(connection, user: user, label: "bootstrap")
+        return (platform, user, secret)
+    }
+}

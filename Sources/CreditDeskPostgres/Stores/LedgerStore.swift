@@ -1,0 +1,386 @@
+import CreditDeskCore
+import Foundation
+
+public struct Balance: Sendable, Equatable {
+    public let unit: CreditUnit
+    public let posted: Int64
+    public let reserved: Int64
+    public let creditLimit: Int64
+    public var available: Int64 { posted - reserved + creditLimit }
+}
+
+/// Who did an operation and under which request; recorded on every entry.
+public struct OperationContext: Sendable {
+    public let operationID: UUID
+    public let actorUserID: UUID?
+    public let requestID: String?
+
+    public init(operationID: UUID = UUID(), actorUserID: UUID?, requestID: String?) {
+        self.operationID = operationID
+        self.actorUserID = actorUserID
+        self.requestID = requestID
+    }
+}
+
+public struct EntryRecord: Sendable, Equatable {
+    public let id: Int64
+    public let operationID: UUID
+    public let kind: EntryKind
+    public let unit: CreditUnit
+    public let amount: Int64
+    public let debitAccountID: UUID
+    public let creditAccountID: UUID
+    public let pending: Bool
+    public let reservationID: UUID?
+    public let refundedEntryID: Int64?
+    public let saleID: UUID?
+    public let actorUserID: UUID?
+    public let requestID: String?
+    public let reason: String?
+    public let createdAt: Date
+}
+
+public struct ReservationRecord: Sendable, Equatable {
+    public let id: UUID
+    public let tenantID: UUID
+    public let accountID: UUID
+    public let unit: CreditUnit
+    public let amount: Int64
+    public let status: ReservationStatus
+    public let postedAmount: Int64
+    public let reference: String?
+    public let createdAt: Date
+}
+
+/// The credit ledger (DESIGN.md §3). Every function runs inside the caller's transaction and
+/// writes the balance change and the entries that explain it together. Balance rows are
+/// locked in account-id order before any is changed, so two transfers in opposite directions
+/// cannot deadlock; every debit is a conditional UPDATE that cannot take `available` below
+/// the credit limit, and a CHECK constraint backs that up.
+public enum LedgerStore {
+    // MARK: statements
+
+    static let selectBalances = """
+        SELECT unit, posted, reserved, credit_limit FROM balances WHERE tenant_id = $1 AND account_id = $2 ORDER BY unit
+        """
+    static let lockBalance = """
+        SELECT unit, posted, reserved, credit_limit FROM balances
+        WHERE tenant_id = $1 AND account_id = $2 AND unit = $3 FOR UPDATE
+        """
+    static let changePosted = """
+        UPDATE balances SET posted = posted + $4, updated_at = now()
+        WHERE tenant_id = $1 AND account_id = $2 AND unit = $3 AND posted + $4 - reserved + credit_limit >= 0
+        RETURNING unit, posted, reserved, credit_limit
+        """
+    static let addReserved = """
+        UPDATE balances SET reserved = reserved + $4, updated_at = now()
+        WHERE tenant_id = $1 AND account_id = $2 AND unit = $3 AND posted - reserved + credit_limit >= $4
+        RETURNING unit, posted, reserved, credit_limit
+        """
+    static let settleReserved = """
+        UPDATE balances SET reserved = reserved - $4, posted = posted - $5, updated_at = now()
+        WHERE tenant_id = $1 AND account_id = $2 AND unit = $3 AND reserved >= $4
+        RETURNING unit, posted, reserved, credit_limit
+        """
+    static let setCreditLimit = """
+        UPDATE balances SET credit_limit = $4, updated_at = now()
+        WHERE tenant_id = $1 AND account_id = $2 AND unit = $3
+        RETURNING unit, posted, reserved, credit_limit
+        """
+    static let insertEntry = """
+        INSERT INTO ledger_entries (tenant_id, operation_id, kind, unit, amount, debit_account_id, credit_account_id,
+            pending, reservation_id, refunded_entry_id, sale_id, actor_user_id, request_id, reason)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        RETURNING \(entryColumns)
+        """
+    static let entryColumns = """
+        id, operation_id, kind, unit, amount, debit_account_id, credit_account_id, pending, reservation_id,
+        refunded_entry_id, sale_id, actor_user_id, request_id, reason, created_at
+        """
+    static let insertReservation = """
+        INSERT INTO reservations (tenant_id, id, account_id, unit, amount, reference) VALUES ($1, $2, $3, $4, $5, $6)
+        RETURNING id, tenant_id, account_id, unit, amount, status, posted_amount, reference, created_at
+        """
+    static let lockReservation = """
+        SELECT id, tenant_id, account_id, unit, amount, status, posted_amount, reference, created_at
+        FROM reservations WHERE id = $1 FOR UPDATE
+        """
+    static let resolveReservation = """
+        UPDATE reservations SET status = $2, posted_amount = $3, resolved_at = now() WHERE id = $1
+        RETURNING id, tenant_id, account_id, unit, amount, status, posted_amount, reference, created_at
+        """
+    static let lockEntry = "SELECT \(entryColumns), tenant_id FROM ledger_entries WHERE id = $1 FOR UPDATE"
+    static let refundedSoFar = """
+        SELECT coalesce(sum(amount), 0)::bigint AS refunded FROM ledger_entries WHERE refunded_entry_id = $1
+        """
+    static let selectEntries = """
+        SELECT \(entryColumns) FROM ledger_entries
+        WHERE (debit_account_id = $1 OR credit_account_id = $1)
+          AND ($2::text IS NULL OR unit = $2)
+          AND ($3::text IS NULL OR kind = $3)
+          AND ($4::timestamptz IS NULL OR created_at >= $4)
+          AND ($5::timestamptz IS NULL OR created_at < $5)
+          AND ($6::bigint IS NULL OR id < $6)
+        ORDER BY id DESC
+        LIMIT $7
+        """
+
+    // MARK: reads
+
+    public static func balances(_ connection: PostgresConnection, account: AccountRecord) throws -> [Balance] {
+        try connection.execute(selectBalances, [account.tenantID, account.id]).rows.map(decodeBalance)
+    }
+
+    public static func entries(
+        _ connection: PostgresConnection, accountID: UUID, unit: CreditUnit?, kind: EntryKind?, from: Date?, to: Date?,
+        beforeID: Int64?, limit: Int
+    ) throws -> [EntryRecord] {
+        try connection.execute(
+            selectEntries, [accountID, unit?.rawValue, kind?.rawValue, from, to, beforeID, limit]
+        ).rows.map(decodeEntry)
+    }
+
+    // MARK: movements between accounts
+
+    /// Moves posted credits from `source` to `destination` (either may be a system account,
+    /// given as nil account with its id). Fails with `insufficient_credits` when the source
+    /// would fall below its limit.
+    @discardableResult
+    static func move(
+        _ connection: PostgresConnection, _ context: OperationContext, kind: EntryKind, unit: CreditUnit, amount: Int64,
+        from source: LedgerParty, to destination: LedgerParty, reason: String?, saleID: UUID? = nil,
+        refundedEntryID: Int64? = nil
+    ) throws -> EntryRecord {
+        precondition(amount > 0)
+        // Lock the customer balances involved in one global order: no deadlock between A→B and B→A.
+        let customers = [source, destination].compactMap(\.customer).sorted { $0.id.uuidString < $1.id.uuidString }
+        for customer in customers {
+            _ = try connection.execute(lockBalance, [customer.tenantID, customer.id, unit.rawValue])
+        }
+        if let debited = source.customer {
+            let changed = try connection.execute(changePosted, [debited.tenantID, debited.id, unit.rawValue, -amount])
+            if changed.rows.isEmpty {
+                let balance = try balance(connection, debited, unit)
+                throw DomainError.insufficient(unit: unit, available: balance.available, requested: amount)
+            }
+        }
+        if let credited = destination.customer {
+            try connection.execute(changePosted, [credited.tenantID, credited.id, unit.rawValue, amount])
+        }
+        let tenantID = (destination.customer ?? source.customer)?.tenantID ?? SystemAccount.issuance
+        return try insert(
+            connection, context, tenantID: tenantID, kind: kind, unit: unit, amount: amount, debit: source.id,
+            credit: destination.id, pending: false, reservationID: nil, refundedEntryID: refundedEntryID,
+            saleID: saleID, reason: reason)
+    }
+
+    // MARK: reservations
+
+    public static func reserve(
+        _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
+        amount: Int64, reference: String?
+    ) throws -> ReservationRecord {
+        let changed = try connection.execute(addReserved, [account.tenantID, account.id, unit.rawValue, amount])
+        if changed.rows.isEmpty {
+            let balance = try balance(connection, account, unit)
+            throw DomainError.insufficient(unit: unit, available: balance.available, requested: amount)
+        }
+        let reservation = try decodeReservation(
+            try connection.execute(
+                insertReservation, [account.tenantID, UUID(), account.id, unit.rawValue, amount, reference]
+            ).single())
+        try insert(
+            connection, context, tenantID: account.tenantID, kind: .reserve, unit: unit, amount: amount,
+            debit: account.id, credit: SystemAccount.consumption, pending: true, reservationID: reservation.id,
+            reason: reference)
+        return reservation
+    }
+
+    public static func lockReservation(_ connection: PostgresConnection, id: UUID) throws -> ReservationRecord? {
+        try connection.execute(lockReservation, [id]).first.map(decodeReservation)
+    }
+
+    /// Commits `amount` (default: all) of a pending reservation; the rest is released.
+    public static func post(
+        _ connection: PostgresConnection, _ context: OperationContext, reservation: ReservationRecord, amount: Int64?
+    ) throws -> ReservationRecord {
+        guard reservation.status == .pending else {
+            throw DomainError(
+                .conflict, "reservation is already \(reservation.status.rawValue)",
+                details: ["status": .string(reservation.status.rawValue)])
+        }
+        let postedAmount = amount ?? reservation.amount
+        guard (1...reservation.amount).contains(postedAmount) else {
+            throw DomainError.invalid("amount", "must be between 1 and the reserved \(reservation.amount)")
+        }
+        try settle(connection, reservation, posted: postedAmount)
+        try insert(
+            connection, context, tenantID: reservation.tenantID, kind: .post, unit: reservation.unit,
+            amount: postedAmount, debit: reservation.accountID, credit: SystemAccount.consumption, pending: false,
+            reservationID: reservation.id, reason: reservation.reference)
+        if postedAmount < reservation.amount {
+            try insert(
+                connection, context, tenantID: reservation.tenantID, kind: .void, unit: reservation.unit,
+                amount: reservation.amount - postedAmount, debit: reservation.accountID,
+                credit: SystemAccount.consumption, pending: true, reservationID: reservation.id,
+                reason: "remainder released on partial post")
+        }
+        return try decodeReservation(
+            try connection.execute(resolveReservation, [reservation.id, "posted", postedAmount]).single())
+    }
+
+    /// Releases a pending reservation whole.
+    public static func void(_ connection: PostgresConnection, _ context: OperationContext, reservation: ReservationRecord)
+        throws -> ReservationRecord
+    {
+        guard reservation.status == .pending else {
+            throw DomainError(
+                .conflict, "reservation is already \(reservation.status.rawValue)",
+                details: ["status": .string(reservation.status.rawValue)])
+        }
+        try settle(connection, reservation, posted: 0)
+        try insert(
+            connection, context, tenantID: reservation.tenantID, kind: .void, unit: reservation.unit,
+            amount: reservation.amount, debit: reservation.accountID, credit: SystemAccount.consumption, pending: true,
+            reservationID: reservation.id, reason: reservation.reference)
+        return try decodeReservation(try connection.execute(resolveReservation, [reservation.id, "voided", 0]).single())
+    }
+
+    private static func settle(_ connection: PostgresConnection, _ reservation: ReservationRecord, posted: Int64) throws {
+        let changed = try connection.execute(
+            settleReserved,
+            [reservation.tenantID, reservation.accountID, reservation.unit.rawValue, reservation.amount, posted])
+        // A pending reservation is always covered by `reserved`; anything else is a broken invariant.
+        guard !changed.rows.isEmpty else {
+            throw DatabaseError(.other, message: "reserved balance does not cover reservation \(reservation.id)")
+        }
+    }
+
+    // MARK: charges and refunds
+
+    /// Immediate consumption (e.g. an inbound MMS).
+    public static func charge(
+        _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
+        amount: Int64, reason: String?
+    ) throws -> EntryRecord {
+        try move(
+            connection, context, kind: .charge, unit: unit, amount: amount, from: .customer(account),
+            to: .system(SystemAccount.consumption), reason: reason)
+    }
+
+    /// The entry and its tenant, locked so concurrent refunds of it are serialized.
+    public static func lockEntry(_ connection: PostgresConnection, id: Int64) throws -> (EntryRecord, UUID)? {
+        guard let row = try connection.execute(lockEntry, [id]).first else { return nil }
+        return (try decodeEntry(row), try row.decode(UUID.self, "tenant_id"))
+    }
+
+    /// Gives back up to what a posted charge or post consumed, minus earlier refunds of it.
+    public static func refund(
+        _ connection: PostgresConnection, _ context: OperationContext, entry: EntryRecord, account: AccountRecord,
+        amount: Int64?, reason: String?
+    ) throws -> EntryRecord {
+        guard entry.kind == .charge || entry.kind == .post, entry.creditAccountID == SystemAccount.consumption else {
+            throw DomainError(.conflict, "only charge and post entries can be refunded")
+        }
+        let refunded = try connection.execute(refundedSoFar, [entry.id]).single().decode(Int64.self, "refunded")
+        let refundable = entry.amount - refunded
+        let requested = amount ?? refundable
+        guard refundable > 0 else {
+            throw DomainError(.conflict, "entry \(entry.id) is already fully refunded")
+        }
+        guard (1...refundable).contains(requested) else {
+            throw DomainError.invalid("amount", "must be between 1 and the refundable \(refundable)")
+        }
+        return try move(
+            connection, context, kind: .refund, unit: entry.unit, amount: requested,
+            from: .system(SystemAccount.consumption), to: .customer(account), reason: reason,
+            refundedEntryID: entry.id)
+    }
+
+    // MARK: credit limits
+
+    public static func setCreditLimit(
+        _ connection: PostgresConnection, account: AccountRecord, unit: CreditUnit, limit: Int64
+    ) throws -> Balance {
+        do {
+            return try decodeBalance(
+                try connection.execute(setCreditLimit, [account.tenantID, account.id, unit.rawValue, limit]).single())
+        } catch let error as DatabaseError where error.code == .checkViolation {
+            throw DomainError(
+                .conflict, "the account already uses more than this limit would allow",
+                details: ["unit": .string(unit.rawValue), "credit_limit": .int(limit)])
+        }
+    }
+
+    // MARK: helpers
+
+    static func balance(_ connection: PostgresConnection, _ account: AccountRecord, _ unit: CreditUnit) throws -> Balance {
+        try decodeBalance(try connection.execute(lockBalance, [account.tenantID, account.id, unit.rawValue]).single())
+    }
+
+    @discardableResult
+    static func insert(
+        _ connection: PostgresConnection, _ context: OperationContext, tenantID: UUID, kind: EntryKind, unit: CreditUnit,
+        amount: Int64, debit: UUID, credit: UUID, pending: Bool, reservationID: UUID?, refundedEntryID: Int64? = nil,
+        saleID: UUID? = nil, reason: String?
+    ) throws -> EntryRecord {
+        try decodeEntry(
+            try connection.execute(
+                insertEntry,
+                [tenantID, context.operationID, kind.rawValue, unit.rawValue, amount, debit, credit, pending,
+                 reservationID, refundedEntryID.map { Int64($0) }, saleID, context.actorUserID, context.requestID,
+                 reason]
+            ).single())
+    }
+
+    static func decodeBalance(_ row: PostgresRow) throws -> Balance {
+        Balance(
+            unit: CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms,
+            posted: try row.decode(Int64.self, "posted"), reserved: try row.decode(Int64.self, "reserved"),
+            creditLimit: try row.decode(Int64.self, "credit_limit"))
+    }
+
+    static func decodeEntry(_ row: PostgresRow) throws -> EntryRecord {
+        EntryRecord(
+            id: try row.decode(Int64.self, "id"), operationID: try row.decode(UUID.self, "operation_id"),
+            kind: EntryKind(rawValue: try row.decode(String.self, "kind")) ?? .adjust,
+            unit: CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms,
+            amount: try row.decode(Int64.self, "amount"),
+            debitAccountID: try row.decode(UUID.self, "debit_account_id"),
+            creditAccountID: try row.decode(UUID.self, "credit_account_id"),
+            pending: try row.decode(Bool.self, "pending"), reservationID: try row.decode(UUID?.self, "reservation_id"),
+            refundedEntryID: try row.decode(Int64?.self, "refunded_entry_id"),
+            saleID: try row.decode(UUID?.self, "sale_id"), actorUserID: try row.decode(UUID?.self, "actor_user_id"),
+            requestID: try row.decode(String?.self, "request_id"), reason: try row.decode(String?.self, "reason"),
+            createdAt: try row.decode(Date.self, "created_at"))
+    }
+
+    static func decodeReservation(_ row: PostgresRow) throws -> ReservationRecord {
+        ReservationRecord(
+            id: try row.decode(UUID.self, "id"), tenantID: try row.decode(UUID.self, "tenant_id"),
+            accountID: try row.decode(UUID.self, "account_id"),
+            unit: CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms,
+            amount: try row.decode(Int64.self, "amount"),
+            status: ReservationStatus(rawValue: try row.decode(String.self, "status")) ?? .pending,
+            postedAmount: try row.decode(Int64.self, "posted_amount"),
+            reference: try row.decode(String?.self, "reference"), createdAt: try row.decode(Date.self, "created_at"))
+    }
+}
+
+/// One side of a movement: a customer account (with a stored balance) or a system account.
+public enum LedgerParty: Sendable {
+    case customer(AccountRecord)
+    case system(UUID)
+
+    var customer: AccountRecord? {
+        if case .customer(let account) = self { return account }
+        return nil
+    }
+
+    var id: UUID {
+        switch self {
+        case .customer(let account): account.id
+        case .system(let id): id
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import CreditDeskCore
+import Foundation
+
+public struct ClientOverviewRow: Sendable, Equatable {
+    public let id: UUID
+    public let name: String
+    public let status: AccountStatus
+    public let smsAvailable: Int64
+    public let smsReserved: Int64
+    public let smsUsed: Int64
+    public let mmsAvailable: Int64
+    public let mmsReserved: Int64
+    public let mmsUsed: Int64
+}
+
+public enum OverviewSort: String, Sendable, CaseIterable {
+    case name
+    case smsAvailable = "sms_available"
+    case smsUsed = "sms_used"
+    case mmsAvailable = "mms_available"
+    case mmsUsed = "mms_used"
+}
+
+public struct OverviewCursor: Sendable, Equatable {
+    public let sortValue: String
+    public let id: UUID
+    public init(sortValue: String, id: UUID) {
+        self.sortValue = sortValue
+        self.id = id
+    }
+}
+
+/// "Clients → Show All" and the reseller dashboard. Usage is consumption (posts and charges)
+/// minus refunds since the start of the period, found per account through the entry indexes.
+public enum OverviewStore {
+    static let usedExpression = """
+        (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e
+          WHERE e.debit_account_id = a.id AND e.credit_account_id = $6 AND NOT e.pending AND e.unit = '%UNIT%'
+            AND e.created_at >= $7)
+        - (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e
+          WHERE e.credit_account_id = a.id AND e.debit_account_id = $6 AND e.unit = '%UNIT%' AND e.created_at >= $7)
+        """
+
+    /// One statement per sort column and direction; the column comes from a closed set, never from input.
+    static func clientsStatement(sort: OverviewSort, descending: Bool) -> String {
+        let (key, type) =
+            switch sort {
+            case .name: ("lower(name)", "text")
+            case .smsAvailable: ("sms_available", "bigint")
+            case .smsUsed: ("sms_used", "bigint")
+            case .mmsAvailable: ("mms_available", "bigint")
+            case .mmsUsed: ("mms_used", "bigint")
+            }
+        let comparison = descending ? "<" : ">"
+        let order = descending ? "DESC" : "ASC"
+        return """
+            WITH rows AS (
+                SELECT a.id, a.name, a.status,
+                       s.posted - s.reserved + s.credit_limit AS sms_available, s.reserved AS sms_reserved,
+                       m.posted - m.reserved + m.credit_limit AS mms_available, m.reserved AS mms_reserved,
+                       (\(usedExpression.replacingOccurrences(of: "%UNIT%", with: "sms")))::bigint AS sms_used,
+                       (\(usedExpression.replacingOccurrences(of: "%UNIT%", with: "mms")))::bigint AS mms_used
+                FROM accounts a
+                JOIN balances s ON s.tenant_id = a.tenant_id AND s.account_id = a.id AND s.unit = 'sms'
+                JOIN balances m ON m.tenant_id = a.tenant_id AND m.account_id = a.id AND m.unit = 'mms'
+                WHERE a.parent_id = $1 AND a.kind = 'client'
+                  AND ($2::text IS NULL OR a.name ILIKE '%' || $2 || '%')
+            )
+            SELECT id, name, status, sms_available, sms_reserved, sms_used, mms_available, mms_reserved, mms_used,
+                   (\(key))::text AS sort_value
+            FROM rows
+            WHERE ($3::text IS NULL OR (\(key), id) \(comparison) ($3::\(type), $4::uuid))
+            ORDER BY \(key) \(order), id \(order)
+            LIMIT $5
+            """
+    }
+
+    static let dashboard = """
+        SELECT u.unit,
+               (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e JOIN accounts a ON a.id = e.debit_account_id
+                 WHERE a.path @> ARRAY[$1::uuid] AND e.credit_account_id = $2 AND NOT e.pending AND e.unit = u.unit
+                   AND e.created_at >= $3)
+             - (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e JOIN accounts a ON a.id = e.credit_account_id
+                 WHERE a.path @> ARRAY[$1::uuid] AND e.debit_account_id = $2 AND e.unit = u.unit
+                   AND e.created_at >= $3) AS used
+        FROM (VALUES ('sms'), ('mms')) AS u (unit)
+        """
+    static let subtreeCounts = """
+        SELECT count(*) FILTER (WHERE kind = 'client')::bigint AS clients,
+               count(*) FILTER (WHERE kind = 'reseller')::bigint AS resellers
+        FROM accounts WHERE path @> ARRAY[$1::uuid] AND id <> $1
+        """
+
+    public static func clients(
+        _ connection: PostgresConnection, resellerID: UUID, search: String?, sort: OverviewSort, descending: Bool,
+        after cursor: OverviewCursor?, limit: Int, periodStart: Date
+    ) throws -> [(ClientOverviewRow, sortValue: String)] {
+        try connection.execute(
+            clientsStatement(sort: sort, descending: descending),
+            [resellerID, search.map(escapeLike), cursor?.sortValue, cursor?.id, limit, SystemAccount.consumption,
+             periodStart]
+        ).rows.map { row in
+            (
+                ClientOverviewRow(
+                    id: try row.decode(UUID.self, "id"), name: try row.decode(String.self, "name"),
+                    status: AccountStatus(rawValue: try row.decode(String.self, "status")) ?? .active,
+                    smsAvailable: try row.decode(Int64.self, "sms_available"),
+                    smsReserved: try row.decode(Int64.self, "sms_reserved"),
+                    smsUsed: try row.decode(Int64.self, "sms_used"),
+                    mmsAvailable: try row.decode(Int64.self, "mms_available"),
+                    mmsReserved: try row.decode(Int64.self, "mms_reserved"),
+                    mmsUsed: try row.decode(Int64.self, "mms_used")),
+                try row.decode(String.self, "sort_value")
+            )
+        }
+    }
+
+    public struct Dashboard: Sendable, Equatable {
+        public let smsUsed: Int64
+        public let mmsUsed: Int64
+        public let clients: Int64
+        public let resellers: Int64
+        public let periodStart: Date
+    }
+
+    public static func dashboard(_ connection: PostgresConnection, accountID: UUID, periodStart: Date) throws -> Dashboard {
+        var used = [String: Int64]()
+        for row in try connection.execute(dashboard, [accountID, SystemAccount.consumption, periodStart]).rows {
+            used[try row.decode(String.self, "unit")] = try row.decode(Int64.self, "used")
+        }
+        let counts = try connection.execute(subtreeCounts, [accountID]).single()
+        return Dashboard(
+            smsUsed: used["sms"] ?? 0, mmsUsed: used["mms"] ?? 0, clients: try counts.decode(Int64.self, "clients"),
+            resellers: try counts.decode(Int64.self, "resellers"), periodStart: periodStart)
+    }
+
+    /// The first instant of the calendar month (UTC) containing `date`.
+    public static func monthStart(of date: Date) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(from: calendar.dateComponents([.year, .month], from: date))!
+    }
+}

@@ -1,0 +1,160 @@
+import CreditDeskCore
+import Foundation
+
+public struct UserRecord: Sendable, Equatable {
+    public let id: UUID
+    public let tenantID: UUID
+    public let accountID: UUID
+    public let name: String
+    public let email: String?
+    public let role: Role
+    public let status: String
+    public let createdAt: Date
+}
+
+public struct APIKeyRecord: Sendable, Equatable {
+    public let id: UUID
+    public let userID: UUID
+    public let prefix: String
+    public let label: String
+    public let createdAt: Date
+    public let lastUsedAt: Date?
+    public let revokedAt: Date?
+}
+
+/// What authentication yields: the principal and whether its account may act at all.
+public struct AuthenticatedKey: Sendable {
+    public let principal: Principal
+    public let keyID: UUID
+    public let accountSuspended: Bool
+}
+
+/// Users and API keys. Keys are `cdk_` + 43 base64url characters (256 random bits); only the
+/// SHA-256 of the whole key is stored, with its first characters for recognition.
+public enum UserStore {
+    static let insertUser = """
+        INSERT INTO users (tenant_id, id, account_id, name, email, role) VALUES ($1, $2, $3, $4, $5, $6)
+        RETURNING created_at, status
+        """
+    static let selectUser = """
+        SELECT id, tenant_id, account_id, name, email, role, status, created_at FROM users WHERE id = $1
+        """
+    static let selectUsers = """
+        SELECT id, tenant_id, account_id, name, email, role, status, created_at FROM users
+        WHERE account_id = $1 ORDER BY created_at, id
+        """
+    static let insertKey = """
+        INSERT INTO api_keys (tenant_id, id, user_id, key_hash, key_prefix, label) VALUES ($1, $2, $3, $4, $5, $6)
+        RETURNING created_at
+        """
+    static let selectKeys = """
+        SELECT id, user_id, key_prefix, label, created_at, last_used_at, revoked_at FROM api_keys
+        WHERE user_id = $1 ORDER BY created_at, id
+        """
+    static let selectKey = """
+        SELECT id, user_id, key_prefix, label, created_at, last_used_at, revoked_at FROM api_keys WHERE id = $1
+        """
+    static let revokeKey = "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1"
+    static let authenticate = """
+        SELECT k.id AS key_id, u.id AS user_id, u.account_id, u.tenant_id, u.role, a.kind,
+               EXISTS (SELECT 1 FROM accounts p WHERE p.id = ANY (a.path) AND p.status = 'suspended') AS suspended
+        FROM api_keys k JOIN users u ON u.id = k.user_id JOIN accounts a ON a.id = u.account_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'active'
+        """
+    /// Written at most once a minute per key, so authentication is not a write per request.
+    static let touchKey = """
+        UPDATE api_keys SET last_used_at = now()
+        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
+        """
+
+    public static func createUser(
+        _ connection: PostgresConnection, account: AccountRecord, name: String, email: String?, role: Role
+    ) throws -> UserRecord {
+        let id = UUID()
+        let row = try connection.execute(
+            insertUser, [account.tenantID, id, account.id, name, email, role.rawValue]
+        ).single()
+        return UserRecord(
+            id: id, tenantID: account.tenantID, accountID: account.id, name: name, email: email, role: role,
+            status: try row.decode(String.self, "status"), createdAt: try row.decode(Date.self, "created_at"))
+    }
+
+    public static func findUser(_ connection: PostgresConnection, id: UUID) throws -> UserRecord? {
+        try connection.execute(selectUser, [id]).first.map(decodeUser)
+    }
+
+    public static func users(_ connection: PostgresConnection, accountID: UUID) throws -> [UserRecord] {
+        try connection.execute(selectUsers, [accountID]).rows.map(decodeUser)
+    }
+
+    /// Creates a key and returns it with its secret, which is never readable again.
+    public static func createKey(_ connection: PostgresConnection, user: UserRecord, label: String) throws
+        -> (APIKeyRecord, secret: String)
+    {
+        let secret = newSecret()
+        let id = UUID()
+        let prefix = String(secret.prefix(12))
+        let row = try connection.execute(
+            insertKey, [user.tenantID, id, user.id, Digest.sha256(Array(secret.utf8)), prefix, label]
+        ).single()
+        let record = APIKeyRecord(
+            id: id, userID: user.id, prefix: prefix, label: label, createdAt: try row.decode(Date.self, "created_at"),
+            lastUsedAt: nil, revokedAt: nil)
+        return (record, secret)
+    }
+
+    public static func keys(_ connection: PostgresConnection, userID: UUID) throws -> [APIKeyRecord] {
+        try connection.execute(selectKeys, [userID]).rows.map(decodeKey)
+    }
+
+    public static func findKey(_ connection: PostgresConnection, id: UUID) throws -> APIKeyRecord? {
+        try connection.execute(selectKey, [id]).first.map(decodeKey)
+    }
+
+    public static func revokeKey(_ connection: PostgresConnection, id: UUID) throws {
+        try connection.execute(revokeKey, [id])
+    }
+
+    public static func authenticate(_ connection: PostgresConnection, secret: String) throws -> AuthenticatedKey? {
+        guard secret.hasPrefix("cdk_"), secret.count < 100 else { return nil }
+        guard let row = try connection.execute(authenticate, [Digest.sha256(Array(secret.utf8))]).first else {
+            return nil
+        }
+        let keyID = try row.decode(UUID.self, "key_id")
+        try connection.execute(touchKey, [keyID])
+        guard let role = Role(rawValue: try row.decode(String.self, "role")),
+            let kind = AccountKind(rawValue: try row.decode(String.self, "kind"))
+        else { return nil }
+        return AuthenticatedKey(
+            principal: Principal(
+                userID: try row.decode(UUID.self, "user_id"), accountID: try row.decode(UUID.self, "account_id"),
+                tenantID: try row.decode(UUID.self, "tenant_id"), role: role, accountKind: kind),
+            keyID: keyID, accountSuspended: try row.decode(Bool.self, "suspended"))
+    }
+
+    static func newSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let base64 = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return "cdk_" + base64
+    }
+
+    static func decodeUser(_ row: PostgresRow) throws -> UserRecord {
+        UserRecord(
+            id: try row.decode(UUID.self, "id"), tenantID: try row.decode(UUID.self, "tenant_id"),
+            accountID: try row.decode(UUID.self, "account_id"), name: try row.decode(String.self, "name"),
+            email: try row.decode(String?.self, "email"),
+            role: Role(rawValue: try row.decode(String.self, "role")) ?? .readonly,
+            status: try row.decode(String.self, "status"), createdAt: try row.decode(Date.self, "created_at"))
+    }
+
+    static func decodeKey(_ row: PostgresRow) throws -> APIKeyRecord {
+        APIKeyRecord(
+            id: try row.decode(UUID.self, "id"), userID: try row.decode(UUID.self, "user_id"),
+            prefix: try row.decode(String.self, "key_prefix"), label: try row.decode(String.self, "label"),
+            createdAt: try row.decode(Date.self, "created_at"), lastUsedAt: try row.decode(Date?.self, "last_used_at"),
+            revokedAt: try row.decode(Date?.self, "revoked_at"))
+    }
+}
