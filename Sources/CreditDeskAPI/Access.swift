@@ -44,7 +44,7 @@ struct Access: Sendable {
             throw APIError(.forbidden, code: "account_suspended", message: "your account is suspended; it can only read")
         }
         var fingerprint = Array("\(request.method.rawValue) \(request.uri.path)\n".utf8)
-        fingerprint += body
+        fingerprint += Self.canonicalJSON(body)
         let requestHash = Digest.hex(Digest.sha256(fingerprint))
         let requestID = context.requestID
         let (stored, replayed) = try await translate {
@@ -71,6 +71,15 @@ struct Access: Sendable {
         return Response(
             status: HTTPResponse.Status(code: stored.status), headers: headers,
             body: .init(byteBuffer: ByteBuffer(string: stored.body + "\n")))
+    }
+
+    /// The body with object keys sorted, so a retry that serializes the same JSON differently
+    /// (key order, whitespace) is still recognised as the same request.
+    static func canonicalJSON(_ body: [UInt8]) -> [UInt8] {
+        guard !body.isEmpty, let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
+            let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
+        else { return body }
+        return Array(data)
     }
 
     /// Runs `body`, turning domain and database errors into API errors.

@@ -147,6 +147,7 @@ struct AccountsController {
         router.delete("/v1/keys/:id") { request, context in
             let id = try Parameters.uuid(context, "id")
             let body = try await Body.collect(request, context)
+            _ = try Body.decode(CreditsController.Empty.self, from: body, fields: [])
             return try await access.mutate(request, context, body: body) { connection, principal, _ in
                 KeyDTO(try Operations.revokeKey(connection, principal, keyID: id))
             }

@@ -1,0 +1,252 @@
+import CreditDeskCore
+import CreditDeskPostgres
+import Foundation
+import HTTPTypes
+import Testing
+
+@Suite("Roles, tenants and bad input on every route")
+struct AccessTests {
+    enum Outcome: Equatable { case ok, forbidden, notFound }
+
+    struct Case: Sendable {
+        let name: String
+        let method: HTTPRequest.Method
+        let path: @Sendable (Fixture) -> String
+        var body: @Sendable (Fixture) -> [String: Any] = { _ in [:] }
+        /// Actors allowed; every other actor is refused with `refused(actor)`.
+        let allowed: Set<Fixture.Actor>
+        /// Actors to whom the target is outside their subtree (404 rather than 403).
+        var outside: Set<Fixture.Actor> = []
+    }
+
+    static let everyone = Set(Fixture.Actor.allCases).subtracting([.otherResellerAdmin])
+    static let clientSide: Set<Fixture.Actor> = [.clientAdmin, .clientUser, .clientReadonly]
+    static let creditManagers: Set<Fixture.Actor> = [.platformOperator, .resellerAdmin]
+    static let consumers: Set<Fixture.Actor> = [.platformOperator, .resellerAdmin, .clientAdmin, .clientUser]
+
+    static let cases: [Case] = [
+        Case(name: "read account", method: .get, path: { "/v1/accounts/\($0.client.id.lower)" }, allowed: everyone),
+        Case(
+            name: "rename account", method: .patch, path: { "/v1/accounts/\($0.client.id.lower)" },
+            body: { _ in ["name": "Renamed"] }, allowed: creditManagers),
+        Case(
+            name: "create account", method: .post, path: { _ in "/v1/accounts" },
+            body: { ["parent_id": $0.reseller.id.lower, "kind": "client", "name": "New \(UUID())"] },
+            allowed: creditManagers, outside: clientSide),
+        Case(
+            name: "list children", method: .get, path: { "/v1/accounts/\($0.reseller.id.lower)/children" },
+            allowed: everyone.subtracting(clientSide), outside: clientSide),
+        Case(name: "read features", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/features" }, allowed: everyone),
+        Case(
+            name: "change features", method: .patch, path: { "/v1/accounts/\($0.client.id.lower)/features" },
+            body: { _ in ["campaigns": true] }, allowed: creditManagers),
+        Case(
+            name: "create user", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/users" },
+            body: { _ in ["name": "Agent", "role": "user"] },
+            allowed: [.platformOperator, .resellerAdmin, .clientAdmin]),
+        Case(name: "list users", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/users" }, allowed: everyone),
+        Case(name: "balances", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/balances" }, allowed: everyone),
+        Case(
+            name: "adjust", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/credits/adjust" },
+            body: { _ in ["unit": "sms", "amount": 5, "reason": "goodwill"] }, allowed: creditManagers),
+        Case(
+            name: "transfer", method: .post, path: { "/v1/accounts/\($0.reseller.id.lower)/credits/transfer" },
+            body: { ["unit": "sms", "amount": 1, "to_account_id": $0.client.id.lower] }, allowed: creditManagers,
+            outside: clientSide),
+        Case(
+            name: "credit limit", method: .put, path: { "/v1/accounts/\($0.client.id.lower)/credit-limit" },
+            body: { _ in ["unit": "sms", "credit_limit": 10] }, allowed: creditManagers),
+        Case(
+            name: "reserve", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/reservations" },
+            body: { _ in ["unit": "sms", "amount": 1] }, allowed: consumers),
+        Case(
+            name: "charge", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/charges" },
+            body: { _ in ["unit": "sms", "amount": 1] }, allowed: consumers),
+        Case(name: "entries", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/entries" }, allowed: everyone),
+        Case(
+            name: "clients overview", method: .get, path: { "/v1/accounts/\($0.reseller.id.lower)/clients" },
+            allowed: everyone.subtracting(clientSide), outside: clientSide),
+        Case(name: "dashboard", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/dashboard" }, allowed: everyone),
+        Case(
+            name: "create package", method: .post, path: { "/v1/accounts/\($0.reseller.id.lower)/packages" },
+            body: { _ in ["name": "Pack \(UUID())", "sms_credits": 10, "price_minor": 100, "currency": "EUR"] },
+            allowed: creditManagers, outside: clientSide),
+        Case(
+            name: "list packages", method: .get, path: { "/v1/accounts/\($0.reseller.id.lower)/packages" },
+            allowed: everyone.subtracting(clientSide), outside: clientSide),
+    ]
+
+    @Test("each role gets exactly what it may do on each route")
+    func roleMatrix() async throws {
+        try await withAPI { api, fixture, _ in
+            // Credits to spend, so allowed consumers succeed.
+            try await api.call(
+                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
+                body: ["unit": "sms", "amount": 10_000, "to_account_id": fixture.reseller.id.lower])
+            try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
+                body: ["unit": "sms", "amount": 1_000, "to_account_id": fixture.client.id.lower])
+            for routeCase in Self.cases {
+                for actor in Self.everyone {
+                    let reply = try await api.call(
+                        routeCase.method, routeCase.path(fixture), key: fixture.keys[actor], body: routeCase.body(fixture))
+                    let expected: Outcome =
+                        routeCase.allowed.contains(actor) ? .ok : routeCase.outside.contains(actor) ? .notFound : .forbidden
+                    let actual: Outcome =
+                        (200..<300).contains(reply.status.code)
+                        ? .ok : reply.status == .notFound ? .notFound : reply.status == .forbidden ? .forbidden : .ok
+                    #expect(
+                        actual == expected && (actual != .ok || (200..<300).contains(reply.status.code)),
+                        "\(routeCase.name) as \(actor.rawValue): \(reply.status.code) \(reply.errorCode ?? "")")
+                }
+            }
+        }
+    }
+
+    @Test("another reseller's key gets 404 for every id-bearing route, and changes nothing")
+    func crossTenant() async throws {
+        try await withAPI { api, fixture, _ in
+            let operatorKey = fixture.keys[.platformOperator]
+            try await api.call(
+                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey,
+                body: ["unit": "sms", "amount": 100, "to_account_id": fixture.reseller.id.lower])
+            let reservation = try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/reservations", key: operatorKey,
+                body: ["unit": "sms", "amount": 10])
+            let charge = try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/charges", key: operatorKey,
+                body: ["unit": "sms", "amount": 5])
+            let package = try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/packages", key: operatorKey,
+                body: ["name": "P", "sms_credits": 1, "price_minor": 1, "currency": "EUR"])
+            let userID = fixture.users[.clientUser]!.lower
+            let keys = try await api.call(.get, "/v1/users/\(userID)/keys", key: operatorKey)
+            let keyID = ((keys["items"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
+            let chargeID = (charge["id"] as? NSNumber)?.int64Value ?? 0
+            let before = try await api.balance(fixture.reseller.id, .sms, key: operatorKey!)
+
+            let rival = fixture.keys[.otherResellerAdmin]
+            let routes: [(HTTPRequest.Method, String, [String: Any])] = Self.cases.map {
+                ($0.method, $0.path(fixture), $0.body(fixture))
+            } + [
+                (.post, "/v1/reservations/\(reservation.id)/post", [:]),
+                (.post, "/v1/reservations/\(reservation.id)/void", [:]),
+                (.post, "/v1/entries/\(chargeID)/refund", ["reason": "steal"]),
+                (.patch, "/v1/packages/\(package.id)", ["active": false]),
+                (.post, "/v1/accounts/\(fixture.client.id.lower)/package-sales", ["package_id": package.id]),
+                (.post, "/v1/users/\(userID)/keys", ["label": "mine now"]),
+                (.get, "/v1/users/\(userID)/keys", [:]),
+                (.delete, "/v1/keys/\(keyID)", [:]),
+                (.post, "/v1/accounts", ["parent_id": fixture.reseller.id.lower, "kind": "client", "name": "Spy"]),
+                (.post, "/v1/accounts/\(fixture.otherReseller.id.lower)/credits/transfer",
+                 ["unit": "sms", "amount": 1, "to_account_id": fixture.client.id.lower]),
+            ]
+            for (method, path, body) in routes {
+                let reply = try await api.call(method, path, key: rival, body: body)
+                #expect(reply.status == .notFound, "\(method) \(path): \(reply.status.code)")
+            }
+            let after = try await api.balance(fixture.reseller.id, .sms, key: operatorKey!)
+            #expect(before.posted == after.posted && before.reserved == after.reserved)
+            // The rival sees its own account fine: the 404s are about scope, not a broken key.
+            #expect(try await api.call(.get, "/v1/accounts/\(fixture.otherReseller.id.lower)", key: rival).status == .ok)
+        }
+    }
+
+    @Test("bad input on every mutating route is a 400 naming the problem, and changes nothing")
+    func badInput() async throws {
+        try await withAPI { api, fixture, _ in
+            let key = fixture.keys[.platformOperator]
+            let mutating = Self.cases.filter { $0.method != .get }
+            let extra: [(HTTPRequest.Method, String)] = [
+                (.post, "/v1/reservations/\(UUID().lower)/post"), (.post, "/v1/reservations/\(UUID().lower)/void"),
+                (.post, "/v1/entries/1/refund"), (.patch, "/v1/packages/\(UUID().lower)"),
+                (.post, "/v1/accounts/\(fixture.client.id.lower)/package-sales"),
+                (.post, "/v1/users/\(fixture.users[.clientUser]!.lower)/keys"), (.delete, "/v1/keys/\(UUID().lower)"),
+            ]
+            let routes = mutating.map { ($0.method, $0.path(fixture), $0.body(fixture)) } + extra.map { ($0.0, $0.1, [String: Any]()) }
+            for (method, path, _) in routes {
+                let unknown = try await api.call(method, path, key: key, body: ["surprise": 1])
+                #expect(unknown.status == .badRequest, "\(path) unknown field: \(unknown.status.code)")
+                #expect(unknown.errorCode == "unknown_field", "\(path): \(unknown.errorCode ?? "")")
+                let notJSON = try await api.call(method, path, key: key, rawBody: "[1,2")
+                #expect(notJSON.status == .badRequest, "\(path) not JSON: \(notJSON.status.code)")
+            }
+            for routeCase in mutating {
+                let missingKey = try await api.call(
+                    routeCase.method, routeCase.path(fixture), key: key, body: routeCase.body(fixture),
+                    idempotencyKey: nil)
+                #expect(missingKey.status == .badRequest)
+                #expect(missingKey.errorCode == "idempotency_key_required", "\(routeCase.name)")
+                let badPath = routeCase.path(fixture).replacingOccurrences(
+                    of: fixture.client.id.lower, with: "not-a-uuid"
+                ).replacingOccurrences(of: fixture.reseller.id.lower, with: "not-a-uuid")
+                if badPath != routeCase.path(fixture) {
+                    let reply = try await api.call(routeCase.method, badPath, key: key, body: routeCase.body(fixture))
+                    #expect(reply.status == .badRequest, "\(badPath): \(reply.status.code)")
+                }
+            }
+            // Wrong types name the field.
+            let wrongType = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/credits/adjust", key: key,
+                body: ["unit": "sms", "amount": "lots", "reason": "x"])
+            #expect(wrongType.errorCode == "invalid_field")
+            #expect(wrongType.errorDetails?["field"] as? String == "amount")
+            let badEnum = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/credits/adjust", key: key,
+                body: ["unit": "fax", "amount": 1, "reason": "x"])
+            #expect(badEnum.errorDetails?["field"] as? String == "unit")
+            let zero = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/credits/adjust", key: key,
+                body: ["unit": "sms", "amount": 0, "reason": "x"])
+            #expect(zero.status == .badRequest)
+            let noReason = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/credits/adjust", key: key, body: ["unit": "sms", "amount": 3])
+            #expect(noReason.errorDetails?["field"] as? String == "reason")
+            let badLimit = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/entries?limit=100000", key: key)
+            #expect(badLimit.status == .badRequest)
+            let badCursor = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/entries?cursor=zzz", key: key)
+            #expect(badCursor.status == .badRequest)
+            let tooLarge = try await api.call(
+                .post, "/v1/accounts", key: key, rawBody: "{\"name\":\"" + String(repeating: "x", count: 300_000) + "\"}")
+            #expect(tooLarge.status == .contentTooLarge)
+            // None of it moved a credit.
+            let balance = try await api.balance(fixture.client.id, .sms, key: key!)
+            #expect(balance.posted == 0 && balance.reserved == 0)
+            let entries = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/entries", key: key)
+            #expect((entries["items"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test("no key, a wrong key or a revoked key is 401; a suspended account can read but not write")
+    func authentication() async throws {
+        try await withAPI { api, fixture, _ in
+            #expect(try await api.call(.get, "/v1/me", key: nil).status == .unauthorized)
+            #expect(try await api.call(.get, "/v1/me", key: "cdk_wrong").status == .unauthorized)
+            let me = try await api.call(.get, "/v1/me", key: fixture.keys[.clientUser])
+            #expect((me["user"] as? [String: Any])?["role"] as? String == "user")
+
+            let operatorKey = fixture.keys[.platformOperator]
+            let created = try await api.call(
+                .post, "/v1/users/\(fixture.users[.clientUser]!.lower)/keys", key: fixture.keys[.clientUser],
+                body: ["label": "laptop"])
+            #expect(created.status == .created)
+            let secret = try #require(created["secret"] as? String)
+            #expect(try await api.call(.get, "/v1/me", key: secret).status == .ok)
+            let listed = try await api.call(.get, "/v1/users/\(fixture.users[.clientUser]!.lower)/keys", key: operatorKey)
+            #expect(!String(describing: listed.json ?? [:]).contains(secret))
+            let keyID = ((created["key"] as? [String: Any])?["id"] as? String) ?? ""
+            #expect(try await api.call(.delete, "/v1/keys/\(keyID)", key: operatorKey).status == .ok)
+            #expect(try await api.call(.get, "/v1/me", key: secret).status == .unauthorized)
+
+            let suspend = try await api.call(
+                .patch, "/v1/accounts/\(fixture.reseller.id.lower)", key: operatorKey, body: ["status": "suspended"])
+            #expect(suspend.status == .ok)
+            #expect(try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)", key: fixture.keys[.clientAdmin]).status == .ok)
+            let write = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: fixture.keys[.clientUser],
+                body: ["unit": "sms", "amount": 1])
+            #expect(write.status == .forbidden)
+            #expect(write.errorCode == "account_suspended")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import CreditDeskAPI
+import CreditDeskCore
+import CreditDeskPostgres
+import CreditDeskTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// A platform with two resellers (tenants A and B), each with a client, and a user with an
+/// API key for every role. Built through the same operations the API uses.
+struct Fixture: Sendable {
+    enum Actor: String, CaseIterable, Sendable {
+        case platformOperator, platformBilling
+        case resellerAdmin, resellerBilling, resellerSupport
+        case clientAdmin, clientUser, clientReadonly
+        case otherResellerAdmin
+    }
+
+    let platform: AccountRecord
+    let reseller: AccountRecord
+    let client: AccountRecord
+    let otherReseller: AccountRecord
+    let otherClient: AccountRecord
+    let keys: [Actor: String]
+    let users: [Actor: UUID]
+
+    static func make(_ pool: DatabasePool) async throws -> Fixture {
+        try await pool.withTransaction { connection in
+            let (platform, operatorUser, operatorKey) = try Operations.bootstrap(
+                connection, operatorName: "Operator", email: nil)
+            let root = Principal(
+                userID: operatorUser.id, accountID: platform.id, tenantID: platform.tenantID, role: .operator,
+                accountKind: .platform)
+            let reseller = try Operations.createAccount(connection, root, parentID: platform.id, kind: .reseller, name: "Acme")
+            let client = try Operations.createAccount(connection, root, parentID: reseller.id, kind: .client, name: "Dental")
+            let otherReseller = try Operations.createAccount(
+                connection, root, parentID: platform.id, kind: .reseller, name: "Rival")
+            let otherClient = try Operations.createAccount(
+                connection, root, parentID: otherReseller.id, kind: .client, name: "Bakery")
+            var keys: [Actor: String] = [.platformOperator: operatorKey]
+            var users: [Actor: UUID] = [.platformOperator: operatorUser.id]
+            let members: [(Actor, AccountRecord, Role)] = [
+                (.platformBilling, platform, .billing), (.resellerAdmin, reseller, .admin),
+                (.resellerBilling, reseller, .billing), (.resellerSupport, reseller, .support),
+                (.clientAdmin, client, .admin), (.clientUser, client, .user), (.clientReadonly, client, .readonly),
+                (.otherResellerAdmin, otherReseller, .admin),
+            ]
+            for (actor, account, role) in members {
+                let user = try UserStore.createUser(connection, account: account, name: actor.rawValue, email: nil, role: role)
+                keys[actor] = try UserStore.createKey(connection, user: user, label: "test").secret
+                users[actor] = user.id
+            }
+            return Fixture(
+                platform: platform, reseller: reseller, client: client, otherReseller: otherReseller,
+                otherClient: otherClient, keys: keys, users: users)
+        }
+    }
+}
+
+struct Reply: @unchecked Sendable {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let json: [String: Any]?
+
+    subscript(key: String) -> Any? { json?[key] }
+    var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
+    var errorDetails: [String: Any]? { (json?["error"] as? [String: Any])?["details"] as? [String: Any] }
+    var id: String { (json?["id"] as? String) ?? "" }
+}
+
+/// Drives the real router in-process.
+struct API {
+    let client: any TestClientProtocol
+
+    @discardableResult
+    func call(
+        _ method: HTTPRequest.Method, _ path: String, key: String?, body: [String: Any]? = nil,
+        rawBody: String? = nil, idempotencyKey: String? = UUID().uuidString
+    ) async throws -> Reply {
+        var headers = HTTPFields()
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        if method != .get, let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
+        headers[.contentType] = "application/json"
+        var buffer: ByteBuffer? = nil
+        if let body { buffer = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)) }
+        if let rawBody { buffer = ByteBuffer(string: rawBody) }
+        return try await client.execute(uri: path, method: method, headers: headers, body: buffer) { response in
+            let json = try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+            return Reply(status: response.status, headers: response.headers, json: json)
+        }
+    }
+
+    func balance(_ account: UUID, _ unit: CreditUnit, key: String) async throws -> (posted: Int64, reserved: Int64, available: Int64) {
+        let reply = try await call(.get, "/v1/accounts/\(account.lower)/balances", key: key)
+        let rows = reply["balances"] as? [[String: Any]] ?? []
+        let row = rows.first { $0["unit"] as? String == unit.rawValue } ?? [:]
+        return (
+            (row["posted"] as? NSNumber)?.int64Value ?? -1, (row["reserved"] as? NSNumber)?.int64Value ?? -1,
+            (row["available"] as? NSNumber)?.int64Value ?? -1
+        )
+    }
+}
+
+extension UUID {
+    var lower: String { uuidString.lowercased() }
+}
+
+/// Runs `body` against a fresh database with the fixture and the real router.
+func withAPI(_ body: @escaping @Sendable (API, Fixture, DatabasePool) async throws -> Void) async throws {
+    try await withTestDatabase(poolSize: 8) { pool in
+        let fixture = try await Fixture.make(pool)
+        let migrator = try await TestCluster.shared.ready().migrator
+        let app = Application(router: buildRouter(dependencies: AppDependencies(pool: pool, migrator: migrator)))
+        try await app.test(.router) { client in
+            try await body(API(client: client), fixture, pool)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+import CreditDeskCore
+import CreditDeskPostgres
+import Foundation
+import HTTPTypes
+import Testing
+
+@Suite("Ledger through the API")
+struct LedgerTests {
+    func fund(_ api: API, _ fixture: Fixture, sms: Int64 = 1_000, clientSMS: Int64 = 100) async throws {
+        let key = fixture.keys[.platformOperator]
+        let grant = try await api.call(
+            .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: key,
+            body: ["unit": "sms", "amount": sms, "to_account_id": fixture.reseller.id.lower])
+        #expect(grant.status == .ok)
+        #expect(grant["kind"] as? String == "grant")
+        let transfer = try await api.call(
+            .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.resellerAdmin],
+            body: ["unit": "sms", "amount": clientSMS, "to_account_id": fixture.client.id.lower])
+        #expect(transfer.status == .ok)
+    }
+
+    func verifyClean(_ pool: DatabasePool) async throws {
+        let violations = try await pool.withTransaction(isolation: .repeatableRead) { try VerifyStore.verify($0) }
+        #expect(violations.isEmpty, "\(violations)")
+    }
+
+    @Test("a replayed request returns the original response; the same key with another body is 409")
+    func idempotency() async throws {
+        try await withAPI { api, fixture, pool in
+            try await fund(api, fixture)
+            let key = fixture.keys[.resellerAdmin]
+            let path = "/v1/accounts/\(fixture.client.id.lower)/credits/adjust"
+            let body: [String: Any] = ["unit": "sms", "amount": 25, "reason": "bonus"]
+            let first = try await api.call(.post, path, key: key, body: body, idempotencyKey: "bonus-1")
+            let replay = try await api.call(.post, path, key: key, body: body, idempotencyKey: "bonus-1")
+            #expect(first.status == .ok && replay.status == .ok)
+            #expect(first["id"] as? NSNumber == replay["id"] as? NSNumber)
+            #expect(replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            let conflict = try await api.call(
+                .post, path, key: key, body: ["unit": "sms", "amount": 26, "reason": "bonus"], idempotencyKey: "bonus-1")
+            #expect(conflict.status == .conflict)
+            #expect(conflict.errorCode == "idempotency_conflict")
+            #expect(try await api.balance(fixture.client.id, .sms, key: key!).posted == 125)
+            // A failed request does not burn its key: once credits exist, the same key applies.
+            let remove = ["unit": "sms", "amount": -500, "reason": "clawback"] as [String: Any]
+            #expect(try await api.call(.post, path, key: key, body: remove, idempotencyKey: "claw").status == .conflict)
+            try await api.call(.post, path, key: key, body: ["unit": "sms", "amount": 400, "reason": "top up"])
+            #expect(try await api.call(.post, path, key: key, body: remove, idempotencyKey: "claw").status == .ok)
+            // Keys are per acting account: the same key from another account is a new request.
+            let fromOperator = try await api.call(
+                .post, path, key: fixture.keys[.platformOperator], body: body, idempotencyKey: "bonus-1")
+            #expect(fromOperator.status == .ok && fromOperator.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
+            try await verifyClean(pool)
+        }
+    }
+
+    @Test("insufficient credits is 409 with the available and requested amounts, and moves nothing")
+    func insufficient() async throws {
+        try await withAPI { api, fixture, pool in
+            try await fund(api, fixture, sms: 50, clientSMS: 20)
+            let reply = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: fixture.keys[.clientUser],
+                body: ["unit": "sms", "amount": 21])
+            #expect(reply.status == .conflict)
+            #expect(reply.errorCode == "insufficient_credits")
+            #expect(reply.errorDetails?["available"] as? NSNumber == 20)
+            #expect(reply.errorDetails?["requested"] as? NSNumber == 21)
+            let overdraw = try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.resellerAdmin],
+                body: ["unit": "sms", "amount": 31, "to_account_id": fixture.client.id.lower])
+            #expect(overdraw.errorCode == "insufficient_credits")
+            #expect(try await api.balance(fixture.reseller.id, .sms, key: fixture.keys[.resellerAdmin]!).posted == 30)
+            try await verifyClean(pool)
+        }
+    }
+
+    @Test("reserve, partial post, void, charge and refund keep posted and reserved exact")
+    func reservationLifecycle() async throws {
+        try await withAPI { api, fixture, pool in
+            try await fund(api, fixture)
+            let user = fixture.keys[.clientUser]!
+            let account = "/v1/accounts/\(fixture.client.id.lower)"
+            let first = try await api.call(.post, "\(account)/reservations", key: user, body: ["unit": "sms", "amount": 30])
+            #expect(first.status == .created)
+            var balance = try await api.balance(fixture.client.id, .sms, key: user)
+            #expect(balance == (100, 30, 70))
+            let posted = try await api.call(.post, "/v1/reservations/\(first.id)/post", key: user, body: ["amount": 12])
+            #expect(posted["status"] as? String == "posted" && posted["posted_amount"] as? NSNumber == 12)
+            balance = try await api.balance(fixture.client.id, .sms, key: user)
+            #expect(balance == (88, 0, 88))
+            let again = try await api.call(.post, "/v1/reservations/\(first.id)/void", key: user, body: [:])
+            #expect(again.status == .conflict)
+
+            let second = try await api.call(.post, "\(account)/reservations", key: user, body: ["unit": "sms", "amount": 8])
+            let tooMuch = try await api.call(.post, "/v1/reservations/\(second.id)/post", key: user, body: ["amount": 9])
+            #expect(tooMuch.status == .badRequest)
+            #expect(try await api.call(.post, "/v1/reservations/\(second.id)/void", key: user, body: [:]).status == .ok)
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (88, 0, 88))
+
+            let charge = try await api.call(.post, "\(account)/charges", key: user, body: ["unit": "sms", "amount": 5])
+            #expect(charge.status == .created)
+            let chargeID = (charge["id"] as? NSNumber)?.int64Value ?? 0
+            // A client cannot refund itself; its reseller can, up to what was charged.
+            let selfRefund = try await api.call(.post, "/v1/entries/\(chargeID)/refund", key: user, body: ["reason": "x"])
+            #expect(selfRefund.status == .forbidden)
+            let admin = fixture.keys[.resellerAdmin]
+            let refund = try await api.call(
+                .post, "/v1/entries/\(chargeID)/refund", key: admin, body: ["amount": 3, "reason": "failed message"])
+            #expect(refund.status == .created)
+            let over = try await api.call(
+                .post, "/v1/entries/\(chargeID)/refund", key: admin, body: ["amount": 3, "reason": "again"])
+            #expect(over.status == .badRequest)
+            #expect(try await api.call(.post, "/v1/entries/\(chargeID)/refund", key: admin, body: ["reason": "rest"]).status == .created)
+            #expect(try await api.call(.post, "/v1/entries/\(chargeID)/refund", key: admin, body: ["reason": "more"]).status == .conflict)
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (88, 0, 88))
+
+            let overview = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/clients", key: admin)
+            let row = (overview["items"] as? [[String: Any]])?.first
+            #expect(row?["sms_used_this_month"] as? NSNumber == 12)
+            let dashboard = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/dashboard", key: admin)
+            #expect(dashboard["sms_used"] as? NSNumber == 12)
+            let history = try await api.call(.get, "\(account)/entries?kind=refund", key: admin)
+            #expect((history["items"] as? [Any])?.count == 2)
+            try await verifyClean(pool)
+        }
+    }
+
+    @Test("MMS credits need the effective mms feature, which the parent controls for the whole subtree")
+    func mmsRules() async throws {
+        try await withAPI { api, fixture, pool in
+            let operatorKey = fixture.keys[.platformOperator]
+            let admin = fixture.keys[.resellerAdmin]
+            let grantMMS: [String: Any] = ["unit": "mms", "amount": 100, "to_account_id": fixture.reseller.id.lower]
+            let refused = try await api.call(
+                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey, body: grantMMS)
+            #expect(refused.errorCode == "feature_disabled")
+            // Only the platform may enable MMS for a top-level reseller: not the reseller itself.
+            let selfEnable = try await api.call(
+                .patch, "/v1/accounts/\(fixture.reseller.id.lower)/features", key: admin, body: ["mms": true])
+            #expect(selfEnable.status == .forbidden)
+            #expect(
+                try await api.call(
+                    .patch, "/v1/accounts/\(fixture.reseller.id.lower)/features", key: operatorKey, body: ["mms": true]
+                ).status == .ok)
+            #expect(
+                try await api.call(.post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey, body: grantMMS)
+                    .status == .ok)
+            // The client has not got it yet: a package with MMS cannot be sold to it.
+            let package = try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/packages", key: admin,
+                body: ["name": "Mixed", "sms_credits": 0, "mms_credits": 10, "price_minor": 990, "currency": "USD"])
+            #expect(package.status == .created)
+            let sale = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/package-sales", key: admin, body: ["package_id": package.id])
+            #expect(sale.errorCode == "feature_disabled")
+            let enableClient = try await api.call(
+                .patch, "/v1/accounts/\(fixture.client.id.lower)/features", key: admin, body: ["mms": true])
+            #expect((enableClient["effective"] as? [String: Bool])?["mms"] == true)
+            let sold = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/package-sales", key: admin, body: ["package_id": package.id])
+            #expect(sold.status == .created)
+            #expect(sold["price_minor"] as? NSNumber == 990 && sold["currency"] as? String == "USD")
+            #expect(try await api.balance(fixture.client.id, .mms, key: admin!).posted == 10)
+
+            // Disabling on the reseller switches it off for the client at once, own flag kept.
+            try await api.call(.patch, "/v1/accounts/\(fixture.reseller.id.lower)/features", key: operatorKey, body: ["mms": false])
+            let features = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/features", key: admin)
+            #expect((features["features"] as? [String: Bool])?["mms"] == true)
+            #expect((features["effective"] as? [String: Bool])?["mms"] == false)
+            let use = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: fixture.keys[.clientUser],
+                body: ["unit": "mms", "amount": 1])
+            #expect(use.errorCode == "feature_disabled")
+            // A package with MMS needs the seller's own effective MMS.
+            let mmsPackage = try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/packages", key: admin,
+                body: ["name": "MMS", "mms_credits": 5, "price_minor": 1, "currency": "EUR"])
+            #expect(mmsPackage.errorCode == "feature_disabled")
+            try await verifyClean(pool)
+        }
+    }
+
+    @Test("a credit limit lets an account go that far below zero, and not a credit more")
+    func creditLimit() async throws {
+        try await withAPI { api, fixture, pool in
+            let admin = fixture.keys[.resellerAdmin]
+            let operatorKey = fixture.keys[.platformOperator]
+            let postpaid = try await api.call(
+                .put, "/v1/accounts/\(fixture.reseller.id.lower)/credit-limit", key: operatorKey,
+                body: ["unit": "sms", "credit_limit": 500])
+            #expect(postpaid["available"] as? NSNumber == 500)
+            let transfer: [String: Any] = ["unit": "sms", "amount": 500, "to_account_id": fixture.client.id.lower]
+            #expect(
+                try await api.call(.post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: admin, body: transfer)
+                    .status == .ok)
+            #expect(try await api.balance(fixture.reseller.id, .sms, key: admin!) == (-500, 0, 0))
+            let more = try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: admin,
+                body: ["unit": "sms", "amount": 1, "to_account_id": fixture.client.id.lower])
+            #expect(more.errorCode == "insufficient_credits")
+            let lower = try await api.call(
+                .put, "/v1/accounts/\(fixture.reseller.id.lower)/credit-limit", key: operatorKey,
+                body: ["unit": "sms", "credit_limit": 100])
+            #expect(lower.status == .conflict)
+            try await verifyClean(pool)
+        }
+    }
+
+    @Test("children and the clients overview page with cursors, search and sorting")
+    func paging() async throws {
+        try await withAPI { api, fixture, _ in
+            let admin = fixture.keys[.resellerAdmin]
+            try await fund(api, fixture, sms: 10_000, clientSMS: 1)
+            for index in 0..<7 {
+                let created = try await api.call(
+                    .post, "/v1/accounts", key: admin,
+                    body: ["parent_id": fixture.reseller.id.lower, "kind": "client", "name": "Shop \(index), \"Main\" St"])
+                try await api.call(
+                    .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: admin,
+                    body: ["unit": "sms", "amount": 10 * (index + 1), "to_account_id": created.id])
+            }
+            var names = [String]()
+            var cursor: String? = nil
+            repeat {
+                let query = "limit=3" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let page = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/children?\(query)", key: admin)
+                names += (page["items"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                cursor = page["next_cursor"] as? String
+            } while cursor != nil
+            #expect(names.count == 8)
+            #expect(names == names.sorted { $0.lowercased() < $1.lowercased() })
+            let search = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/children?search=shop%203", key: admin)
+            #expect((search["items"] as? [Any])?.count == 1)
+
+            var available = [Int64]()
+            cursor = nil
+            repeat {
+                let query = "sort=sms_available&order=desc&limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let page = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/clients?\(query)", key: admin)
+                #expect(page.status == .ok)
+                available += (page["items"] as? [[String: Any]] ?? []).compactMap { ($0["sms_available"] as? NSNumber)?.int64Value }
+                cursor = page["next_cursor"] as? String
+            } while cursor != nil
+            #expect(available == [70, 60, 50, 40, 30, 20, 10, 1])
+            let badSort = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/clients?sort=price", key: admin)
+            #expect(badSort.status == .badRequest)
+        }
+    }
+}
