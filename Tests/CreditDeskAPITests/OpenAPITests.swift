@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+@testable import CreditDeskAPI
+
+@Suite("OpenAPI document")
+struct OpenAPITests {
+    /// Every `router.<method>("<path>")` registered in the API sources.
+    static func registeredRoutes() throws -> Set<String> {
+        let directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/Sources/CreditDeskAPI")
+        var routes = Set<String>()
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where name.hasSuffix(".swift") {
+            let source = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            for match in source.matches(of: /router\.(get|post|put|patch|delete)\("([^"]+)"\)/) {
+                let path = String(match.2).replacing(/:([a-z_]+)/) { "{\($0.1)}" }
+                routes.insert("\(match.1) \(path)")
+            }
+        }
+        return routes
+    }
+
+    @Test("every registered route is documented, and nothing else is")
+    func coverage() throws {
+        let registered = try Self.registeredRoutes()
+        let documented = Set(OpenAPIController.operations.map { "\($0.method) \($0.path)" })
+        #expect(registered.count > 25)
+        #expect(registered.subtracting(documented).isEmpty, "undocumented: \(registered.subtracting(documented).sorted())")
+        #expect(documented.subtracting(registered).isEmpty, "documented but missing: \(documented.subtracting(registered).sorted())")
+    }
+
+    @Test("the document is OpenAPI 3.1 JSON with an Idempotency-Key on every mutation")
+    func shape() throws {
+        let data = try JSONResponse.encoder.encode(OpenAPIController.document)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["openapi"] as? String == "3.1.0")
+        let paths = try #require(object["paths"] as? [String: [String: Any]])
+        for (path, methods) in paths {
+            for (method, operation) in methods where method != "get" {
+                let parameters = (operation as? [String: Any])?["parameters"] as? [[String: Any]] ?? []
+                #expect(parameters.contains { $0["name"] as? String == "Idempotency-Key" }, "\(method) \(path)")
+            }
+        }
+    }
+}
