@@ -103,6 +103,59 @@ struct AccessTests {
         }
     }
 
+    @Test("each role gets exactly what it may do on reservation, refund, package, sale and key routes")
+    func objectRouteMatrix() async throws {
+        try await withAPI { api, fixture, _ in
+            let operatorKey = fixture.keys[.platformOperator]
+            try await api.call(
+                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey,
+                body: ["unit": "sms", "amount": 100_000, "to_account_id": fixture.reseller.id.lower])
+            try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: operatorKey,
+                body: ["unit": "sms", "amount": 10_000, "to_account_id": fixture.client.id.lower])
+            let package = try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/packages", key: operatorKey,
+                body: ["name": "Matrix", "sms_credits": 5, "price_minor": 10, "currency": "EUR"])
+            let clientUser = fixture.users[.clientUser]!.lower
+            let userManagers: Set<Fixture.Actor> = [.platformOperator, .resellerAdmin, .clientAdmin, .clientUser]
+            for actor in Self.everyone {
+                let key = fixture.keys[actor]
+                let reserve = { try await api.call(
+                    .post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: operatorKey,
+                    body: ["unit": "sms", "amount": 2]).id }
+                let charge = try await api.call(
+                    .post, "/v1/accounts/\(fixture.client.id.lower)/charges", key: operatorKey, body: ["unit": "sms", "amount": 2])
+                let chargeID = (charge["id"] as? NSNumber)?.int64Value ?? 0
+                let attempts: [(String, Reply, Set<Fixture.Actor>, Set<Fixture.Actor>)] = [
+                    ("post", try await api.call(.post, "/v1/reservations/\(try await reserve())/post", key: key, body: [:]),
+                     Self.consumers, []),
+                    ("void", try await api.call(.post, "/v1/reservations/\(try await reserve())/void", key: key, body: [:]),
+                     Self.consumers, []),
+                    ("refund", try await api.call(.post, "/v1/entries/\(chargeID)/refund", key: key, body: ["reason": "r"]),
+                     Self.creditManagers, []),
+                    ("update package", try await api.call(.patch, "/v1/packages/\(package.id)", key: key, body: ["active": true]),
+                     Self.creditManagers, Self.clientSide),
+                    ("sell package", try await api.call(
+                        .post, "/v1/accounts/\(fixture.client.id.lower)/package-sales", key: key, body: ["package_id": package.id]),
+                     Self.creditManagers, []),
+                    ("create key", try await api.call(.post, "/v1/users/\(clientUser)/keys", key: key, body: ["label": "x"]),
+                     userManagers, []),
+                    ("list keys", try await api.call(.get, "/v1/users/\(clientUser)/keys", key: key), userManagers, []),
+                    ("me", try await api.call(.get, "/v1/me", key: key), Self.everyone, []),
+                ]
+                for (name, reply, allowed, outside) in attempts {
+                    let expected: HTTPResponse.Status.Kind = allowed.contains(actor) ? .successful : .clientError
+                    let expectedStatus: Int? =
+                        allowed.contains(actor) ? nil : outside.contains(actor) ? 404 : 403
+                    #expect(reply.status.kind == expected, "\(name) as \(actor.rawValue): \(reply.status.code)")
+                    if let expectedStatus {
+                        #expect(reply.status.code == expectedStatus, "\(name) as \(actor.rawValue): \(reply.status.code)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("another reseller's key gets 404 for every id-bearing route, and changes nothing")
     func crossTenant() async throws {
         try await withAPI { api, fixture, _ in

@@ -1,0 +1,148 @@
+import ArgumentParser
+import CreditDeskCore
+import CreditDeskPostgres
+import Foundation
+
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users", abstract: "Create users and their API keys.", subcommands: [Create.self, Key.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user on an account.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "Account id.") var account: String
+        @Option(help: "Name.") var name: String
+        @Option(help: "Email.") var email: String?
+        @Option(help: "operator, billing, admin, support, user or readonly.") var role: String
+
+        func run() async throws {
+            guard let accountID = UUID(uuidString: account) else { throw ValidationError("--account must be a UUID") }
+            guard let role = Role(rawValue: role) else { throw ValidationError("unknown role \(role)") }
+            try await AdminSession.run(database) { session in
+                let principal = try await session.principal(apiKey: actor.apiKey)
+                let user = try await session.mutate(
+                    principal: principal, key: actor.key, fingerprint: "users create \(accountID) \(name) \(role)"
+                ) { connection, _ in
+                    try Operations.createUser(connection, principal, accountID: accountID, name: name, email: email, role: role)
+                }
+                print(user.map { "\($0.id.uuidString.lowercased())\t\($0.role.rawValue)\t\($0.name)" } ?? "already applied")
+            }
+        }
+    }
+
+    struct Key: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an API key for a user; prints it once.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "User id.") var user: String
+        @Option(help: "A label to recognise the key by.") var label = ""
+
+        func run() async throws {
+            guard let userID = UUID(uuidString: user) else { throw ValidationError("--user must be a UUID") }
+            try await AdminSession.run(database) { session in
+                let principal = try await session.principal(apiKey: actor.apiKey)
+                let created = try await session.pool.withTransaction { connection in
+                    try Operations.createKey(connection, principal, userID: userID, label: label)
+                }
+                print("key \(created.0.id.uuidString.lowercased()) (shown once, store it now): \(created.secret)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke an API key.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "Key id.") var key: String
+
+        func run() async throws {
+            guard let keyID = UUID(uuidString: key) else { throw ValidationError("key must be a UUID") }
+            try await AdminSession.run(database) { session in
+                let principal = try await session.principal(apiKey: actor.apiKey)
+                let revoked = try await session.pool.withTransaction { connection in
+                    try Operations.revokeKey(connection, principal, keyID: keyID)
+                }
+                print("revoked \(revoked.id.uuidString.lowercased())")
+            }
+        }
+    }
+}
+
+struct PackagesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "packages", abstract: "A reseller's package catalogue and sales.",
+        subcommands: [Create.self, List.self, Sell.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a package to a reseller's catalogue.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "Reseller account id.") var account: String
+        @Option(help: "Name.") var name: String
+        @Option(help: "SMS credits granted.") var sms: Int64 = 0
+        @Option(help: "MMS credits granted.") var mms: Int64 = 0
+        @Option(help: "Price in minor units (cents).") var price: Int64
+        @Option(help: "ISO 4217 currency, e.g. EUR.") var currency: String
+
+        func run() async throws {
+            guard let accountID = UUID(uuidString: account) else { throw ValidationError("--account must be a UUID") }
+            try await AdminSession.run(database) { session in
+                let principal = try await session.principal(apiKey: actor.apiKey)
+                let package = try await session.mutate(
+                    principal: principal, key: actor.key,
+                    fingerprint: "packages create \(accountID) \(name) \(sms) \(mms) \(price) \(currency)"
+                ) { connection, _ in
+                    try Operations.createPackage(
+                        connection, principal, accountID: accountID, name: name, smsCredits: sms, mmsCredits: mms,
+                        priceMinor: price, currency: currency, active: true)
+                }
+                print(package.map { "\($0.id.uuidString.lowercased())\t\($0.name)" } ?? "already applied")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a reseller's packages.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "Reseller account id.") var account: String
+
+        func run() async throws {
+            guard let accountID = UUID(uuidString: account) else { throw ValidationError("--account must be a UUID") }
+            try await AdminSession.run(database) { session in
+                let principal = try await session.principal(apiKey: actor.apiKey)
+                let packages = try await session.pool.withTransaction { connection in
+                    try Operations.packages(connection, principal, accountID: accountID, active: nil)
+                }
+                print("id\tname\tsms\tmms\tprice_minor\tcurrency\tactive")
+                for p in packages {
+                    print("\(p.id.uuidString.lowercased())\t\(p.name)\t\(p.smsCredits)\t\(p.mmsCredits)\t\(p.priceMinor)\t\(p.currency)\t\(p.active)")
+                }
+            }
+        }
+    }
+
+    struct Sell: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sell a package to a direct child of its reseller.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "Package id.") var package: String
+        @Option(help: "Buyer account id.") var to: String
+
+        func run() async throws {
+            guard let packageID = UUID(uuidString: package), let buyerID = UUID(uuidString: to) else {
+                throw ValidationError("--package and --to must be UUIDs")
+            }
+            try await AdminSession.run(database) { session in
+                let principal = try await session.principal(apiKey: actor.apiKey)
+                let sale = try await session.mutate(
+                    principal: principal, key: actor.key, fingerprint: "packages sell \(packageID) \(buyerID)"
+                ) { connection, operation in
+                    try Operations.sellPackage(connection, principal, operation, buyerID: buyerID, packageID: packageID).0
+                }
+                print(sale.map { "sale \($0.id.uuidString.lowercased()): \($0.smsCredits) sms, \($0.mmsCredits) mms, \($0.priceMinor) \($0.currency)" } ?? "already applied")
+            }
+        }
+    }
+}

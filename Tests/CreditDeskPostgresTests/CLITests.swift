@@ -1,0 +1,74 @@
+import CreditDeskCore
+import CreditDeskTestSupport
+import Foundation
+import Logging
+import Testing
+
+@testable import CreditDeskPostgres
+
+@Suite("creditdesk command line")
+struct CLITests {
+    func run(_ arguments: [String], url: String) async throws -> Subprocess.Result {
+        let binary = try #require(TestBinaries.creditdesk(), "build the creditdesk executable first (make test does)")
+        return try await runBlocking {
+            try Subprocess.run(binary.path, arguments + ["--database-url", url, "--log-level", "error"])
+        }
+    }
+
+    @Test("bootstrap once, admin commands with its key, and verify exits 1 on a tampered ledger")
+    func adminFlow() async throws {
+        let url = try await TestCluster.shared.makeDatabase()
+        let bootstrap = try await run(["bootstrap", "--name", "CLI operator"], url: url)
+        #expect(bootstrap.status == 0, "\(bootstrap.output)")
+        let key = try #require(bootstrap.output.firstMatch(of: /store it now\): (cdk_\S+)/)?.1).description
+        let platform = try #require(bootstrap.output.firstMatch(of: /platform account: (\S+)/)?.1).description
+        #expect(try await run(["bootstrap"], url: url).status != 0)
+
+        let created = try await run(
+            ["accounts", "create", "--parent", platform, "--kind", "reseller", "--name", "CLI Reseller", "--api-key", key],
+            url: url)
+        #expect(created.status == 0, "\(created.output)")
+        let reseller = String(created.output.split(separator: "\t").first ?? "")
+        let add = ["credits", "add", reseller, "--unit", "sms", "--amount", "75", "--reason", "opening", "--api-key", key,
+                   "--idempotency-key", "open-1"]
+        #expect(try await run(add, url: url).status == 0)
+        // The same idempotency key applies once.
+        #expect(try await run(add, url: url).output.contains("already applied"))
+        let balances = try await run(["credits", "balances", reseller, "--api-key", key], url: url)
+        #expect(balances.output.contains("sms\t75\t0\t75\t0"), "\(balances.output)")
+        let refused = try await run(
+            ["credits", "remove", reseller, "--unit", "sms", "--amount", "500", "--reason", "x", "--api-key", key], url: url)
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("insufficient_credits"))
+        #expect(try await run(["accounts", "list", "--parent", platform, "--api-key", "cdk_bogus"], url: url).status != 0)
+
+        let clean = try await run(["verify"], url: url)
+        #expect(clean.status == 0, "\(clean.output)")
+        // Tamper behind the ledger's back: verify must notice and fail.
+        try await runBlocking {
+            let connection = try PostgresConnection(settings: ConnectionSettings(url: url))
+            try connection.execute("UPDATE balances SET posted = posted + 1 WHERE account_id = $1 AND unit = 'sms'", [UUID(uuidString: reseller)!])
+        }
+        let dirty = try await run(["verify"], url: url)
+        #expect(dirty.status == 1)
+        #expect(dirty.output.contains("posted balance equals the sum of its posted entries"))
+        #expect(dirty.output.contains("every unit sums to zero"))
+    }
+
+    @Test("ledger entries refuse UPDATE and DELETE")
+    func appendOnly() async throws {
+        try await withTestDatabase { pool in
+            let error = await #expect(throws: DatabaseError.self) {
+                try await pool.withConnection { connection in
+                    try connection.execute(
+                        """
+                        INSERT INTO ledger_entries (tenant_id, operation_id, kind, unit, amount, debit_account_id, credit_account_id)
+                        VALUES ($1, $1, 'charge', 'sms', 1, $1, $2)
+                        """, [UUID(), UUID()])
+                    try connection.execute("UPDATE ledger_entries SET amount = 2")
+                }
+            }
+            #expect(error?.message.contains("append-only") == true)
+        }
+    }
+}
