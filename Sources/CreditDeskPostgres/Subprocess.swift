@@ -9,17 +9,28 @@ import Foundation
 /// when the cooperative pool is busy, leaving callers blocked on a zombie; this helper waits
 /// for its own child directly. Output (stdout and stderr together) is collected in memory.
 public enum Subprocess {
+    private static let spawnLock = NSLock()
+
     public struct Result: Sendable {
         public let status: Int32
         public let output: String
     }
 
     public static func run(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> Result {
+        // A child spawned by another thread (a postmaster, which lives on) must never inherit
+        // this pipe, or our read would wait forever for end of file. So the pipe is
+        // close-on-exec (dup2 onto the child's stdout/stderr clears the flag for its own
+        // copies), and creating it and spawning happen under one process-wide lock, leaving
+        // no window between pipe() and fcntl() in which another spawn could copy it.
+        spawnLock.lock()
         var pipeDescriptors: [Int32] = [0, 0]
         guard pipe(&pipeDescriptors) == 0 else {
+            spawnLock.unlock()
             throw DatabaseError(.embeddedServer, message: "pipe() failed: errno \(errno)")
         }
         let (readEnd, writeEnd) = (pipeDescriptors[0], pipeDescriptors[1])
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -37,6 +48,7 @@ public enum Subprocess {
         var pid: pid_t = 0
         let spawnStatus = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
         close(writeEnd)
+        spawnLock.unlock()
         guard spawnStatus == 0 else {
             close(readEnd)
             throw DatabaseError(.embeddedServer, message: "cannot run \(executable): error \(spawnStatus)")
