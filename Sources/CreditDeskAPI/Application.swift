@@ -34,6 +34,7 @@ public func buildRouter(dependencies: AppDependencies) -> Router<AppRequestConte
     let access = Access(pool: dependencies.pool)
     AccountsController(access: access).addRoutes(to: router)
     CreditsController(access: access).addRoutes(to: router)
+    UsageController(access: access).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
     return router
 }

@@ -63,6 +63,10 @@ struct OpenAPIController {
         .init(method: "get", path: "/v1/accounts/{id}/clients",
               summary: "Clients with SMS/MMS available, reserved and used this month"),
         .init(method: "get", path: "/v1/accounts/{id}/dashboard", summary: "Usage of the subtree this month"),
+        .init(method: "get", path: "/v1/accounts/{id}/usage",
+              summary: "Usage per account and day or month: opening, flows, closing; revenue per currency"),
+        .init(method: "get", path: "/v1/accounts/{id}/usage/export",
+              summary: "Stream usage as CSV or JSON Lines (daily rows or every entry)"),
     ]
 
     static let queryParameters: [String: [String]] = [
@@ -70,6 +74,8 @@ struct OpenAPIController {
         "/v1/accounts/{id}/packages": ["active"],
         "/v1/accounts/{id}/entries": ["unit", "kind", "from", "to", "limit", "cursor"],
         "/v1/accounts/{id}/clients": ["search", "sort", "order", "limit", "cursor"],
+        "/v1/accounts/{id}/usage": ["from", "to", "tz", "group", "scope"],
+        "/v1/accounts/{id}/usage/export": ["from", "to", "tz", "group", "scope", "detail", "format"],
     ]
 
     static let document: JSONValue = {

@@ -375,3 +375,51 @@ public enum Operations {
         return (platform, user, secret)
     }
 }
+
+// MARK: usage
+
+extension Operations {
+    /// A JSON-sized usage report covers at most this many accounts; larger scopes use the export.
+    public static let maxReportAccounts = 1_000
+
+    public struct UsageReport: Sendable {
+        public let rows: [UsageRow]
+        public let totals: [UsageRow]
+        public let revenue: [RevenueRow]
+    }
+
+    public static func usageReport(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, scope: UsageScope, period: UsagePeriod,
+        grouping: UsageGrouping
+    ) throws -> UsageReport {
+        let root = try account(connection, principal, accountID, for: .read)
+        let accounts = try UsageStore.scope(
+            connection, root: root.id, scope: scope, after: nil, limit: maxReportAccounts + 1)
+        guard accounts.count <= maxReportAccounts else {
+            throw DomainError(
+                .invalidRequest,
+                "more than \(maxReportAccounts) accounts in scope: use the export (…/usage/export) instead",
+                details: ["field": .string("scope")])
+        }
+        let rows = try UsageStore.usage(connection, accounts: accounts, period: period, grouping: grouping)
+        return UsageReport(
+            rows: rows, totals: totals(rows, root: root, period: period),
+            revenue: try UsageStore.revenue(connection, root: root.id, scope: scope, period: period))
+    }
+
+    /// Per unit over the whole scope: flows add up; opening is each account's first opening,
+    /// closing each account's last closing.
+    static func totals(_ rows: [UsageRow], root: AccountRecord, period: UsagePeriod) -> [UsageRow] {
+        CreditUnit.allCases.map { unit in
+            let unitRows = rows.filter { $0.unit == unit }
+            let byAccount = Dictionary(grouping: unitRows, by: \.accountID)
+            let opening = byAccount.values.reduce(Int64(0)) { $0 + ($1.min { $0.bucket < $1.bucket }?.opening ?? 0) }
+            let closing = byAccount.values.reduce(Int64(0)) { $0 + ($1.max { $0.bucket < $1.bucket }?.closing ?? 0) }
+            func sum(_ field: (UsageRow) -> Int64) -> Int64 { unitRows.reduce(0) { $0 + field($1) } }
+            return UsageRow(
+                accountID: root.id, accountName: "total", bucket: period.from, unit: unit, opening: opening,
+                granted: sum(\.granted), sold: sum(\.sold), refunded: sum(\.refunded), consumed: sum(\.consumed),
+                removed: sum(\.removed), transferredOut: sum(\.transferredOut), closing: closing)
+        }
+    }
+}

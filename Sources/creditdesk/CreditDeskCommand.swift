@@ -7,7 +7,7 @@ struct CreditDeskCommand: AsyncParsableCommand {
         abstract: "CreditDesk: multi-tenant SMS/MMS credit administration for resellers.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, BootstrapCommand.self, VerifyCommand.self, AccountsCommand.self,
-            CreditsCommand.self, UsersCommand.self, PackagesCommand.self,
+            CreditsCommand.self, UsersCommand.self, PackagesCommand.self, ReportCommand.self,
         ]
     )
 }

@@ -42,6 +42,18 @@ struct CLITests {
         #expect(refused.output.contains("insufficient_credits"))
         #expect(try await run(["accounts", "list", "--parent", platform, "--api-key", "cdk_bogus"], url: url).status != 0)
 
+        let file = try makeTemporaryDirectory(prefix: "creditdesk-test-report").appendingPathComponent("usage.csv")
+        let day = { (offset: Double) in String(ISO8601DateFormatter().string(from: Date().addingTimeInterval(offset * 86_400)).prefix(10)) }
+        let report = try await run(
+            ["report", "usage", "--account", reseller, "--from", day(-1), "--to", day(1), "-o", file.path, "--api-key", key],
+            url: url)
+        #expect(report.status == 0, "\(report.output)")
+        // stderr is not a terminal here, so no progress line.
+        #expect(!report.output.contains("rows written"))
+        let csv = try String(contentsOf: file, encoding: .utf8)
+        #expect(csv.hasPrefix("account_id,account_name,period_start,unit,opening,granted"))
+        #expect(csv.contains(",sms,0,75,0,0,0,0,0,75\r\n"))
+
         let clean = try await run(["verify"], url: url)
         #expect(clean.status == 0, "\(clean.output)")
         // Tamper behind the ledger's back: verify must notice and fail.

@@ -1,0 +1,120 @@
+import CreditDeskCore
+import CreditDeskPostgres
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Usage reports (JSON) and exports (streamed CSV / JSON Lines) for billing staff.
+struct UsageController {
+    let access: Access
+
+    struct UsageRowDTO: Encodable, Sendable {
+        let accountId: String
+        let accountName: String
+        let periodStart: String
+        let unit: CreditUnit
+        let opening: Int64
+        let granted: Int64
+        let sold: Int64
+        let refunded: Int64
+        let consumed: Int64
+        let removed: Int64
+        let transferredOut: Int64
+        let closing: Int64
+
+        init(_ row: UsageRow) {
+            accountId = row.accountID.lower
+            accountName = row.accountName
+            periodStart = row.bucket
+            unit = row.unit
+            opening = row.opening
+            granted = row.granted
+            sold = row.sold
+            refunded = row.refunded
+            consumed = row.consumed
+            removed = row.removed
+            transferredOut = row.transferredOut
+            closing = row.closing
+        }
+    }
+
+    struct RevenueDTO: Encodable, Sendable {
+        let currency: String
+        let sales: Int64
+        let amountMinor: Int64
+    }
+
+    struct ReportDTO: Encodable, Sendable {
+        let accountId: String
+        let from: String
+        let to: String
+        let tz: String
+        let group: String
+        let scope: String
+        let rows: [UsageRowDTO]
+        let totals: [UsageRowDTO]
+        let revenue: [RevenueDTO]
+    }
+
+    static func period(_ request: Request) throws -> UsagePeriod {
+        guard let from = Parameters.query(request, "from"), let to = Parameters.query(request, "to") else {
+            throw APIError.badRequest(code: "invalid_parameter", "from and to (YYYY-MM-DD) are required", details: ["field": "from"])
+        }
+        do {
+            return try UsagePeriod(from: from, to: to, timeZone: Parameters.query(request, "tz") ?? "UTC")
+        } catch {
+            throw ErrorMapping.apiError(error)
+        }
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/v1/accounts/:id/usage") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let period = try Self.period(request)
+            let grouping = try Parameters.enumValue(request, "group", UsageGrouping.self) ?? .day
+            let scope = try Parameters.enumValue(request, "scope", UsageScope.self) ?? .account
+            return try await access.read(context) { connection, principal in
+                let report = try Operations.usageReport(
+                    connection, principal, accountID: id, scope: scope, period: period, grouping: grouping)
+                return ReportDTO(
+                    accountId: id.lower, from: period.from, to: period.to, tz: period.timeZone, group: grouping.rawValue,
+                    scope: scope.rawValue, rows: report.rows.map(UsageRowDTO.init), totals: report.totals.map(UsageRowDTO.init),
+                    revenue: report.revenue.map { RevenueDTO(currency: $0.currency, sales: $0.sales, amountMinor: $0.amountMinor) })
+            }
+        }
+        router.get("/v1/accounts/:id/usage/export") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let period = try Self.period(request)
+            let export = UsageExport(
+                root: id, scope: try Parameters.enumValue(request, "scope", UsageScope.self) ?? .account, period: period,
+                grouping: try Parameters.enumValue(request, "group", UsageGrouping.self) ?? .day,
+                detail: try Parameters.enumValue(request, "detail", UsageExport.Detail.self) ?? .daily,
+                format: try Parameters.enumValue(request, "format", ExportFormat.self) ?? .csv)
+            // Authorize before the first byte: once streaming starts the status is fixed at 200.
+            _ = try await access.read(context) { connection, principal in
+                AccountDTO(try Operations.account(connection, principal, id, for: .read))
+            }
+            let pool = access.pool
+            let logger = context.logger
+            var headers = HTTPFields()
+            headers[.contentType] = export.format.contentType
+            headers[.contentDisposition] = "attachment; filename=\"\(export.fileName)\""
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    do {
+                        let rows = try await export.run(pool: pool) { chunk, _ in
+                            if !chunk.isEmpty { try await writer.write(ByteBuffer(string: chunk)) }
+                        }
+                        logger.info("usage export finished", metadata: ["export.rows": "\(rows)"])
+                        try await writer.finish(nil)
+                    } catch {
+                        // Headers are gone; the only honest signal left is to cut the stream short.
+                        logger.warning("usage export stopped", metadata: ["error": "\(error)"])
+                        throw error
+                    }
+                })
+        }
+    }
+}

@@ -1,0 +1,285 @@
+import CreditDeskCore
+import Foundation
+
+public enum UsageGrouping: String, Sendable, CaseIterable {
+    case day, month
+}
+
+public enum UsageScope: String, Sendable, CaseIterable {
+    /// The account itself only.
+    case account
+    /// The account's direct children, each on its own ledger.
+    case children
+    /// Every account below the account, each on its own ledger.
+    case descendants
+}
+
+/// A reporting period: whole days `[from, to)` in an IANA time zone.
+public struct UsagePeriod: Sendable, Equatable {
+    public let from: String  // YYYY-MM-DD
+    public let to: String
+    public let timeZone: String
+
+    /// At most this many days in one report: bounded work per request.
+    public static let maxDays = 1_096
+
+    public init(from: String, to: String, timeZone: String) throws(DomainError) {
+        guard TimeZone(identifier: timeZone) != nil else {
+            throw DomainError.invalid("tz", "is not an IANA time zone (e.g. Europe/Berlin, UTC)")
+        }
+        guard let fromDate = Self.parseDay(from) else { throw DomainError.invalid("from", "must be a date YYYY-MM-DD") }
+        guard let toDate = Self.parseDay(to) else { throw DomainError.invalid("to", "must be a date YYYY-MM-DD") }
+        guard fromDate < toDate else { throw DomainError.invalid("to", "must be after from (the period is [from, to))") }
+        guard toDate.timeIntervalSince(fromDate) <= Double(Self.maxDays) * 86_400 else {
+            throw DomainError.invalid("to", "a report covers at most \(Self.maxDays) days")
+        }
+        self.from = from
+        self.to = to
+        self.timeZone = timeZone
+    }
+
+    static func parseDay(_ text: String) -> Date? {
+        guard text.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) != nil else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        let components = DateComponents(year: parts[0], month: parts[1], day: parts[2])
+        guard components.isValidDate(in: calendar) else { return nil }
+        return calendar.date(from: components)
+    }
+}
+
+/// One account's flows of one unit in one bucket (a day or month, or the whole period).
+/// `opening + granted + sold + refunded − consumed − removed − transferredOut = closing`.
+public struct UsageRow: Sendable, Equatable {
+    public let accountID: UUID
+    public let accountName: String
+    public let bucket: String  // YYYY-MM-DD (the bucket's first day, local to the period's zone)
+    public let unit: CreditUnit
+    public let opening: Int64
+    /// In: grants, transfers and manual additions.
+    public let granted: Int64
+    /// In: package purchases.
+    public let sold: Int64
+    public let refunded: Int64
+    /// Out: posts and charges (credits used).
+    public let consumed: Int64
+    /// Out: manual removals.
+    public let removed: Int64
+    /// Out: credits given to children (transfers, grants, package sales to them).
+    public let transferredOut: Int64
+    public let closing: Int64
+}
+
+public struct RevenueRow: Sendable, Equatable {
+    public let currency: String
+    public let sales: Int64
+    public let amountMinor: Int64
+}
+
+public struct UsageEntryRow: Sendable, Equatable {
+    public let entryID: Int64
+    public let createdAtLocal: String
+    public let accountID: UUID
+    public let accountName: String
+    public let kind: EntryKind
+    public let unit: CreditUnit
+    /// Signed from the account's point of view: positive in, negative out.
+    public let amount: Int64
+    public let counterparty: String
+    public let reason: String?
+    public let requestID: String?
+    public let side: Int
+}
+
+/// Usage aggregation and export rows. Scope rows come in keyset-paginated batches so an
+/// export of any size runs in constant memory and holds no connection between batches.
+public enum UsageStore {
+    /// The accounts a report covers, in id order, after `afterID`.
+    static let scopeAccounts = """
+        SELECT a.id, a.name FROM accounts a
+        WHERE CASE $2::text
+                WHEN 'account' THEN a.id = $1
+                WHEN 'children' THEN a.parent_id = $1
+                ELSE a.path @> ARRAY[$1::uuid] AND a.id <> $1
+              END
+          AND ($3::uuid IS NULL OR a.id > $3)
+        ORDER BY a.id
+        LIMIT $4
+        """
+
+    /// Flows per account, unit and bucket for a batch of accounts, with each bucket's opening
+    /// balance (the balance at the period's start plus all earlier buckets' net flow).
+    static let flows = """
+        WITH bounds AS (
+            SELECT ($2::date)::timestamp AT TIME ZONE $4 AS start_at, ($3::date)::timestamp AT TIME ZONE $4 AS end_at
+        ),
+        batch AS (SELECT unnest($1::text::uuid[]) AS id),
+        lines AS (
+            SELECT e.credit_account_id AS account_id, e.unit, e.kind, e.amount AS signed, e.created_at
+            FROM ledger_entries e JOIN batch b ON e.credit_account_id = b.id, bounds
+            WHERE NOT e.pending AND e.created_at < bounds.end_at
+            UNION ALL
+            SELECT e.debit_account_id, e.unit, e.kind, -e.amount, e.created_at
+            FROM ledger_entries e JOIN batch b ON e.debit_account_id = b.id, bounds
+            WHERE NOT e.pending AND e.created_at < bounds.end_at
+        ),
+        opening AS (
+            SELECT l.account_id, l.unit, sum(l.signed) AS amount FROM lines l, bounds
+            WHERE l.created_at < bounds.start_at GROUP BY 1, 2
+        ),
+        bucketed AS (
+            SELECT l.account_id, l.unit,
+                   date_trunc($5, l.created_at AT TIME ZONE $4)::date AS bucket,
+                   coalesce(sum(l.signed) FILTER (WHERE l.signed > 0 AND l.kind IN ('grant', 'transfer', 'adjust')), 0) AS granted,
+                   coalesce(sum(l.signed) FILTER (WHERE l.signed > 0 AND l.kind = 'sale'), 0) AS sold,
+                   coalesce(sum(l.signed) FILTER (WHERE l.signed > 0 AND l.kind = 'refund'), 0) AS refunded,
+                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind IN ('post', 'charge')), 0) AS consumed,
+                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = 'adjust'), 0) AS removed,
+                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind IN ('grant', 'transfer', 'sale')), 0) AS transferred_out,
+                   sum(l.signed) AS net
+            FROM lines l, bounds WHERE l.created_at >= bounds.start_at
+            GROUP BY 1, 2, 3
+        )
+        SELECT b.account_id, b.unit, b.bucket::text AS bucket, b.granted, b.sold, b.refunded, b.consumed, b.removed,
+               b.transferred_out,
+               (coalesce(o.amount, 0) + sum(b.net) OVER w - b.net)::bigint AS opening,
+               (coalesce(o.amount, 0) + sum(b.net) OVER w)::bigint AS closing
+        FROM bucketed b LEFT JOIN opening o ON o.account_id = b.account_id AND o.unit = b.unit
+        WINDOW w AS (PARTITION BY b.account_id, b.unit ORDER BY b.bucket ROWS UNBOUNDED PRECEDING)
+        ORDER BY b.account_id, b.bucket, b.unit
+        """
+
+    /// Opening balance per account and unit at the period's start (for accounts with no
+    /// activity in the period, whose opening equals their closing).
+    static let balancesAt = """
+        WITH batch AS (SELECT unnest($1::text::uuid[]) AS id),
+        start_at AS (SELECT ($2::date)::timestamp AT TIME ZONE $3 AS at)
+        SELECT b.id AS account_id, u.unit,
+               (coalesce((SELECT sum(amount) FROM ledger_entries e, start_at
+                          WHERE e.credit_account_id = b.id AND e.unit = u.unit AND NOT e.pending AND e.created_at < start_at.at), 0)
+              - coalesce((SELECT sum(amount) FROM ledger_entries e, start_at
+                          WHERE e.debit_account_id = b.id AND e.unit = u.unit AND NOT e.pending AND e.created_at < start_at.at), 0)
+               )::bigint AS amount
+        FROM batch b CROSS JOIN (VALUES ('sms'), ('mms')) AS u (unit)
+        """
+
+    static let revenue = """
+        SELECT s.currency, count(*)::bigint AS sales, sum(s.price_minor)::bigint AS amount_minor
+        FROM package_sales s JOIN accounts a ON a.id = s.buyer_id
+        WHERE CASE $2::text
+                WHEN 'account' THEN a.id = $1
+                WHEN 'children' THEN a.parent_id = $1
+                ELSE a.path @> ARRAY[$1::uuid] AND a.id <> $1
+              END
+          AND s.created_at >= ($3::date)::timestamp AT TIME ZONE $5
+          AND s.created_at < ($4::date)::timestamp AT TIME ZONE $5
+        GROUP BY s.currency ORDER BY s.currency
+        """
+
+    /// Entries of a batch of accounts in the period, one row per (entry, side in scope),
+    /// after the keyset position (entry id, side).
+    static let entries = """
+        WITH batch AS (SELECT id, name FROM accounts WHERE id = ANY ($1::text::uuid[])),
+        bounds AS (
+            SELECT ($2::date)::timestamp AT TIME ZONE $4 AS start_at, ($3::date)::timestamp AT TIME ZONE $4 AS end_at
+        )
+        SELECT * FROM (
+            SELECT e.id, 1 AS side, b.id AS account_id, b.name, e.kind, e.unit, e.amount AS signed,
+                   e.debit_account_id AS counterparty, e.reason, e.request_id,
+                   to_char(e.created_at AT TIME ZONE $4, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS created_local
+            FROM ledger_entries e JOIN batch b ON e.credit_account_id = b.id, bounds
+            WHERE NOT e.pending AND e.created_at >= bounds.start_at AND e.created_at < bounds.end_at
+            UNION ALL
+            SELECT e.id, 2, b.id, b.name, e.kind, e.unit, -e.amount, e.credit_account_id, e.reason, e.request_id,
+                   to_char(e.created_at AT TIME ZONE $4, 'YYYY-MM-DD"T"HH24:MI:SS.MS')
+            FROM ledger_entries e JOIN batch b ON e.debit_account_id = b.id, bounds
+            WHERE NOT e.pending AND e.created_at >= bounds.start_at AND e.created_at < bounds.end_at
+        ) rows
+        WHERE (id, side) > ($5::bigint, $6::int)
+        ORDER BY id, side
+        LIMIT $7
+        """
+
+    public static func scope(
+        _ connection: PostgresConnection, root: UUID, scope: UsageScope, after: UUID?, limit: Int
+    ) throws -> [(UUID, String)] {
+        try connection.execute(scopeAccounts, [root, scope.rawValue, after, limit]).rows.map {
+            (try $0.decode(UUID.self, "id"), try $0.decode(String.self, "name"))
+        }
+    }
+
+    /// Usage rows for a batch of accounts. Accounts without activity in the period get one
+    /// row per unit for the period's first bucket, with opening = closing, so nothing is
+    /// silently missing from a bill.
+    public static func usage(
+        _ connection: PostgresConnection, accounts: [(UUID, String)], period: UsagePeriod, grouping: UsageGrouping
+    ) throws -> [UsageRow] {
+        guard !accounts.isEmpty else { return [] }
+        let ids = uuidArray(accounts.map(\.0))
+        let names = Dictionary(accounts.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
+        var rows = [UsageRow]()
+        var active = Set<String>()
+        for row in try connection.execute(flows, [ids, period.from, period.to, period.timeZone, grouping.rawValue]).rows {
+            let account = try row.decode(UUID.self, "account_id")
+            let unit = CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms
+            active.insert("\(account) \(unit.rawValue)")
+            rows.append(
+                UsageRow(
+                    accountID: account, accountName: names[account] ?? "", bucket: try row.decode(String.self, "bucket"),
+                    unit: unit, opening: try row.decode(Int64.self, "opening"),
+                    granted: try row.decode(Int64.self, "granted"), sold: try row.decode(Int64.self, "sold"),
+                    refunded: try row.decode(Int64.self, "refunded"), consumed: try row.decode(Int64.self, "consumed"),
+                    removed: try row.decode(Int64.self, "removed"),
+                    transferredOut: try row.decode(Int64.self, "transferred_out"),
+                    closing: try row.decode(Int64.self, "closing")))
+        }
+        let firstBucket = grouping == .month ? String(period.from.prefix(7)) + "-01" : period.from
+        for row in try connection.execute(balancesAt, [ids, period.from, period.timeZone]).rows {
+            let account = try row.decode(UUID.self, "account_id")
+            let unit = CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms
+            guard !active.contains("\(account) \(unit.rawValue)") else { continue }
+            let amount = try row.decode(Int64.self, "amount")
+            rows.append(
+                UsageRow(
+                    accountID: account, accountName: names[account] ?? "", bucket: firstBucket, unit: unit,
+                    opening: amount, granted: 0, sold: 0, refunded: 0, consumed: 0, removed: 0, transferredOut: 0,
+                    closing: amount))
+        }
+        return rows.sorted { ($0.accountID.uuidString, $0.bucket, $0.unit.rawValue) < ($1.accountID.uuidString, $1.bucket, $1.unit.rawValue) }
+    }
+
+    public static func revenue(_ connection: PostgresConnection, root: UUID, scope: UsageScope, period: UsagePeriod)
+        throws -> [RevenueRow]
+    {
+        try connection.execute(revenue, [root, scope.rawValue, period.from, period.to, period.timeZone]).rows.map {
+            RevenueRow(
+                currency: try $0.decode(String.self, "currency"), sales: try $0.decode(Int64.self, "sales"),
+                amountMinor: try $0.decode(Int64.self, "amount_minor"))
+        }
+    }
+
+    public static func entries(
+        _ connection: PostgresConnection, accounts: [UUID], period: UsagePeriod, after: (Int64, Int), limit: Int
+    ) throws -> [UsageEntryRow] {
+        guard !accounts.isEmpty else { return [] }
+        return try connection.execute(
+            entries, [uuidArray(accounts), period.from, period.to, period.timeZone, after.0, after.1, limit]
+        ).rows.map { row in
+            let counterparty = try row.decode(UUID.self, "counterparty")
+            return UsageEntryRow(
+                entryID: try row.decode(Int64.self, "id"), createdAtLocal: try row.decode(String.self, "created_local"),
+                accountID: try row.decode(UUID.self, "account_id"), accountName: try row.decode(String.self, "name"),
+                kind: EntryKind(rawValue: try row.decode(String.self, "kind")) ?? .adjust,
+                unit: CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms,
+                amount: try row.decode(Int64.self, "signed"),
+                counterparty: SystemAccount.name(of: counterparty) ?? counterparty.uuidString.lowercased(),
+                reason: try row.decode(String?.self, "reason"), requestID: try row.decode(String?.self, "request_id"),
+                side: try row.decode(Int.self, "side"))
+        }
+    }
+
+    static func uuidArray(_ ids: [UUID]) -> String {
+        arrayLiteral(ids.map { $0.uuidString.lowercased() })
+    }
+}
