@@ -1,10 +1,10 @@
 # CreditDesk — the two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
-APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config jq uuid-runtime
+APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config jq uuid-runtime bc curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/creditdesk
 
-.PHONY: run test deps build release migrate clean
+.PHONY: run test deps build release migrate clean bench-export
 
 ## run: install missing system packages, build, serve on an embedded PostgreSQL (Ctrl-C stops both)
 run: deps build
@@ -31,6 +31,11 @@ build:
 
 release:
 	swift build -c release
+
+## bench-export: 1M entries, API export vs COPY throughput and daemon RSS (prints a table)
+bench-export: deps
+	swift build -c release --product creditdesk
+	bash bench/export.sh
 
 migrate: build
 	$(BIN) migrate

@@ -51,6 +51,26 @@ struct AdminSession {
         return auth.principal
     }
 
+    /// The whole life of a mutating command: open the database, act as the key's user, apply
+    /// `work` once per idempotency key, print what it did (or that it was already applied).
+    static func act<T: Sendable>(
+        _ options: DatabaseOptions, _ actor: ActorOptions, fingerprint: String,
+        describe: (T) -> String,
+        _ work: @escaping @Sendable (PostgresConnection, Principal, OperationContext) throws -> T
+    ) async throws {
+        try await run(options) { session in
+            let principal = try await session.principal(apiKey: actor.apiKey)
+            let value = try await session.mutate(principal: principal, key: actor.key, fingerprint: fingerprint) {
+                try work($0, principal, $1)
+            }
+            print(value.map(describe) ?? "already applied (same --idempotency-key)")
+        }
+    }
+
+    static func describe(_ entry: EntryRecord) -> String {
+        "entry \(entry.id): \(entry.kind.rawValue) \(entry.amount) \(entry.unit.rawValue)"
+    }
+
     /// A mutation with an idempotency key: the same key and arguments never apply twice.
     func mutate<T: Sendable>(
         principal: Principal, key: String, fingerprint: String,
@@ -145,14 +165,12 @@ struct AccountsCommand: AsyncParsableCommand {
         func run() async throws {
             guard let parentID = UUID(uuidString: parent) else { throw ValidationError("--parent must be a UUID") }
             guard let kind = AccountKind(rawValue: kind) else { throw ValidationError("--kind must be reseller or client") }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let account = try await session.mutate(
-                    principal: principal, key: actor.key, fingerprint: "accounts create \(parentID) \(kind) \(name)"
-                ) { connection, _ in
-                    try Operations.createAccount(connection, principal, parentID: parentID, kind: kind, name: name)
-                }
-                print(account.map { "\($0.id.uuidString.lowercased())\t\($0.kind.rawValue)\t\($0.name)" } ?? "already applied")
+            let name = self.name
+            try await AdminSession.act(
+                database, actor, fingerprint: "accounts create \(parentID) \(kind) \(name)",
+                describe: { "\($0.id.uuidString.lowercased())\t\($0.kind.rawValue)\t\($0.name)" }
+            ) { connection, principal, _ in
+                try Operations.createAccount(connection, principal, parentID: parentID, kind: kind, name: name)
             }
         }
     }
@@ -196,17 +214,12 @@ struct AccountsCommand: AsyncParsableCommand {
                     changes[feature] = value
                 }
             }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let changesCopy = changes
-                let updated = try await session.mutate(
-                    principal: principal, key: actor.key, fingerprint: "features \(accountID) \(enable) \(disable)"
-                ) { connection, _ in
-                    try Operations.setFeatures(connection, principal, id: accountID, changes: changesCopy)
-                }
-                if let updated {
-                    print("effective: " + updated.effectiveFeatures.map(\.rawValue).sorted().joined(separator: ","))
-                }
+            let changesCopy = changes
+            try await AdminSession.act(
+                database, actor, fingerprint: "features \(accountID) \(enable) \(disable)",
+                describe: { "effective: " + $0.effectiveFeatures.map(\.rawValue).sorted().joined(separator: ",") }
+            ) { connection, principal, _ in
+                try Operations.setFeatures(connection, principal, id: accountID, changes: changesCopy)
             }
         }
     }
@@ -231,15 +244,11 @@ struct CreditsCommand: AsyncParsableCommand {
         async throws
     {
         guard let accountID = UUID(uuidString: account) else { throw ValidationError("account must be a UUID") }
-        try await AdminSession.run(database) { session in
-            let principal = try await session.principal(apiKey: actor.apiKey)
-            let entry = try await session.mutate(
-                principal: principal, key: actor.key, fingerprint: "adjust \(accountID) \(unit) \(delta) \(reason)"
-            ) { connection, operation in
-                try Operations.adjust(
-                    connection, principal, operation, accountID: accountID, unit: unit, delta: delta, reason: reason)
-            }
-            print(entry.map { "entry \($0.id): \($0.kind.rawValue) \($0.amount) \($0.unit.rawValue)" } ?? "already applied")
+        try await AdminSession.act(
+            database, actor, fingerprint: "adjust \(accountID) \(unit) \(delta) \(reason)", describe: AdminSession.describe
+        ) { connection, principal, operation in
+            try Operations.adjust(
+                connection, principal, operation, accountID: accountID, unit: unit, delta: delta, reason: reason)
         }
     }
 
@@ -283,16 +292,11 @@ struct CreditsCommand: AsyncParsableCommand {
             }
             let unit = try amount.parsed()
             let credits = amount.amount
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let entry = try await session.mutate(
-                    principal: principal, key: actor.key, fingerprint: "transfer \(fromID) \(toID) \(unit) \(credits)"
-                ) { connection, operation in
-                    try Operations.transfer(
-                        connection, principal, operation, fromID: fromID, toID: toID, unit: unit, amount: credits,
-                        reason: nil)
-                }
-                print(entry.map { "entry \($0.id): \($0.kind.rawValue) \($0.amount) \($0.unit.rawValue)" } ?? "already applied")
+            try await AdminSession.act(
+                database, actor, fingerprint: "transfer \(fromID) \(toID) \(unit) \(credits)", describe: AdminSession.describe
+            ) { connection, principal, operation in
+                try Operations.transfer(
+                    connection, principal, operation, fromID: fromID, toID: toID, unit: unit, amount: credits, reason: nil)
             }
         }
     }

@@ -19,14 +19,12 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             guard let accountID = UUID(uuidString: account) else { throw ValidationError("--account must be a UUID") }
             guard let role = Role(rawValue: role) else { throw ValidationError("unknown role \(role)") }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let user = try await session.mutate(
-                    principal: principal, key: actor.key, fingerprint: "users create \(accountID) \(name) \(role)"
-                ) { connection, _ in
-                    try Operations.createUser(connection, principal, accountID: accountID, name: name, email: email, role: role)
-                }
-                print(user.map { "\($0.id.uuidString.lowercased())\t\($0.role.rawValue)\t\($0.name)" } ?? "already applied")
+            let (name, email) = (self.name, self.email)
+            try await AdminSession.act(
+                database, actor, fingerprint: "users create \(accountID) \(name) \(role)",
+                describe: { "\($0.id.uuidString.lowercased())\t\($0.role.rawValue)\t\($0.name)" }
+            ) { connection, principal, _ in
+                try Operations.createUser(connection, principal, accountID: accountID, name: name, email: email, role: role)
             }
         }
     }
@@ -87,17 +85,14 @@ struct PackagesCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let accountID = UUID(uuidString: account) else { throw ValidationError("--account must be a UUID") }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let package = try await session.mutate(
-                    principal: principal, key: actor.key,
-                    fingerprint: "packages create \(accountID) \(name) \(sms) \(mms) \(price) \(currency)"
-                ) { connection, _ in
-                    try Operations.createPackage(
-                        connection, principal, accountID: accountID, name: name, smsCredits: sms, mmsCredits: mms,
-                        priceMinor: price, currency: currency, active: true)
-                }
-                print(package.map { "\($0.id.uuidString.lowercased())\t\($0.name)" } ?? "already applied")
+            let (name, sms, mms, price, currency) = (self.name, self.sms, self.mms, self.price, self.currency)
+            try await AdminSession.act(
+                database, actor, fingerprint: "packages create \(accountID) \(name) \(sms) \(mms) \(price) \(currency)",
+                describe: { "\($0.id.uuidString.lowercased())\t\($0.name)" }
+            ) { connection, principal, _ in
+                try Operations.createPackage(
+                    connection, principal, accountID: accountID, name: name, smsCredits: sms, mmsCredits: mms,
+                    priceMinor: price, currency: currency, active: true)
             }
         }
     }
@@ -134,14 +129,11 @@ struct PackagesCommand: AsyncParsableCommand {
             guard let packageID = UUID(uuidString: package), let buyerID = UUID(uuidString: to) else {
                 throw ValidationError("--package and --to must be UUIDs")
             }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let sale = try await session.mutate(
-                    principal: principal, key: actor.key, fingerprint: "packages sell \(packageID) \(buyerID)"
-                ) { connection, operation in
-                    try Operations.sellPackage(connection, principal, operation, buyerID: buyerID, packageID: packageID).0
-                }
-                print(sale.map { "sale \($0.id.uuidString.lowercased()): \($0.smsCredits) sms, \($0.mmsCredits) mms, \($0.priceMinor) \($0.currency)" } ?? "already applied")
+            try await AdminSession.act(
+                database, actor, fingerprint: "packages sell \(packageID) \(buyerID)",
+                describe: { "sale \($0.id.uuidString.lowercased()): \($0.smsCredits) sms, \($0.mmsCredits) mms, \($0.priceMinor) \($0.currency)" }
+            ) { connection, principal, operation in
+                try Operations.sellPackage(connection, principal, operation, buyerID: buyerID, packageID: packageID).0
             }
         }
     }
