@@ -34,7 +34,7 @@ public enum IsolationLevel: String, Sendable {
 /// `acquireTimeoutMilliseconds`, then fail with `pool_timeout` rather than queue forever.
 public final class DatabasePool: Sendable {
     public let settings: PoolSettings
-    private let threadPool: NIOThreadPool
+    fileprivate let threadPool: NIOThreadPool
     private let state: NIOLockedValueBox<State>
     private let logger: Logger
 
@@ -152,6 +152,48 @@ public final class DatabasePool: Sendable {
                 // Jittered backoff so that colliding transactions do not collide again.
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
             }
+        }
+    }
+
+    /// One connection pinned for a sequence of calls, e.g. a cursor read in batches while a
+    /// slow consumer is awaited between them. Each `run` is still executed on a pool thread.
+    public struct Lease: Sendable {
+        let pool: DatabasePool
+        let connection: PostgresConnection
+
+        public func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+            let connection = self.connection
+            return try await pool.threadPool.runIfActive { try body(connection) }
+        }
+    }
+
+    /// Lends one connection for the duration of `body`. The connection goes back to the pool
+    /// afterwards, or is dropped if it is no longer idle (the body left a transaction open, or
+    /// the session broke), so a lease can never hand a half-used session to the next caller.
+    public func withLease<T: Sendable>(_ body: (Lease) async throws -> T) async throws -> T {
+        let slot = try await acquire()
+        let connection: PostgresConnection
+        do {
+            connection = try await threadPool.runIfActive { try Self.ensureLive(slot, settings: self.settings.connection) }
+        } catch {
+            release(slot)
+            throw error
+        }
+        let lease = Lease(pool: self, connection: connection)
+        do {
+            let value = try await body(lease)
+            let healthy = (try? await threadPool.runIfActive { connection.isHealthy }) ?? false
+            release(healthy ? connection : nil)
+            return value
+        } catch {
+            // Roll back whatever the body left open before the connection is reused.
+            let healthy =
+                (try? await threadPool.runIfActive { () -> Bool in
+                    _ = try? connection.execute("ROLLBACK")
+                    return connection.isHealthy
+                }) ?? false
+            release(healthy ? connection : nil)
+            throw error
         }
     }
 

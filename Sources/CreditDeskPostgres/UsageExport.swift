@@ -19,7 +19,9 @@ public struct UsageExport: Sendable {
     public let grouping: UsageGrouping
     public let detail: Detail
     public let format: ExportFormat
+    /// Accounts aggregated per query for daily rows.
     public var accountBatchSize = 200
+    /// Entries per cursor fetch.
     public var entryBatchSize = 5_000
 
     public init(
@@ -54,44 +56,59 @@ public struct UsageExport: Sendable {
     /// Returns the number of rows written.
     @discardableResult
     public func run(pool: DatabasePool, emit: (String, Int) async throws -> Void) async throws -> Int {
-        let encoder = self.encoder
         try await emit(encoder.header, 0)
+        switch detail {
+        case .daily: return try await runDaily(pool: pool, emit: emit)
+        case .entries: return try await runEntries(pool: pool, emit: emit)
+        }
+    }
+
+    /// Daily rows: accounts in keyset batches, each batch aggregated by one short query.
+    func runDaily(pool: DatabasePool, emit: (String, Int) async throws -> Void) async throws -> Int {
+        let encoder = self.encoder
         var rowsWritten = 0
         var afterAccount: UUID? = nil
         while true {
             try Task.checkCancellation()
-            let (root, scope, after, size) = (self.root, self.scope, afterAccount, accountBatchSize)
-            let accounts = try await pool.withConnection { connection in
-                try UsageStore.scope(connection, root: root, scope: scope, after: after, limit: size)
+            let (root, scope, after, size, period, grouping) = (
+                self.root, self.scope, afterAccount, accountBatchSize, self.period, self.grouping
+            )
+            let rows = try await pool.withConnection { connection -> ([UsageRow], UUID?, Int) in
+                let accounts = try UsageStore.scope(connection, root: root, scope: scope, after: after, limit: size)
+                let rows = try UsageStore.usage(connection, accounts: accounts, period: period, grouping: grouping)
+                return (rows, accounts.last?.0, accounts.count)
             }
-            guard let last = accounts.last else { break }
-            afterAccount = last.0
-            switch detail {
-            case .daily:
-                let (period, grouping) = (self.period, self.grouping)
-                let rows = try await pool.withConnection { connection in
-                    try UsageStore.usage(connection, accounts: accounts, period: period, grouping: grouping)
-                }
-                try await emit(rows.map { encoder.line(Self.values($0)) }.joined(), rows.count)
-                rowsWritten += rows.count
-            case .entries:
-                var position: (Int64, Int) = (0, 0)
-                let ids = accounts.map(\.0)
-                while true {
-                    try Task.checkCancellation()
-                    let (period, from, size) = (self.period, position, entryBatchSize)
-                    let rows = try await pool.withConnection { connection in
-                        try UsageStore.entries(connection, accounts: ids, period: period, after: from, limit: size)
-                    }
-                    guard let lastRow = rows.last else { break }
-                    position = (lastRow.entryID, lastRow.side)
-                    try await emit(rows.map { encoder.line(Self.values($0)) }.joined(), rows.count)
-                    rowsWritten += rows.count
-                }
-            }
-            if accounts.count < accountBatchSize { break }
+            guard let last = rows.1 else { break }
+            afterAccount = last
+            try await emit(rows.0.map { encoder.line(Self.values($0)) }.joined(), rows.0.count)
+            rowsWritten += rows.0.count
+            if rows.2 < accountBatchSize { break }
         }
         return rowsWritten
+    }
+
+    /// Entries: one server-side cursor over a read-only snapshot, fetched in batches on a
+    /// leased connection. One query for the whole export, like COPY; when `emit` throws (the
+    /// client went away) the lease rolls back, which closes the cursor and ends the query.
+    func runEntries(pool: DatabasePool, emit: (String, Int) async throws -> Void) async throws -> Int {
+        let encoder = self.encoder
+        let (root, scope, period, batch) = (self.root, self.scope, self.period, entryBatchSize)
+        return try await pool.withLease { lease in
+            try await lease.run { try UsageStore.openEntriesCursor($0, root: root, scope: scope, period: period) }
+            var rowsWritten = 0
+            while true {
+                try Task.checkCancellation()
+                let chunk = try await lease.run { connection -> (String, Int) in
+                    let rows = try UsageStore.fetchEntries(connection, batch: batch)
+                    return (rows.map { encoder.line(Self.values($0)) }.joined(), rows.count)
+                }
+                guard chunk.1 > 0 else { break }
+                try await emit(chunk.0, chunk.1)
+                rowsWritten += chunk.1
+            }
+            try await lease.run { try $0.execute("COMMIT") }
+            return rowsWritten
+        }
     }
 
     static func values(_ row: UsageRow) -> [ExportValue] {

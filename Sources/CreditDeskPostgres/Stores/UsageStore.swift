@@ -201,6 +201,47 @@ public enum UsageStore {
         LIMIT $7
         """
 
+    /// Every entry of the scope's accounts in the period, as one cursor read in batches.
+    static let declareEntriesCursor = """
+        DECLARE usage_entries NO SCROLL CURSOR FOR
+        WITH scope AS (
+            SELECT a.id, a.name FROM accounts a
+            WHERE CASE $2::text
+                    WHEN 'account' THEN a.id = $1
+                    WHEN 'children' THEN a.parent_id = $1
+                    ELSE a.path @> ARRAY[$1::uuid] AND a.id <> $1
+                  END
+        ),
+        bounds AS (
+            SELECT ($3::date)::timestamp AT TIME ZONE $5 AS start_at, ($4::date)::timestamp AT TIME ZONE $5 AS end_at
+        )
+        SELECT e.id, 1 AS side, s.id AS account_id, s.name, e.kind, e.unit, e.amount AS signed,
+               e.debit_account_id AS counterparty, e.reason, e.request_id,
+               to_char(e.created_at AT TIME ZONE $5, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS created_local
+        FROM ledger_entries e JOIN scope s ON e.credit_account_id = s.id, bounds
+        WHERE NOT e.pending AND e.created_at >= bounds.start_at AND e.created_at < bounds.end_at
+        UNION ALL
+        SELECT e.id, 2, s.id, s.name, e.kind, e.unit, -e.amount, e.credit_account_id, e.reason, e.request_id,
+               to_char(e.created_at AT TIME ZONE $5, 'YYYY-MM-DD"T"HH24:MI:SS.MS')
+        FROM ledger_entries e JOIN scope s ON e.debit_account_id = s.id, bounds
+        WHERE NOT e.pending AND e.created_at >= bounds.start_at AND e.created_at < bounds.end_at
+        """
+
+    /// Opens the entries cursor inside a read-only snapshot on `connection`.
+    static func openEntriesCursor(
+        _ connection: PostgresConnection, root: UUID, scope: UsageScope, period: UsagePeriod
+    ) throws {
+        try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try connection.execute(
+            declareEntriesCursor, [root, scope.rawValue, period.from, period.to, period.timeZone])
+    }
+
+    /// FETCH takes its count as syntax, not a parameter; it comes from code, never a request.
+    static func fetchEntries(_ connection: PostgresConnection, batch: Int) throws -> [UsageEntryRow] {
+        precondition((1...100_000).contains(batch), "fetch batch out of range")
+        return try connection.execute("FETCH FORWARD \(batch) FROM usage_entries").rows.map(decodeEntryRow)
+    }
+
     public static func scope(
         _ connection: PostgresConnection, root: UUID, scope: UsageScope, after: UUID?, limit: Int
     ) throws -> [(UUID, String)] {
@@ -265,7 +306,10 @@ public enum UsageStore {
         guard !accounts.isEmpty else { return [] }
         return try connection.execute(
             entries, [uuidArray(accounts), period.from, period.to, period.timeZone, after.0, after.1, limit]
-        ).rows.map { row in
+        ).rows.map(decodeEntryRow)
+    }
+
+    static func decodeEntryRow(_ row: PostgresRow) throws -> UsageEntryRow {
             let counterparty = try row.decode(UUID.self, "counterparty")
             return UsageEntryRow(
                 entryID: try row.decode(Int64.self, "id"), createdAtLocal: try row.decode(String.self, "created_local"),
@@ -276,7 +320,6 @@ public enum UsageStore {
                 counterparty: SystemAccount.name(of: counterparty) ?? counterparty.uuidString.lowercased(),
                 reason: try row.decode(String?.self, "reason"), requestID: try row.decode(String?.self, "request_id"),
                 side: try row.decode(Int.self, "side"))
-        }
     }
 
     static func uuidArray(_ ids: [UUID]) -> String {
