@@ -95,16 +95,26 @@ public struct UsageExport: Sendable {
         let (root, scope, period, batch) = (self.root, self.scope, self.period, entryBatchSize)
         return try await pool.withLease { lease in
             try await lease.run { try UsageStore.openEntriesCursor($0, root: root, scope: scope, period: period) }
-            var rowsWritten = 0
-            while true {
-                try Task.checkCancellation()
-                let chunk = try await lease.run { connection -> (String, Int) in
-                    let rows = try UsageStore.fetchEntries(connection, batch: batch)
-                    return (rows.map { encoder.line(Self.values($0)) }.joined(), rows.count)
+            @Sendable func fetch() async throws -> (String, Int) {
+                try await lease.run { connection in
+                    let rows = try UsageStore.fetchEntryValues(connection, batch: batch)
+                    return (rows.map(encoder.line).joined(), rows.count)
                 }
-                guard chunk.1 > 0 else { break }
-                try await emit(chunk.0, chunk.1)
+            }
+            var rowsWritten = 0
+            var chunk = try await fetch()
+            while chunk.1 > 0 {
+                try Task.checkCancellation()
+                // Fetch the next batch while this one is written: database and client overlap.
+                async let next = fetch()
+                do {
+                    try await emit(chunk.0, chunk.1)
+                } catch {
+                    _ = try? await next
+                    throw error
+                }
                 rowsWritten += chunk.1
+                chunk = try await next
             }
             try await lease.run { try $0.execute("COMMIT") }
             return rowsWritten
@@ -119,11 +129,4 @@ public struct UsageExport: Sendable {
         ]
     }
 
-    static func values(_ row: UsageEntryRow) -> [ExportValue] {
-        [
-            .int(row.entryID), .text(row.createdAtLocal), .text(row.accountID.uuidString.lowercased()),
-            .text(row.accountName), .text(row.kind.rawValue), .text(row.unit.rawValue), .int(row.amount),
-            .text(row.counterparty), row.reason.map(ExportValue.text) ?? .null, row.requestID.map(ExportValue.text) ?? .null,
-        ]
-    }
 }

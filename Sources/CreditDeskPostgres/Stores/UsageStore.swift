@@ -77,23 +77,8 @@ public struct RevenueRow: Sendable, Equatable {
     public let amountMinor: Int64
 }
 
-public struct UsageEntryRow: Sendable, Equatable {
-    public let entryID: Int64
-    public let createdAtLocal: String
-    public let accountID: UUID
-    public let accountName: String
-    public let kind: EntryKind
-    public let unit: CreditUnit
-    /// Signed from the account's point of view: positive in, negative out.
-    public let amount: Int64
-    public let counterparty: String
-    public let reason: String?
-    public let requestID: String?
-    public let side: Int
-}
-
-/// Usage aggregation and export rows. Scope rows come in keyset-paginated batches so an
-/// export of any size runs in constant memory and holds no connection between batches.
+/// Usage aggregation and export rows: daily rows for keyset-paginated batches of accounts,
+/// entries through one server-side cursor, so an export of any size runs in bounded memory.
 public enum UsageStore {
     /// The accounts a report covers, in id order, after `afterID`.
     static let scopeAccounts = """
@@ -177,30 +162,6 @@ public enum UsageStore {
         GROUP BY s.currency ORDER BY s.currency
         """
 
-    /// Entries of a batch of accounts in the period, one row per (entry, side in scope),
-    /// after the keyset position (entry id, side).
-    static let entries = """
-        WITH batch AS (SELECT id, name FROM accounts WHERE id = ANY ($1::text::uuid[])),
-        bounds AS (
-            SELECT ($2::date)::timestamp AT TIME ZONE $4 AS start_at, ($3::date)::timestamp AT TIME ZONE $4 AS end_at
-        )
-        SELECT * FROM (
-            SELECT e.id, 1 AS side, b.id AS account_id, b.name, e.kind, e.unit, e.amount AS signed,
-                   e.debit_account_id AS counterparty, e.reason, e.request_id,
-                   to_char(e.created_at AT TIME ZONE $4, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS created_local
-            FROM ledger_entries e JOIN batch b ON e.credit_account_id = b.id, bounds
-            WHERE NOT e.pending AND e.created_at >= bounds.start_at AND e.created_at < bounds.end_at
-            UNION ALL
-            SELECT e.id, 2, b.id, b.name, e.kind, e.unit, -e.amount, e.credit_account_id, e.reason, e.request_id,
-                   to_char(e.created_at AT TIME ZONE $4, 'YYYY-MM-DD"T"HH24:MI:SS.MS')
-            FROM ledger_entries e JOIN batch b ON e.debit_account_id = b.id, bounds
-            WHERE NOT e.pending AND e.created_at >= bounds.start_at AND e.created_at < bounds.end_at
-        ) rows
-        WHERE (id, side) > ($5::bigint, $6::int)
-        ORDER BY id, side
-        LIMIT $7
-        """
-
     /// Every entry of the scope's accounts in the period, as one cursor read in batches.
     static let declareEntriesCursor = """
         DECLARE usage_entries NO SCROLL CURSOR FOR
@@ -237,9 +198,25 @@ public enum UsageStore {
     }
 
     /// FETCH takes its count as syntax, not a parameter; it comes from code, never a request.
-    static func fetchEntries(_ connection: PostgresConnection, batch: Int) throws -> [UsageEntryRow] {
+    /// Rows stay as the server's text: an export re-encodes them and gains nothing from
+    /// parsing ids and enums only to print them again.
+    static func fetchEntryValues(_ connection: PostgresConnection, batch: Int) throws -> [[ExportValue]] {
         precondition((1...100_000).contains(batch), "fetch batch out of range")
-        return try connection.execute("FETCH FORWARD \(batch) FROM usage_entries").rows.map(decodeEntryRow)
+        let issuance = SystemAccount.issuance.uuidString.lowercased()
+        let consumption = SystemAccount.consumption.uuidString.lowercased()
+        return try connection.execute("FETCH FORWARD \(batch) FROM usage_entries").rows.map { row in
+            // Columns: id, side, account_id, name, kind, unit, signed, counterparty, reason, request_id, created_local.
+            let v = row.values
+            func text(_ index: Int) -> ExportValue { v[index].map(ExportValue.text) ?? .null }
+            func int(_ index: Int) -> ExportValue { v[index].flatMap(Int64.init).map(ExportValue.int) ?? .null }
+            let counterparty: ExportValue =
+                switch v[7] {
+                case issuance?: .text("issuance")
+                case consumption?: .text("consumption")
+                default: text(7)
+                }
+            return [int(0), text(10), text(2), text(3), text(4), text(5), int(6), counterparty, text(8), text(9)]
+        }
     }
 
     public static func scope(
@@ -298,28 +275,6 @@ public enum UsageStore {
                 currency: try $0.decode(String.self, "currency"), sales: try $0.decode(Int64.self, "sales"),
                 amountMinor: try $0.decode(Int64.self, "amount_minor"))
         }
-    }
-
-    public static func entries(
-        _ connection: PostgresConnection, accounts: [UUID], period: UsagePeriod, after: (Int64, Int), limit: Int
-    ) throws -> [UsageEntryRow] {
-        guard !accounts.isEmpty else { return [] }
-        return try connection.execute(
-            entries, [uuidArray(accounts), period.from, period.to, period.timeZone, after.0, after.1, limit]
-        ).rows.map(decodeEntryRow)
-    }
-
-    static func decodeEntryRow(_ row: PostgresRow) throws -> UsageEntryRow {
-            let counterparty = try row.decode(UUID.self, "counterparty")
-            return UsageEntryRow(
-                entryID: try row.decode(Int64.self, "id"), createdAtLocal: try row.decode(String.self, "created_local"),
-                accountID: try row.decode(UUID.self, "account_id"), accountName: try row.decode(String.self, "name"),
-                kind: EntryKind(rawValue: try row.decode(String.self, "kind")) ?? .adjust,
-                unit: CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms,
-                amount: try row.decode(Int64.self, "signed"),
-                counterparty: SystemAccount.name(of: counterparty) ?? counterparty.uuidString.lowercased(),
-                reason: try row.decode(String?.self, "reason"), requestID: try row.decode(String?.self, "request_id"),
-                side: try row.decode(Int.self, "side"))
     }
 
     static func uuidArray(_ ids: [UUID]) -> String {
