@@ -264,6 +264,21 @@ struct UsageTests {
                     }
                 }
             }
+            // A consumer that fails mid-export (a client that went away) stops it; the pool stays usable.
+            struct Gone: Error {}
+            var stopping = UsageExport(
+                root: fixture.reseller.id, scope: .descendants, period: period, grouping: .day, detail: .entries, format: .csv)
+            stopping.entryBatchSize = 2
+            let seen = Chunks()
+            await #expect(throws: Gone.self) {
+                try await stopping.run(pool: pool) { text, rows in
+                    seen.append(text)
+                    if rows > 0 { throw Gone() }
+                }
+            }
+            #expect(seen.count == 2)  // the header and one batch, nothing after the failure
+            #expect(try await pool.withConnection { $0.isHealthy })
+
             // Through the API, an entries export in JSON Lines.
             let reply = try await api.client.execute(
                 uri: "/v1/accounts/\(fixture.reseller.id.lower)/usage/export?from=\(Self.start)&to=\(Self.today)&scope=descendants&detail=entries&format=jsonl",

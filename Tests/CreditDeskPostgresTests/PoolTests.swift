@@ -144,3 +144,47 @@ struct ReconnectTests {
         await pool.shutdown()
     }
 }
+
+@Suite("Leases")
+struct LeaseTests {
+    struct Stop: Error {}
+
+    @Test("a lease keeps one session across awaits, and an abandoned transaction never reaches the next caller")
+    func lease() async throws {
+        try await withTestDatabase(poolSize: 1) { pool in
+            let pids = try await pool.withLease { lease in
+                let first = try await lease.run { try $0.execute("SELECT pg_backend_pid() AS p").single().decode(Int.self, "p") }
+                try await Task.sleep(for: .milliseconds(10))
+                let second = try await lease.run { try $0.execute("SELECT pg_backend_pid() AS p").single().decode(Int.self, "p") }
+                return [first, second]
+            }
+            #expect(pids[0] == pids[1])
+            // A body that throws with a transaction open: the work is rolled back.
+            _ = try await pool.withConnection { try $0.execute("CREATE TABLE leased (v int)") }
+            await #expect(throws: Stop.self) {
+                try await pool.withLease { lease in
+                    try await lease.run { connection in
+                        try connection.execute("BEGIN")
+                        try connection.execute("INSERT INTO leased VALUES (1)")
+                    }
+                    throw Stop()
+                }
+            }
+            // A body that returns with a transaction open: the session is dropped, not reused mid-transaction.
+            try await pool.withLease { lease in
+                try await lease.run { connection in
+                    try connection.execute("BEGIN")
+                    try connection.execute("INSERT INTO leased VALUES (2)")
+                }
+            }
+            let (count, idle) = try await pool.withConnection { connection in
+                (
+                    try connection.execute("SELECT count(*)::int AS c FROM leased").single().decode(Int.self, "c"),
+                    connection.isHealthy
+                )
+            }
+            #expect(count == 0)
+            #expect(idle)
+        }
+    }
+}
