@@ -86,3 +86,77 @@ public struct ExportEncoder: Sendable {
         return out + "\""
     }
 }
+
+/// Byte-level encoding of one row into an output buffer, for exports that read values in
+/// place: same output as `ExportEncoder.line`, without a String per value.
+public struct ExportByteEncoder: Sendable {
+    public enum Kind: Sendable { case text, int }
+
+    public let format: ExportFormat
+    public let kinds: [Kind]
+    /// `"column":` for JSON Lines, one per column, encoded once.
+    private let jsonKeys: [[UInt8]]
+
+    public init(_ encoder: ExportEncoder, kinds: [Kind]) {
+        precondition(kinds.count == encoder.columns.count, "one kind per column")
+        self.format = encoder.format
+        self.kinds = kinds
+        self.jsonKeys = encoder.columns.map { Array((ExportEncoder.jsonString($0) + ":").utf8) }
+    }
+
+    /// Appends one row; `value(i)` gives column i's bytes (nil for NULL) to the closure.
+    public func appendRow(
+        to out: inout [UInt8], value: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void
+    ) {
+        if format == .jsonl { out.append(UInt8(ascii: "{")) }
+        for column in 0..<kinds.count {
+            if column > 0 { out.append(UInt8(ascii: ",")) }
+            if format == .jsonl { out.append(contentsOf: jsonKeys[column]) }
+            value(column) { bytes in
+                switch (format, kinds[column], bytes) {
+                case (.csv, _, nil): break
+                case (.jsonl, _, nil): out.append(contentsOf: [110, 117, 108, 108])  // null
+                case (_, .int, let bytes?): out.append(contentsOf: bytes)
+                case (.csv, .text, let bytes?): Self.appendCSV(bytes, to: &out)
+                case (.jsonl, .text, let bytes?): Self.appendJSON(bytes, to: &out)
+                }
+            }
+        }
+        if format == .jsonl {
+            out.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "\n")])
+        } else {
+            out.append(contentsOf: [UInt8(ascii: "\r"), UInt8(ascii: "\n")])
+        }
+    }
+
+    static func appendCSV(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        let needsQuotes = bytes.contains { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }  // , " \n \r
+        guard needsQuotes else {
+            out.append(contentsOf: bytes)
+            return
+        }
+        out.append(34)
+        for byte in bytes {
+            if byte == 34 { out.append(34) }
+            out.append(byte)
+        }
+        out.append(34)
+    }
+
+    static func appendJSON(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(34)
+        for byte in bytes {
+            switch byte {
+            case 34: out.append(contentsOf: [92, 34])
+            case 92: out.append(contentsOf: [92, 92])
+            case 10: out.append(contentsOf: [92, 110])
+            case 13: out.append(contentsOf: [92, 114])
+            case 9: out.append(contentsOf: [92, 116])
+            case 0..<0x20: out.append(contentsOf: [92, 117, 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: out.append(byte)  // UTF-8 passes through unchanged, as JSON allows
+            }
+        }
+        out.append(34)
+    }
+}

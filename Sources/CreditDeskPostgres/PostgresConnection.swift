@@ -131,6 +131,26 @@ public final class PostgresConnection: @unchecked Sendable {
         return try Self.decode(result, connection: handle)
     }
 
+    /// Runs a parameterless statement and hands each row's raw text to `body` without making
+    /// a Swift value of it: for exports, which copy bytes from the result straight into their
+    /// output. The row view is valid only inside `body`. Returns the number of rows.
+    @discardableResult
+    public func forEachRawRow(_ statement: String, _ body: (PostgresRawRow) throws -> Void) throws -> Int {
+        precondition(MultiThreadedEventLoopGroup.currentEventLoop == nil, "blocking libpq call on an event-loop thread")
+        guard let handle else { throw DatabaseError(.connectionLost, message: "the connection is closed") }
+        let result = PQexec(handle, statement)
+        defer { PQclear(result) }
+        guard let result, PQresultStatus(result) == PGRES_TUPLES_OK else {
+            _ = try Self.decode(result, connection: handle)  // throws the mapped error
+            return 0
+        }
+        let rows = PQntuples(result)
+        for row in 0..<rows {
+            try body(PostgresRawRow(result: result, row: row))
+        }
+        return Int(rows)
+    }
+
     /// Runs statement text with no parameters, possibly several statements (migrations).
     public func executeScript(_ script: String) throws {
         precondition(MultiThreadedEventLoopGroup.currentEventLoop == nil, "blocking libpq call on an event-loop thread")
@@ -197,6 +217,21 @@ public final class PostgresConnection: @unchecked Sendable {
         return DatabaseError(
             code, sqlState: sqlState, message: message, constraint: field(UInt8(ascii: "n")),
             serverDetail: field(UInt8(ascii: "D")))
+    }
+}
+
+/// One row of a result, read in place. It points into the PGresult, which is cleared when
+/// `forEachRawRow` returns: use it inside that call's body only, and never store it.
+public struct PostgresRawRow {
+    let result: OpaquePointer
+    let row: Int32
+
+    /// The column's text bytes, or nil for NULL.
+    public func withBytes<R>(_ column: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+        if PQgetisnull(result, row, Int32(column)) == 1 { return try body(nil) }
+        let length = Int(PQgetlength(result, row, Int32(column)))
+        let pointer = UnsafeRawPointer(PQgetvalue(result, row, Int32(column))!).assumingMemoryBound(to: UInt8.self)
+        return try body(UnsafeBufferPointer(start: pointer, count: length))
     }
 }
 

@@ -95,10 +95,11 @@ public struct UsageExport: Sendable {
         let (root, scope, period, batch) = (self.root, self.scope, self.period, entryBatchSize)
         return try await pool.withLease { lease in
             try await lease.run { try UsageStore.openEntriesCursor($0, root: root, scope: scope, period: period) }
+            let bytes = ExportByteEncoder(encoder, kinds: [.int, .text, .text, .text, .text, .text, .int, .text, .text, .text])
             @Sendable func fetch() async throws -> (String, Int) {
                 try await lease.run { connection in
-                    let rows = try UsageStore.fetchEntryValues(connection, batch: batch)
-                    return (rows.map(encoder.line).joined(), rows.count)
+                    let (out, count) = try UsageStore.fetchEntries(connection, batch: batch, encoder: bytes)
+                    return (String(decoding: out, as: UTF8.self), count)
                 }
             }
             var rowsWritten = 0

@@ -198,25 +198,36 @@ public enum UsageStore {
     }
 
     /// FETCH takes its count as syntax, not a parameter; it comes from code, never a request.
-    /// Rows stay as the server's text: an export re-encodes them and gains nothing from
-    /// parsing ids and enums only to print them again.
-    static func fetchEntryValues(_ connection: PostgresConnection, batch: Int) throws -> [[ExportValue]] {
+    /// Rows are encoded straight from the result's bytes: an export gains nothing from making
+    /// Swift values of ids and enums only to print them again.
+    static func fetchEntries(_ connection: PostgresConnection, batch: Int, encoder: ExportByteEncoder) throws
+        -> ([UInt8], Int)
+    {
         precondition((1...100_000).contains(batch), "fetch batch out of range")
-        let issuance = SystemAccount.issuance.uuidString.lowercased()
-        let consumption = SystemAccount.consumption.uuidString.lowercased()
-        return try connection.execute("FETCH FORWARD \(batch) FROM usage_entries").rows.map { row in
-            // Columns: id, side, account_id, name, kind, unit, signed, counterparty, reason, request_id, created_local.
-            let v = row.values
-            func text(_ index: Int) -> ExportValue { v[index].map(ExportValue.text) ?? .null }
-            func int(_ index: Int) -> ExportValue { v[index].flatMap(Int64.init).map(ExportValue.int) ?? .null }
-            let counterparty: ExportValue =
-                switch v[7] {
-                case issuance?: .text("issuance")
-                case consumption?: .text("consumption")
-                default: text(7)
+        let issuance = Array(SystemAccount.issuance.uuidString.lowercased().utf8)
+        let consumption = Array(SystemAccount.consumption.uuidString.lowercased().utf8)
+        let (issuanceName, consumptionName) = (Array("issuance".utf8), Array("consumption".utf8))
+        // Export column → cursor column (id, side, account_id, name, kind, unit, signed,
+        // counterparty, reason, request_id, created_local).
+        let sourceColumn = [0, 10, 2, 3, 4, 5, 6, 7, 8, 9]
+        var out = [UInt8]()
+        out.reserveCapacity(batch * 160)
+        let count = try connection.forEachRawRow("FETCH FORWARD \(batch) FROM usage_entries") { row in
+            encoder.appendRow(to: &out) { column, write in
+                row.withBytes(sourceColumn[column]) { bytes in
+                    guard column == 7, let bytes else { return write(bytes) }
+                    // System accounts by name, like everywhere else in the API.
+                    if bytes.elementsEqual(issuance) {
+                        issuanceName.withUnsafeBufferPointer { write($0) }
+                    } else if bytes.elementsEqual(consumption) {
+                        consumptionName.withUnsafeBufferPointer { write($0) }
+                    } else {
+                        write(bytes)
+                    }
                 }
-            return [int(0), text(10), text(2), text(3), text(4), text(5), int(6), counterparty, text(8), text(9)]
+            }
         }
+        return (out, count)
     }
 
     public static func scope(
