@@ -164,16 +164,12 @@ extension JSONValue: ExpressibleByStringLiteral {
 /// Opaque page cursors: base64url of a JSON array of strings.
 enum Cursor {
     static func encode(_ parts: [String]) -> String {
-        let data = (try? JSONEncoder().encode(parts)) ?? Data()
-        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(Array((try? JSONEncoder().encode(parts)) ?? Data()))
     }
 
     static func decode(_ request: Request, count: Int) throws -> [String]? {
         guard let text = Parameters.query(request, "cursor") else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let parts = try? JSONDecoder().decode([String].self, from: data),
+        guard let bytes = Base64URL.decode(text), let parts = try? JSONDecoder().decode([String].self, from: Data(bytes)),
             parts.count == count
         else {
             throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued", details: ["field": "cursor"])

@@ -34,7 +34,11 @@ public final class EmbeddedPostgres: Sendable {
     public var url: String { url(database: options.database) }
 
     public func url(database: String) -> String {
-        "postgresql://\(options.superuser):\(password)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+        Self.url(user: options.superuser, password: password, port: port, database: database)
+    }
+
+    static func url(user: String, password: String, port: Int, database: String) -> String {
+        "postgresql://\(user):\(password)@127.0.0.1:\(port)/\(database)?sslmode=disable"
     }
 
     var dataDirectory: URL { options.directory.appendingPathComponent("pgdata") }
@@ -129,8 +133,9 @@ public final class EmbeddedPostgres: Sendable {
         else { return nil }
         let lines = pidFile.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count > 3, let pid = Int32(lines[0]), let port = Int(lines[3]), kill(pid, 0) == 0 else { return nil }
-        let trimmed = password.trimmingCharacters(in: .whitespacesAndNewlines)
-        return "postgresql://\(options.superuser):\(trimmed)@127.0.0.1:\(port)/\(options.database)?sslmode=disable"
+        return url(
+            user: options.superuser, password: password.trimmingCharacters(in: .whitespacesAndNewlines), port: port,
+            database: options.database)
     }
 
     private init(

@@ -11,3 +11,16 @@ struct DigestTests {
         #expect(Digest.hex([0x00, 0x0f, 0xff]) == "000fff")
     }
 }
+
+@Suite("Base64URL")
+struct Base64URLTests {
+    @Test("encodes without padding or URL-unsafe characters and decodes back")
+    func roundTrip() {
+        let bytes: [UInt8] = [0xfb, 0xff, 0xbf, 0x00, 0x3e]
+        let text = Base64URL.encode(bytes)
+        #expect(text == "-_-_AD4")
+        #expect(Base64URL.decode(text) == bytes)
+        #expect(Base64URL.encode(Array(repeating: 7, count: 32)).count == 43)
+        #expect(Base64URL.decode("!!") == nil)
+    }
+}

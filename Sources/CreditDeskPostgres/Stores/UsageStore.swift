@@ -80,14 +80,19 @@ public struct RevenueRow: Sendable, Equatable {
 /// Usage aggregation and export rows: daily rows for keyset-paginated batches of accounts,
 /// entries through one server-side cursor, so an export of any size runs in bounded memory.
 public enum UsageStore {
+    /// Accounts `a` in scope `$2` of root `$1`: the one definition every usage statement uses.
+    static let scopePredicate = """
+        CASE $2::text
+            WHEN 'account' THEN a.id = $1
+            WHEN 'children' THEN a.parent_id = $1
+            ELSE a.path @> ARRAY[$1::uuid] AND a.id <> $1
+        END
+        """
+
     /// The accounts a report covers, in id order, after `afterID`.
     static let scopeAccounts = """
         SELECT a.id, a.name FROM accounts a
-        WHERE CASE $2::text
-                WHEN 'account' THEN a.id = $1
-                WHEN 'children' THEN a.parent_id = $1
-                ELSE a.path @> ARRAY[$1::uuid] AND a.id <> $1
-              END
+        WHERE \(scopePredicate)
           AND ($3::uuid IS NULL OR a.id > $3)
         ORDER BY a.id
         LIMIT $4
@@ -152,11 +157,7 @@ public enum UsageStore {
     static let revenue = """
         SELECT s.currency, count(*)::bigint AS sales, sum(s.price_minor)::bigint AS amount_minor
         FROM package_sales s JOIN accounts a ON a.id = s.buyer_id
-        WHERE CASE $2::text
-                WHEN 'account' THEN a.id = $1
-                WHEN 'children' THEN a.parent_id = $1
-                ELSE a.path @> ARRAY[$1::uuid] AND a.id <> $1
-              END
+        WHERE \(scopePredicate)
           AND s.created_at >= ($3::date)::timestamp AT TIME ZONE $5
           AND s.created_at < ($4::date)::timestamp AT TIME ZONE $5
         GROUP BY s.currency ORDER BY s.currency
@@ -167,11 +168,7 @@ public enum UsageStore {
         DECLARE usage_entries NO SCROLL CURSOR FOR
         WITH scope AS (
             SELECT a.id, a.name FROM accounts a
-            WHERE CASE $2::text
-                    WHEN 'account' THEN a.id = $1
-                    WHEN 'children' THEN a.parent_id = $1
-                    ELSE a.path @> ARRAY[$1::uuid] AND a.id <> $1
-                  END
+            WHERE \(scopePredicate)
         ),
         bounds AS (
             SELECT ($3::date)::timestamp AT TIME ZONE $5 AS start_at, ($4::date)::timestamp AT TIME ZONE $5 AS end_at

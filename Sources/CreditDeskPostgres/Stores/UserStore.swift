@@ -135,10 +135,7 @@ public enum UserStore {
     static func newSecret() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let base64 = Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-        return "cdk_" + base64
+        return "cdk_" + Base64URL.encode(bytes)
     }
 
     static func decodeUser(_ row: PostgresRow) throws -> UserRecord {
