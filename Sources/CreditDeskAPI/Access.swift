@@ -23,9 +23,8 @@ struct Access: Sendable {
     ) async throws -> Response {
         let principal = try principal(context).principal
         let value = try await translate {
-            try await pool.withTransaction(isolation: .repeatableRead) { connection in
-                try connection.execute("SET TRANSACTION READ ONLY")
-                return try work(connection, principal)
+            try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+                try work(connection, principal)
             }
         }
         return try JSONResponse.make(status: .ok, body: value)
@@ -34,7 +33,8 @@ struct Access: Sendable {
     /// A mutation: requires an Idempotency-Key; the key's claim, the work and the recorded
     /// response commit together. A replay of the same request answers what the first answered.
     func mutate<T: Encodable & Sendable>(
-        _ request: Request, _ context: AppRequestContext, body: [UInt8], status: HTTPResponse.Status = .ok,
+        _ request: Request, _ context: AppRequestContext, body: [UInt8], canonicalBody: [UInt8]? = nil,
+        status: HTTPResponse.Status = .ok,
         _ work: @escaping @Sendable (PostgresConnection, Principal, OperationContext) throws -> T
     ) async throws -> Response {
         let auth = try principal(context)
@@ -44,7 +44,7 @@ struct Access: Sendable {
             throw APIError(.forbidden, code: "account_suspended", message: "your account is suspended; it can only read")
         }
         var fingerprint = Array("\(request.method.rawValue) \(request.uri.path)\n".utf8)
-        fingerprint += Self.canonicalJSON(body)
+        fingerprint += canonicalBody ?? Self.canonicalJSON(body)
         let requestHash = Digest.hex(Digest.sha256(fingerprint))
         let requestID = context.requestID
         let (stored, replayed) = try await translate {

@@ -56,6 +56,30 @@ struct CreditsController {
         let reference: String?
     }
 
+    struct ReserveBatch: Decodable {
+        static let fields: Set<String> = ["unit", "items"]
+        struct Item: Decodable {
+            let amount: Int64
+            let reference: String?
+        }
+        let unit: CreditUnit
+        let items: [Item]
+
+        /// The request's fingerprint input, built from the decoded values: as insensitive to
+        /// key order and whitespace as canonical JSON, without re-parsing megabytes of it.
+        var canonical: [UInt8] {
+            var bytes = Array("bulk \(unit.rawValue) \(items.count)\n".utf8)
+            bytes.reserveCapacity(items.count * 32)
+            for item in items {
+                bytes += "\(item.amount)\t".utf8
+                // A reference is printed with its length so that no text can forge a boundary.
+                if let reference = item.reference { bytes += "\(reference.utf8.count):\(reference)".utf8 }
+                bytes.append(0x0A)
+            }
+            return bytes
+        }
+    }
+
     struct Post: Decodable {
         static let fields: Set<String> = ["amount"]
         let amount: Int64?
@@ -186,6 +210,42 @@ struct CreditsController {
                     try Operations.reserve(
                         connection, principal, operation, accountID: id, unit: input.unit, amount: input.amount,
                         reference: input.reference))
+            }
+        }
+        router.post("/v1/accounts/:id/reservations/bulk") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            // The raw body is not kept: the decoded items are the request (and its fingerprint).
+            let input = try Body.decode(
+                ReserveBatch.self, from: try await Body.collect(request, context, limit: Limits.maxBulkBodyBytes),
+                fields: ReserveBatch.fields)
+            // A bulk request holds megabytes transiently; hand the freed pages back afterwards.
+            defer { Memory.releaseFreedPages() }
+            return try await access.mutate(request, context, body: [], canonicalBody: input.canonical, status: .created) {
+                connection, principal, operation in
+                ReservationBatchDTO(
+                    try Operations.reserveBatch(
+                        connection, principal, operation, accountID: id, unit: input.unit,
+                        items: input.items.map { ($0.amount, $0.reference) }))
+            }
+        }
+        router.get("/v1/accounts/:id/reservations") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let limit = try Parameters.limit(request)
+            let status = try Parameters.enumValue(request, "status", ReservationStatus.self)
+            let batchID = try Parameters.uuid(request, "batch_id")
+            let after = try Cursor.decode(request, count: 1).map { parts in
+                guard let id = UUID(uuidString: parts[0]) else {
+                    throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
+                }
+                return id
+            }
+            return try await access.read(context) { connection, principal in
+                let rows = try Operations.reservations(
+                    connection, principal, accountID: id, status: status, batchID: batchID, afterID: after,
+                    limit: limit + 1)
+                let page = Array(rows.prefix(limit))
+                let next = rows.count > limit ? page.last.map { Cursor.encode([$0.id.lower]) } : nil
+                return Page(items: page.map(ReservationDTO.init), nextCursor: next)
             }
         }
         router.post("/v1/reservations/:id/post") { request, context in

@@ -176,6 +176,7 @@ struct ReservationDTO: Encodable, Sendable {
     let status: ReservationStatus
     let postedAmount: Int64
     let reference: String?
+    let batchId: String?
     let createdAt: Date
 
     init(_ reservation: ReservationRecord) {
@@ -186,7 +187,26 @@ struct ReservationDTO: Encodable, Sendable {
         status = reservation.status
         postedAmount = reservation.postedAmount
         reference = reservation.reference
+        batchId = reservation.batchID?.lower
         createdAt = reservation.createdAt
+    }
+}
+
+struct ReservationBatchDTO: Encodable, Sendable {
+    let batchId: String
+    let accountId: String
+    let unit: CreditUnit
+    let count: Int
+    let totalAmount: Int64
+    let balance: BalanceDTO
+
+    init(_ batch: ReservationBatch) {
+        batchId = batch.batchID.lower
+        accountId = batch.accountID.lower
+        unit = batch.unit
+        count = batch.count
+        totalAmount = batch.totalAmount
+        balance = BalanceDTO(batch.balance)
     }
 }
 

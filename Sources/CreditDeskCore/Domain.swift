@@ -76,6 +76,10 @@ public enum Limits {
     public static let defaultPageSize = 50
     public static let maxPageSize = 500
     public static let maxPriceMinor: Int64 = 1_000_000_000_000
+    /// Reservations one bulk request may create (a campaign of 100,000 recipients).
+    public static let maxBulkReservations = 100_000
+    /// The largest request body a bulk reservation may send (100,000 items with references).
+    public static let maxBulkBodyBytes = 32 * 1024 * 1024
 }
 
 /// Effective features: an account has a feature only if it and every ancestor have it on.

@@ -222,6 +222,15 @@ public enum Operations {
         account.kind == .platform ? .system(SystemAccount.issuance) : .customer(account)
     }
 
+    /// The acting user's own pool; the platform's (issuance) needs no lookup.
+    static func pool(of principal: Principal, _ connection: PostgresConnection) throws -> LedgerParty {
+        if principal.accountKind == .platform { return .system(SystemAccount.issuance) }
+        guard let actorAccount = try AccountStore.find(connection, id: principal.accountID) else {
+            throw DomainError(.unauthorized, "the acting account no longer exists")
+        }
+        return pool(of: actorAccount)
+    }
+
     // MARK: credits
 
     public static func balances(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
@@ -242,10 +251,7 @@ public enum Operations {
         let delta = try Validate.delta(delta)
         let reason = try Validate.reason(reason, required: true)
         if delta > 0 { try requireUnitAllowed(target, unit) }
-        guard let actorAccount = try AccountStore.find(connection, id: principal.accountID) else {
-            throw DomainError(.unauthorized, "the acting account no longer exists")
-        }
-        let actorPool = pool(of: actorAccount)
+        let actorPool = try pool(of: principal, connection)
         if delta > 0 {
             return try LedgerStore.move(
                 connection, context, kind: .adjust, unit: unit, amount: delta, from: actorPool, to: .customer(target),
@@ -294,6 +300,36 @@ public enum Operations {
         return try LedgerStore.reserve(
             connection, context, account: target, unit: unit, amount: try Validate.amount(amount),
             reference: try Validate.reference(reference))
+    }
+
+    /// Reserves credits for many messages in one transaction (a campaign): all or none.
+    public static func reserveBatch(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        unit: CreditUnit, items: [(amount: Int64, reference: String?)]
+    ) throws -> ReservationBatch {
+        let target = try account(connection, principal, accountID, for: .consumeCredits)
+        try requireActive(target)
+        try requireUnitAllowed(target, unit)
+        guard (1...Limits.maxBulkReservations).contains(items.count) else {
+            throw DomainError.invalid("items", "must hold between 1 and \(Limits.maxBulkReservations) reservations")
+        }
+        for (index, item) in items.enumerated() {
+            _ = try Validate.amount(item.amount, field: "items[\(index)].amount")
+            guard (item.reference?.count ?? 0) <= Limits.maxReferenceLength else {
+                throw DomainError.invalid(
+                    "items[\(index)].reference", "must be at most \(Limits.maxReferenceLength) characters")
+            }
+        }
+        return try LedgerStore.reserveBatch(connection, context, account: target, unit: unit, items: items)
+    }
+
+    public static func reservations(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, status: ReservationStatus?,
+        batchID: UUID?, afterID: UUID?, limit: Int
+    ) throws -> [ReservationRecord] {
+        _ = try account(connection, principal, accountID, for: .read)
+        return try LedgerStore.reservations(
+            connection, accountID: accountID, status: status, batchID: batchID, afterID: afterID, limit: limit)
     }
 
     static func reservation(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID) throws

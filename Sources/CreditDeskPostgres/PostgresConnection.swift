@@ -50,6 +50,16 @@ public struct ConnectionSettings: Sendable {
 public final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     let settings: ConnectionSettings
+    /// Statements this session has prepared, by parameter types and text. The server then
+    /// parses each statement once per session instead of at every call (pgbench's
+    /// `-M prepared`). Bounded: past the limit, statements run unprepared.
+    private var preparedNames: [PreparedKey: String] = [:]
+    static let maximumPreparedStatements = 256
+
+    private struct PreparedKey: Hashable {
+        let types: [UInt32]
+        let statement: String
+    }
 
     public init(settings: ConnectionSettings) throws {
         self.settings = settings
@@ -105,6 +115,7 @@ public final class PostgresConnection: @unchecked Sendable {
     public func reconnect() throws {
         if let handle { PQfinish(handle) }
         handle = nil
+        preparedNames.removeAll()
         handle = try Self.open(settings)
     }
 
@@ -123,12 +134,31 @@ public final class PostgresConnection: @unchecked Sendable {
         let lengths = encoded.map { Int32($0?.count ?? 0) }
         let formats = values.map { Int32($0.isBinary ? 1 : 0) }
 
+        let name = try preparedName(handle, statement, types: types)
         let result: OpaquePointer? = withParameterPointers(encoded) { pointers in
-            PQexecParams(
-                handle, statement, Int32(values.count), types, pointers, lengths, formats, 0)
+            if let name {
+                PQexecPrepared(handle, name, Int32(values.count), pointers, lengths, formats, 0)
+            } else {
+                PQexecParams(handle, statement, Int32(values.count), types, pointers, lengths, formats, 0)
+            }
         }
         defer { PQclear(result) }
         return try Self.decode(result, connection: handle)
+    }
+
+    /// The name under which `statement` is prepared in this session, preparing it on first
+    /// use; nil once the cache is full. A statement that fails to prepare (bad SQL, an aborted
+    /// transaction) throws that error and is not remembered.
+    private func preparedName(_ handle: OpaquePointer, _ statement: String, types: [UInt32]) throws -> String? {
+        let key = PreparedKey(types: types, statement: statement)
+        if let name = preparedNames[key] { return name }
+        guard preparedNames.count < Self.maximumPreparedStatements else { return nil }
+        let name = "creditdesk_\(preparedNames.count + 1)"
+        let result = PQprepare(handle, name, statement, Int32(types.count), types)
+        defer { PQclear(result) }
+        _ = try Self.decode(result, connection: handle)
+        preparedNames[key] = name
+        return name
     }
 
     /// Runs a parameterless statement and hands each row's raw text to `body` without making

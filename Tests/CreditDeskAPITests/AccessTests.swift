@@ -60,6 +60,12 @@ struct AccessTests {
             name: "reserve", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/reservations" },
             body: { _ in ["unit": "sms", "amount": 1] }, allowed: consumers),
         Case(
+            name: "bulk reserve", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/reservations/bulk" },
+            body: { _ in ["unit": "sms", "items": [["amount": 1, "reference": "m-1"]]] }, allowed: consumers),
+        Case(
+            name: "list reservations", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/reservations" },
+            allowed: everyone),
+        Case(
             name: "charge", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/charges" },
             body: { _ in ["unit": "sms", "amount": 1] }, allowed: consumers),
         Case(name: "entries", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/entries" }, allowed: everyone),

@@ -74,6 +74,100 @@ struct LedgerTests {
         }
     }
 
+    @Test("a bulk reservation holds every message's credits at once, lists by batch, and settles per message")
+    func bulkReservations() async throws {
+        try await withAPI { api, fixture, pool in
+            try await fund(api, fixture, sms: 10_000, clientSMS: 5_000)
+            let user = fixture.keys[.clientUser]!
+            let account = "/v1/accounts/\(fixture.client.id.lower)"
+            // 1,200 messages of 1 to 3 segments: more than two pages of the listing.
+            let items: [[String: Any]] = (0..<1_200).map { ["amount": 1 + $0 % 3, "reference": "msg-\($0)"] }
+            let total = (0..<1_200).reduce(Int64(0)) { $0 + Int64(1 + $1 % 3) }
+            let batch = try await api.call(
+                .post, "\(account)/reservations/bulk", key: user, body: ["unit": "sms", "items": items],
+                idempotencyKey: "campaign-1")
+            #expect(batch.status == .created)
+            #expect(batch["count"] as? NSNumber == 1_200)
+            #expect((batch["total_amount"] as? NSNumber)?.int64Value == total)
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (5_000, total, 5_000 - total))
+            let batchID = try #require(batch["batch_id"] as? String)
+
+            // The same items with keys in another order replay; other items under the key conflict.
+            let reordered = items.map { ["reference": $0["reference"]!, "amount": $0["amount"]!] }
+            let replay = try await api.call(
+                .post, "\(account)/reservations/bulk", key: user, body: ["items": reordered, "unit": "sms"],
+                idempotencyKey: "campaign-1")
+            #expect(replay.status == .created && replay["batch_id"] as? String == batchID)
+            #expect(replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            let changed = try await api.call(
+                .post, "\(account)/reservations/bulk", key: user,
+                body: ["unit": "sms", "items": Array(items.dropLast())], idempotencyKey: "campaign-1")
+            #expect(changed.errorCode == "idempotency_conflict")
+
+            // Every reservation of the batch, exactly once, across pages.
+            var references: [String] = []
+            var ids: [String: String] = [:]
+            var cursor: String?
+            repeat {
+                let page = try await api.call(
+                    .get, "\(account)/reservations?batch_id=\(batchID)&limit=500\(cursor.map { "&cursor=\($0)" } ?? "")",
+                    key: user)
+                #expect(page.status == .ok)
+                for row in page["items"] as? [[String: Any]] ?? [] {
+                    let reference = row["reference"] as? String ?? ""
+                    references.append(reference)
+                    ids[reference] = row["id"] as? String
+                    #expect(row["batch_id"] as? String == batchID && row["status"] as? String == "pending")
+                }
+                cursor = page["next_cursor"] as? String
+            } while cursor != nil
+            #expect(references.count == 1_200 && Set(references) == Set((0..<1_200).map { "msg-\($0)" }))
+
+            // Messages settle one by one: msg-2 (3 credits) posts, msg-0 (1 credit) voids.
+            let post = try await api.call(.post, "/v1/reservations/\(ids["msg-2"]!)/post", key: user, body: [:])
+            #expect(post["status"] as? String == "posted")
+            let void = try await api.call(.post, "/v1/reservations/\(ids["msg-0"]!)/void", key: user, body: [:])
+            #expect(void["status"] as? String == "voided")
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (4_997, total - 4, 4_997 - total + 4))
+            let pending = try await api.call(.get, "\(account)/reservations?status=pending&limit=500", key: user)
+            #expect((pending["items"] as? [[String: Any]])?.count == 500 && pending["next_cursor"] != nil)
+            try await verifyClean(pool)
+        }
+    }
+
+    @Test("a bulk reservation is all or nothing, and bad items are named")
+    func bulkReservationRefusals() async throws {
+        try await withAPI { api, fixture, pool in
+            try await fund(api, fixture, sms: 1_000, clientSMS: 100)
+            let user = fixture.keys[.clientUser]!
+            let path = "/v1/accounts/\(fixture.client.id.lower)/reservations/bulk"
+            let tooMuch = try await api.call(
+                .post, path, key: user, body: ["unit": "sms", "items": (0..<51).map { _ in ["amount": 2] }])
+            #expect(tooMuch.errorCode == "insufficient_credits")
+            #expect(tooMuch.errorDetails?["requested"] as? NSNumber == 102)
+            let empty = try await api.call(.post, path, key: user, body: ["unit": "sms", "items": [] as [Any]])
+            #expect(empty.status == .badRequest && empty.errorDetails?["field"] as? String == "items")
+            let zero = try await api.call(
+                .post, path, key: user, body: ["unit": "sms", "items": [["amount": 1], ["amount": 1], ["amount": 0]]])
+            #expect(zero.status == .badRequest && zero.errorDetails?["field"] as? String == "items[2].amount")
+            let longReference = try await api.call(
+                .post, path, key: user, body: ["unit": "sms", "items": [["amount": 1, "reference": String(repeating: "r", count: 201)]]])
+            #expect(longReference.errorDetails?["field"] as? String == "items[0].reference")
+            let unknown = try await api.call(.post, path, key: user, body: ["unit": "sms", "items": [["amount": 1]], "x": 1])
+            #expect(unknown.errorCode == "unknown_field")
+            let mms = try await api.call(.post, path, key: user, body: ["unit": "mms", "items": [["amount": 1]]])
+            #expect(mms.errorCode == "feature_disabled")
+            // Nothing was held or created by any of them.
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
+            let listed = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: user)
+            #expect((listed["items"] as? [[String: Any]])?.isEmpty == true)
+            let badCursor = try await api.call(
+                .get, "/v1/accounts/\(fixture.client.id.lower)/reservations?cursor=nonsense", key: user)
+            #expect(badCursor.status == .badRequest)
+            try await verifyClean(pool)
+        }
+    }
+
     @Test("reserve, partial post, void, charge and refund keep posted and reserved exact")
     func reservationLifecycle() async throws {
         try await withAPI { api, fixture, pool in

@@ -132,8 +132,32 @@ public enum AccountStore {
 }
 
 /// `{a,b}`: a PostgreSQL array literal of plain tokens (feature names, UUIDs), cast in SQL.
-func arrayLiteral(_ items: [String]) -> String {
-    "{" + items.joined(separator: ",") + "}"
+func arrayLiteral(_ items: some Sequence<String>) -> String {
+    var literal = "{"
+    for (index, item) in items.enumerated() {
+        if index > 0 { literal += "," }
+        literal += item
+    }
+    return literal + "}"
+}
+
+/// `{"a","b",NULL}`: a PostgreSQL array literal of arbitrary text, each element quoted.
+func quotedArrayLiteral(_ items: some Sequence<String?>) -> String {
+    var literal = "{"
+    for (index, item) in items.enumerated() {
+        if index > 0 { literal += "," }
+        guard let item else {
+            literal += "NULL"
+            continue
+        }
+        literal += "\""
+        for character in item.unicodeScalars {
+            if character == "\"" || character == "\\" { literal += "\\" }
+            literal.unicodeScalars.append(character)
+        }
+        literal += "\""
+    }
+    return literal + "}"
 }
 
 /// Makes `%` and `_` in a search term match themselves in ILIKE.

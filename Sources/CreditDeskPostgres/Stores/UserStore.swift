@@ -57,11 +57,13 @@ public enum UserStore {
     static let revokeKey = "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1"
     static let authenticate = """
         SELECT k.id AS key_id, u.id AS user_id, u.account_id, u.tenant_id, u.role, a.kind,
-               EXISTS (SELECT 1 FROM accounts p WHERE p.id = ANY (a.path) AND p.status = 'suspended') AS suspended
+               EXISTS (SELECT 1 FROM accounts p WHERE p.id = ANY (a.path) AND p.status = 'suspended') AS suspended,
+               (k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds') AS stale
         FROM api_keys k JOIN users u ON u.id = k.user_id JOIN accounts a ON a.id = u.account_id
         WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'active'
         """
-    /// Written at most once a minute per key, so authentication is not a write per request.
+    /// Written at most once a minute per key (when the lookup says it is stale), so
+    /// authentication is neither a write nor a second round trip per request.
     static let touchKey = """
         UPDATE api_keys SET last_used_at = now()
         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
@@ -121,7 +123,7 @@ public enum UserStore {
             return nil
         }
         let keyID = try row.decode(UUID.self, "key_id")
-        try connection.execute(touchKey, [keyID])
+        if try row.decode(Bool.self, "stale") { try connection.execute(touchKey, [keyID]) }
         guard let role = Role(rawValue: try row.decode(String.self, "role")),
             let kind = AccountKind(rawValue: try row.decode(String.self, "kind"))
         else { return nil }
