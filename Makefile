@@ -4,7 +4,7 @@ APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-open
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/creditdesk
 
-.PHONY: run test deps build release migrate clean bench-export
+.PHONY: run test deps build release migrate clean bench bench-export chaos
 
 ## run: install missing system packages, build, serve on an embedded PostgreSQL (Ctrl-C stops both)
 run: deps build
@@ -36,6 +36,16 @@ release:
 bench-export: deps
 	swift build -c release --product creditdesk
 	bash bench/export.sh
+
+## bench: pgbench vs API credit adjustments, balance reads, bulk reservations, daemon RSS (prints a table)
+bench: deps
+	swift build -c release --product creditdesk
+	swift build -c release --product creditdesk-bench
+	bash bench/credit.sh
+
+## chaos: SIGKILL the daemon and restart PostgreSQL under retrying clients; every acknowledged operation exactly once
+chaos: deps build
+	bash bench/chaos.sh
 
 migrate: build
 	$(BIN) migrate

@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "creditdesk", targets: ["creditdesk"]),
+        .executable(name: "creditdesk-bench", targets: ["creditdesk-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: ["FullFoundation"]),
@@ -26,12 +27,19 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
-        // Domain types and rules. No I/O: the part every other module trusts.
+        // libcrypto (Debian: libssl-dev): SHA-256, AES-GCM, secure random bytes.
         .systemLibrary(
             name: "CLibCrypto",
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // libcurl (Debian: libcurl4-openssl-dev): outbound HTTP to gateways, and the load generator.
+        .systemLibrary(
+            name: "CLibCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Domain types and rules. No I/O: the part every other module trusts.
         .target(
             name: "CreditDeskCore",
             dependencies: ["CLibCrypto"],
@@ -59,6 +67,21 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Outbound HTTP (libcurl, blocking, one handle per thread) and the SMS/MMS gateway clients.
+        .target(
+            name: "CreditDeskGateway",
+            dependencies: ["CLibCurl", "CreditDeskCore"],
+            swiftSettings: swiftSettings
+        ),
+        // Load generator and fault injector for `make bench` and `make chaos` (issue 6).
+        .executableTarget(
+            name: "creditdesk-bench",
+            dependencies: [
+                "CreditDeskGateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Fault test (issue 6): concurrent clients run mixed credit operations with idempotency keys
+# and retries while the daemon is killed with SIGKILL and restarted several times and
+# PostgreSQL is restarted once. Passes when every acknowledged operation was applied exactly
+# once (balances equal the clients' model; one stored response per key) and `creditdesk verify`
+# is clean. Prints the counts; exits non-zero on any discrepancy.
+# Uses the debug build (`make test` already made it): this checks correctness, not speed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-45}
+KILLS=${KILLS:-5}
+WORKERS=${WORKERS:-8}
+BIN=.build/debug/creditdesk
+TOOL=.build/debug/creditdesk-bench
+DATA=.bench/chaos-data
+LOG=.bench/chaos-server.log
+mkdir -p .bench
+rm -rf "$DATA"
+: > "$LOG"
+PORT=$((20000 + RANDOM % 10000))
+BASE="http://127.0.0.1:$PORT"
+PG_CTL=$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)
+as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+DAEMON=""
+start_daemon() {
+  "$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning >> "$LOG" 2>&1 &
+  DAEMON=$!
+  for _ in $(seq 1 240); do curl -sf "$BASE/readyz" > /dev/null && return 0; sleep 0.25; done
+  echo "the daemon did not become ready; see $LOG" >&2
+  return 1
+}
+cleanup() {
+  [ -n "$DAEMON" ] && kill -9 "$DAEMON" 2>/dev/null || true
+  # The first daemon started the cluster and was killed: stop the cluster here.
+  [ -f "$DATA/pgdata/postmaster.pid" ] && as_pg_owner "$PG_CTL" stop -D "$DATA/pgdata" -m fast -w > /dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+start_daemon
+OUT=$("$BIN" bootstrap --data-dir "$DATA" --log-level warning)
+KEY=$(echo "$OUT" | sed -n 's/.*store it now): //p')
+PLATFORM=$(echo "$OUT" | awk '/platform account/ {print $3}')
+api() { # KEY METHOD PATH [BODY]
+  curl -sf -X "$2" -H "Authorization: Bearer $1" -H "Idempotency-Key: setup-$(uuidgen)" \
+    -H "Content-Type: application/json" ${4:+-d "$4"} "$BASE$3"
+}
+RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Chaos Reseller\"}" | jq -r .id)
+ADMIN=$(api "$KEY" POST "/v1/accounts/$RESELLER/users" '{"name":"Chaos Admin","role":"admin"}' | jq -r .id)
+RESELLER_KEY=$(api "$KEY" POST "/v1/users/$ADMIN/keys" '{"label":"chaos"}' | jq -r .secret)
+api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" \
+  "{\"unit\":\"sms\",\"amount\":1000000,\"to_account_id\":\"$RESELLER\"}" > /dev/null
+CLIENTS=()
+for i in 1 2 3 4 5 6; do
+  CLIENT=$(api "$RESELLER_KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Chaos Client $i\"}" | jq -r .id)
+  api "$RESELLER_KEY" POST "/v1/accounts/$RESELLER/credits/transfer" \
+    "{\"unit\":\"sms\",\"amount\":500,\"to_account_id\":\"$CLIENT\"}" > /dev/null
+  CLIENTS+=("$CLIENT")
+done
+PREFIX="chaos-$(uuidgen | cut -c1-8)"
+
+"$TOOL" chaos --base-url "$BASE" --key "$RESELLER_KEY" --reseller "$RESELLER" \
+  --clients "$(IFS=,; echo "${CLIENTS[*]}")" --workers "$WORKERS" --seconds "$DURATION" --key-prefix "$PREFIX" \
+  > .bench/chaos.json &
+CLIENT_PID=$!
+
+# Faults, spread over the first part of the run: SIGKILL the daemon (no graceful anything) and
+# start a new one; once, restart PostgreSQL under the running daemon as well.
+PG_RESTARTS=0
+for kill_number in $(seq 1 "$KILLS"); do
+  sleep $((2 + RANDOM % 4)).$((RANDOM % 10))
+  kill -0 "$CLIENT_PID" 2>/dev/null || break
+  kill -9 "$DAEMON"
+  wait "$DAEMON" 2>/dev/null || true
+  echo "fault $kill_number: daemon killed (SIGKILL)" >&2
+  if [ "$kill_number" = 2 ]; then
+    as_pg_owner "$PG_CTL" restart -D "$DATA/pgdata" -m fast -w -t 60 -l "$DATA/postgres.log" > /dev/null
+    PG_RESTARTS=1
+    echo "fault $kill_number: PostgreSQL restarted" >&2
+  fi
+  sleep 0.$((RANDOM % 10))
+  start_daemon
+done
+
+STATUS=0
+wait "$CLIENT_PID" || STATUS=$?
+cat .bench/chaos.json > /dev/null
+PG_PORT=$(sed -n 4p "$DATA/pgdata/postmaster.pid")
+URL="postgresql://creditdesk:$(cat "$DATA/password")@127.0.0.1:$PG_PORT/creditdesk"
+# Applied per the database: the chaos keys with a stored success, and how many of those have
+# their operation in the ledger (every successful credit operation writes at least one entry).
+read -r STORED IN_LEDGER <<< "$(psql -At -F ' ' "$URL" -c "
+  SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM ledger_entries e WHERE e.operation_id = k.operation_id))
+  FROM idempotency_keys k WHERE k.key LIKE '$PREFIX-%' AND k.response_status BETWEEN 200 AND 299")"
+VERIFY_STATUS=0
+"$BIN" verify --data-dir "$DATA" --log-level warning > .bench/chaos-verify.txt 2>&1 || VERIFY_STATUS=$?
+
+field() { jq -r ".$1" .bench/chaos.json; }
+printf '\n%-40s %10s\n' "measure" "count"
+printf '%-40s %10s\n' "daemon SIGKILLs" "$KILLS"
+printf '%-40s %10s\n' "PostgreSQL restarts" "$PG_RESTARTS"
+printf '%-40s %10s\n' "operations sent" "$(field operations_sent)"
+printf '%-40s %10s\n' "acknowledged" "$(field acknowledged)"
+printf '%-40s %10s\n' "  of which applied (2xx)" "$(field applied_expected)"
+printf '%-40s %10s\n' "  of which refused (insufficient credits)" "$(field rejected_insufficient)"
+printf '%-40s %10s\n' "HTTP attempts" "$(field http_attempts)"
+printf '%-40s %10s\n' "retried attempts" "$(field retried)"
+printf '%-40s %10s\n' "applied per the database (stored 2xx keys)" "$STORED"
+printf '%-40s %10s\n' "  of which with ledger entries" "$IN_LEDGER"
+printf '%-40s %10s\n' "unexpected responses" "$(field unexpected)"
+printf '%-40s %10s\n' "unresolved operations" "$(field unresolved)"
+printf '%-40s %10s\n' "balance mismatches" "$(jq '.balance_mismatches | length' .bench/chaos.json)"
+printf '%-40s %10s\n' "creditdesk verify exit status" "$VERIFY_STATUS"
+jq -r '.balance_mismatches[]' .bench/chaos.json >&2
+if [ "$STATUS" != 0 ] || [ "$VERIFY_STATUS" != 0 ] || [ "$STORED" != "$(field applied_expected)" ] || [ "$IN_LEDGER" != "$STORED" ]; then
+  echo "CHAOS FAILED: client status $STATUS, verify status $VERIFY_STATUS, stored $STORED vs applied $(field applied_expected)" >&2
+  cat .bench/chaos-verify.txt >&2
+  exit 1
+fi
+echo "chaos: every acknowledged operation applied exactly once; verify clean"
