@@ -1,0 +1,128 @@
+import Foundation
+
+/// A phone number in E.164: `+`, a country calling code and the subscriber number, 8 to 15
+/// digits in all, no leading zero. Stored and compared as this canonical text.
+public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
+    public let e164: String
+
+    public var description: String { e164 }
+    public var digits: Substring { e164.dropFirst() }
+
+    /// Accepts spaces, dashes, dots and brackets as separators; anything else is refused, and
+    /// so is a number without `+` (a national number cannot be routed unambiguously).
+    public static func parse(_ text: String, field: String = "to") throws(DomainError) -> PhoneNumber {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasPrefix("+") else {
+            throw .invalid(field, "must be in international format: + and the country code, e.g. +64211234567")
+        }
+        var digits = ""
+        for character in trimmed.dropFirst() {
+            if character.isASCII, character.isNumber {
+                digits.append(character)
+            } else if !" -.()".contains(character) {
+                throw .invalid(field, "may contain only digits after the +")
+            }
+        }
+        guard (8...15).contains(digits.count), digits.first != "0" else {
+            throw .invalid(field, "must have 8 to 15 digits after the + and not start with 0")
+        }
+        return PhoneNumber(e164: "+" + digits)
+    }
+
+    public init(e164: String) { self.e164 = e164 }
+
+    public func hasPrefix(_ callingCodePrefix: String) -> Bool { digits.hasPrefix(callingCodePrefix) }
+}
+
+/// How a text travels as SMS: its encoding and the number of parts (segments) it takes.
+public struct SegmentCount: Sendable, Equatable {
+    public enum Encoding: String, Sendable { case gsm7 = "gsm7", ucs2 = "ucs2" }
+    public let encoding: Encoding
+    public let segments: Int
+    /// Septets (GSM-7) or UTF-16 code units (UCS-2) the text occupies.
+    public let units: Int
+}
+
+/// SMS segment counting (DESIGN.md §4): GSM-7 with the extension table counted double, 160
+/// per single message and 153 per part; otherwise UCS-2, 70 and 67.
+public enum Segmenter {
+    static let basic: Set<Character> = Set(
+        "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+            .map { $0 })
+    static let extended: Set<Character> = Set("^{}\\[~]|€\u{0C}".map { $0 })
+
+    public static func count(_ text: String) -> SegmentCount {
+        var septets = 0
+        var isGSM = true
+        // "\r\n" is one Character in Swift but two septets on the air.
+        for scalar in text.unicodeScalars {
+            let character = Character(scalar)
+            if basic.contains(character) {
+                septets += 1
+            } else if extended.contains(character) {
+                septets += 2
+            } else {
+                isGSM = false
+                break
+            }
+        }
+        if isGSM {
+            let segments = septets == 0 ? 1 : (septets <= 160 ? 1 : (septets + 152) / 153)
+            return SegmentCount(encoding: .gsm7, segments: segments, units: septets)
+        }
+        let units = text.utf16.count
+        let segments = units == 0 ? 1 : (units <= 70 ? 1 : (units + 66) / 67)
+        return SegmentCount(encoding: .ucs2, segments: segments, units: units)
+    }
+}
+
+/// What an inbound text asks for, by the industry keywords (case-insensitive, trimmed).
+public enum OptKeyword: Sendable, Equatable {
+    case optOut, optIn
+
+    static let optOutWords: Set<String> = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
+    static let optInWords: Set<String> = ["START", "UNSTOP"]
+
+    public static func parse(_ text: String) -> OptKeyword? {
+        let word = text.trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
+        if optOutWords.contains(word) { return .optOut }
+        if optInWords.contains(word) { return .optIn }
+        return nil
+    }
+}
+
+public enum MessageDirection: String, Codable, Sendable { case outbound, inbound }
+
+public enum MessageStatus: String, Codable, Sendable, CaseIterable {
+    case scheduled, queued, sent, delivered, failed, cancelled, received
+}
+
+public enum GatewayProvider: String, Codable, Sendable { case kannel, twilio }
+
+/// The credits a message costs and which unit pays.
+public struct MessagePrice: Sendable, Equatable {
+    public let unit: CreditUnit
+    public let segments: Int
+    public let credits: Int64
+}
+
+public enum MessagePricing {
+    /// Limits on what one message may be.
+    public static let maxSegments = 10
+    public static let maxMediaURLs = 10
+
+    /// An SMS costs its segments times the destination's rate; an MMS costs one MMS credit
+    /// (the text rides along), whatever its length.
+    public static func price(text: String, mediaCount: Int, creditsPerSegment: Int64) throws(DomainError) -> MessagePrice {
+        if mediaCount > 0 {
+            guard mediaCount <= maxMediaURLs else { throw .invalid("media_urls", "at most \(maxMediaURLs) media URLs") }
+            return MessagePrice(unit: .mms, segments: 1, credits: 1)
+        }
+        guard !text.isEmpty else { throw .invalid("text", "must not be empty") }
+        let count = Segmenter.count(text)
+        guard count.segments <= maxSegments else {
+            throw .invalid("text", "is \(count.segments) segments long; at most \(maxSegments) are sent")
+        }
+        return MessagePrice(unit: .sms, segments: count.segments, credits: Int64(count.segments) * creditsPerSegment)
+    }
+}
