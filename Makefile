@@ -1,6 +1,6 @@
 # CreditDesk — the two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
-APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config jq uuid-runtime bc curl
+APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config jq uuid-runtime bc curl kannel kannel-extras
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/creditdesk
 

@@ -64,6 +64,8 @@ let package = Package(
             dependencies: [
                 "CreditDeskCore",
                 "CreditDeskPostgres",
+                "CreditDeskGateway",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

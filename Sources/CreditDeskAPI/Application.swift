@@ -18,10 +18,15 @@ public struct ServerSettings: Sendable {
 public struct AppDependencies: Sendable {
     public var pool: DatabasePool
     public var migrator: Migrator
+    public var messaging: MessagingSettings
 
-    public init(pool: DatabasePool, migrator: Migrator) {
+    public init(
+        pool: DatabasePool, migrator: Migrator,
+        messaging: MessagingSettings = MessagingSettings(secretBox: nil, publicBaseURL: "http://127.0.0.1:8080")
+    ) {
         self.pool = pool
         self.migrator = migrator
+        self.messaging = messaging
     }
 }
 
@@ -35,6 +40,7 @@ public func buildRouter(dependencies: AppDependencies) -> Router<AppRequestConte
     AccountsController(access: access).addRoutes(to: router)
     CreditsController(access: access).addRoutes(to: router)
     UsageController(access: access).addRoutes(to: router)
+    MessagingController(access: access, settings: dependencies.messaging).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
     return router
 }
@@ -45,5 +51,6 @@ public func buildApplication(
     Application(
         router: buildRouter(dependencies: dependencies),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "CreditDesk"),
+        services: [MessageDispatcher(pool: dependencies.pool, settings: dependencies.messaging, logger: logger)],
         logger: logger)
 }

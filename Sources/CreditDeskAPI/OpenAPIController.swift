@@ -12,7 +12,7 @@ struct OpenAPIController {
         var body: Set<String>? = nil
         var status: Int = 200
         var isPublic = false
-        var mutating: Bool { method != "get" }
+        var mutating: Bool { method != "get" && !isPublic }
     }
 
     static let operations: [Operation] = [
@@ -65,6 +65,26 @@ struct OpenAPIController {
         .init(method: "post", path: "/v1/entries/{id}/refund", summary: "Refund a charge or post",
               body: CreditsController.Refund.fields, status: 201),
         .init(method: "get", path: "/v1/accounts/{id}/entries", summary: "Entry history, filtered, paginated"),
+        .init(method: "post", path: "/v1/accounts/{id}/gateways",
+              summary: "Link a gateway connection (office or an agent's own); the password is write-only",
+              body: MessagingController.CreateGateway.fields, status: 201),
+        .init(method: "get", path: "/v1/accounts/{id}/gateways", summary: "Gateway connections, without secrets"),
+        .init(method: "put", path: "/v1/accounts/{id}/rates/{prefix}",
+              summary: "Credits per SMS segment for a destination prefix (a reseller's rate table)",
+              body: MessagingController.Rate.fields),
+        .init(method: "post", path: "/v1/accounts/{id}/messages",
+              summary: "Send an SMS or MMS (now or at send_at): reserves its credits and queues it",
+              body: MessagingController.SendMessage.fields, status: 202),
+        .init(method: "get", path: "/v1/accounts/{id}/messages", summary: "Sent and received messages, filtered, paginated"),
+        .init(method: "post", path: "/v1/messages/{id}/cancel", summary: "Cancel a message before it goes", body: []),
+        .init(method: "post", path: "/v1/accounts/{id}/opt-outs", summary: "Unsubscribe numbers, in batch",
+              body: MessagingController.OptOuts.fields),
+        .init(method: "get", path: "/v1/accounts/{id}/opt-outs", summary: "The opt-out list, paginated"),
+        .init(method: "delete", path: "/v1/accounts/{id}/opt-outs/{phone}", summary: "Opt a number back in"),
+        .init(method: "get", path: "/v1/callbacks/kannel/{gateway}/dlr", summary: "Kannel delivery report (signed URL)", isPublic: true),
+        .init(method: "get", path: "/v1/callbacks/kannel/{gateway}/mo", summary: "Kannel inbound message (token)", isPublic: true),
+        .init(method: "post", path: "/v1/callbacks/twilio/{gateway}/status", summary: "Twilio status callback (signed URL)", isPublic: true),
+        .init(method: "post", path: "/v1/callbacks/twilio/{gateway}/inbound", summary: "Twilio inbound webhook (token)", isPublic: true),
         .init(method: "get", path: "/v1/accounts/{id}/clients",
               summary: "Clients with SMS/MMS available, reserved and used this month"),
         .init(method: "get", path: "/v1/accounts/{id}/dashboard", summary: "Usage of the subtree this month"),
@@ -79,6 +99,8 @@ struct OpenAPIController {
         "/v1/accounts/{id}/packages": ["active"],
         "/v1/accounts/{id}/entries": ["unit", "kind", "from", "to", "limit", "cursor"],
         "/v1/accounts/{id}/reservations": ["status", "batch_id", "limit", "cursor"],
+        "/v1/accounts/{id}/messages": ["direction", "status", "phone", "limit", "cursor"],
+        "/v1/accounts/{id}/opt-outs": ["limit", "cursor"],
         "/v1/accounts/{id}/clients": ["search", "sort", "order", "limit", "cursor"],
         "/v1/accounts/{id}/usage": ["from", "to", "tz", "group", "scope"],
         "/v1/accounts/{id}/usage/export": ["from", "to", "tz", "group", "scope", "detail", "format"],

@@ -20,6 +20,7 @@ enum ErrorMapping {
             case .notFound: .notFound
             case .invalidRequest, .idempotencyKeyRequired: .badRequest
             case .insufficientCredits, .idempotencyConflict, .conflict: .conflict
+            case .recipientOptedOut: .unprocessableContent
             }
         var details = [String: JSONValue]()
         for (key, value) in error.details {

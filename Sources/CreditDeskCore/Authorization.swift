@@ -30,6 +30,8 @@ public enum Action: String, Sendable, CaseIterable {
     case manageCredits
     /// Reserve, post, void, charge: what sending a message does.
     case consumeCredits
+    /// Gateway connections of the office, opt-out lists.
+    case manageMessaging
 }
 
 public enum Authorization {
@@ -44,6 +46,8 @@ public enum Authorization {
             return role == .operator || role == .admin
         case .consumeCredits:
             return role == .operator || role == .admin || role == .user
+        case .manageMessaging:
+            return role == .operator || role == .admin
         }
     }
 
@@ -64,7 +68,7 @@ public enum Authorization {
             if targetPath.last == principal.accountID {
                 throw DomainError(.forbidden, "only an account above this one may \(describe(action)) it")
             }
-        case .read, .manageUsers, .managePackages, .consumeCredits:
+        case .read, .manageUsers, .managePackages, .consumeCredits, .manageMessaging:
             break
         }
     }
@@ -78,6 +82,7 @@ public enum Authorization {
         case .managePackages: "manage packages"
         case .manageCredits: "change credits"
         case .consumeCredits: "use credits"
+        case .manageMessaging: "configure messaging"
         }
     }
 }

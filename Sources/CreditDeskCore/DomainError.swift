@@ -10,6 +10,7 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         case idempotencyKeyRequired = "idempotency_key_required"
         case conflict
         case accountSuspended = "account_suspended"
+        case recipientOptedOut = "recipient_opted_out"
     }
 
     public enum Detail: Sendable, Equatable {

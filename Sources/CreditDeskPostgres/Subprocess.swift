@@ -9,7 +9,7 @@ import Foundation
 /// when the cooperative pool is busy, leaving callers blocked on a zombie; this helper waits
 /// for its own child directly. Output (stdout and stderr together) is collected in memory.
 public enum Subprocess {
-    private static let spawnLock = NSLock()
+    static let spawnLock = NSLock()
 
     public struct Result: Sendable {
         public let status: Int32
@@ -72,6 +72,69 @@ public enum Subprocess {
         let exited = waitStatus & 0x7f == 0
         let status = exited ? (waitStatus >> 8) & 0xff : 128 + (waitStatus & 0x7f)
         return Result(status: status, output: String(decoding: output, as: UTF8.self))
+    }
+}
+
+/// A long-running child (a test's Kannel boxes): output appended to a log file, stdin a pipe the
+/// parent can write to. Spawned under the same lock as `Subprocess.run`, with close-on-exec
+/// descriptors, so no other child inherits the pipe.
+public final class BackgroundProcess: @unchecked Sendable {
+    public let pid: pid_t
+    private var stdinWrite: Int32
+    private let lock = NSLock()
+
+    public init(_ executable: String, _ arguments: [String], logPath: String) throws {
+        Subprocess.spawnLock.lock()
+        defer { Subprocess.spawnLock.unlock() }
+        var descriptors: [Int32] = [0, 0]
+        guard pipe(&descriptors) == 0 else { throw DatabaseError(.other, message: "pipe() failed: errno \(errno)") }
+        _ = fcntl(descriptors[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(descriptors[1], F_SETFD, FD_CLOEXEC)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, descriptors[0], 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        close(descriptors[0])
+        guard status == 0 else {
+            close(descriptors[1])
+            throw DatabaseError(.other, message: "cannot run \(executable): error \(status)")
+        }
+        self.pid = pid
+        stdinWrite = descriptors[1]
+    }
+
+    /// Writes to the child's stdin.
+    public func write(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(stdinWrite, $0.baseAddress, $0.count) }
+    }
+
+    /// Sends `signal`, waits up to `seconds` for the child to end, then kills it.
+    public func stop(signal: Int32 = SIGTERM, seconds: Double = 10) {
+        lock.lock()
+        if stdinWrite >= 0 { close(stdinWrite); stdinWrite = -1 }
+        lock.unlock()
+        kill(pid, signal)
+        var waitStatus: Int32 = 0
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if waitpid(pid, &waitStatus, WNOHANG) == pid { return }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        while waitpid(pid, &waitStatus, 0) == -1 && errno == EINTR {}
+    }
+
+    deinit {
+        if stdinWrite >= 0 { close(stdinWrite) }
     }
 }
 

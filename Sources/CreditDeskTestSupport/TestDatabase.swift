@@ -44,7 +44,10 @@ public actor TestCluster {
         // CREATE DATABASE cannot run inside a transaction block and cannot use parameters; one
         // admin connection also serializes the clones, which PostgreSQL wants from one template.
         let admin = DatabasePool(
-            settings: PoolSettings(connection: ConnectionSettings(url: server.url(database: "postgres")), size: 1),
+            // Every test queues here for its database at start: wait as long as that takes.
+            settings: PoolSettings(
+                connection: ConnectionSettings(url: server.url(database: "postgres")), size: 1,
+                acquireTimeoutMilliseconds: 300_000),
             logger: logger)
         return Ready(server: server, admin: admin, migrator: migrator)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CreditDeskCore
 import CreditDeskAPI
 import CreditDeskPostgres
 import Foundation
@@ -58,6 +59,26 @@ struct DatabaseOptions: ParsableArguments {
             throw ValidationError("unknown log level \(text)")
         }
         return level
+    }
+
+    /// The key that seals gateway credentials: CREDITDESK_SECRET_KEY (base64url of 32 bytes), or,
+    /// for an embedded cluster, `secret.key` in its directory (created on first use, mode 0600).
+    /// Without either, the daemon runs but cannot store gateway credentials.
+    func secretBox(logger: Logger) throws -> SecretBox? {
+        if let encoded = Self.environment["CREDITDESK_SECRET_KEY"], !encoded.isEmpty {
+            return try SecretBox(encodedKey: encoded)
+        }
+        guard resolvedDatabaseURL == nil else {
+            logger.warning("CREDITDESK_SECRET_KEY is not set: gateway connections cannot be created")
+            return nil
+        }
+        let file = resolvedDataDirectory.appendingPathComponent("secret.key")
+        if let stored = try? String(contentsOf: file, encoding: .utf8) { return try SecretBox(encodedKey: stored) }
+        try FileManager.default.createDirectory(at: resolvedDataDirectory, withIntermediateDirectories: true)
+        let key = SecretBox.generateKey()
+        guard FileManager.default.createFile(atPath: file.path, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600])
+        else { throw ValidationError("cannot write \(file.path)") }
+        return try SecretBox(encodedKey: key)
     }
 
     /// Installs JSON logging once per process and returns the root logger.

@@ -51,8 +51,12 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
 
+        let messaging = MessagingSettings(
+            secretBox: try database.secretBox(logger: logger),
+            publicBaseURL: environment["CREDITDESK_PUBLIC_URL"] ?? "http://\(settings.host):\(settings.port)")
         let app = buildApplication(
-            settings: settings, dependencies: AppDependencies(pool: pool, migrator: migrator), logger: logger)
+            settings: settings, dependencies: AppDependencies(pool: pool, migrator: migrator, messaging: messaging),
+            logger: logger)
         // Services stop in reverse order: the HTTP server first, then the pool, then PostgreSQL.
         let group = ServiceGroup(
             configuration: .init(

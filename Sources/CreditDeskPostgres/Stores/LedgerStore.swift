@@ -141,6 +141,9 @@ public enum LedgerStore {
         ORDER BY created_at DESC, id DESC
         LIMIT $5
         """
+    static let lockPostOfReservation = """
+        SELECT \(entryColumns) FROM ledger_entries WHERE reservation_id = $1 AND kind = 'post' FOR UPDATE
+        """
     static let lockEntry = "SELECT \(entryColumns), tenant_id FROM ledger_entries WHERE id = $1 FOR UPDATE"
     static let refundedSoFar = """
         SELECT coalesce(sum(amount), 0)::bigint AS refunded FROM ledger_entries WHERE refunded_entry_id = $1
@@ -277,6 +280,11 @@ public enum LedgerStore {
         try connection.execute(
             selectReservations, [accountID, status?.rawValue, batchID, afterID, Int64(limit)]
         ).rows.map(decodeReservation)
+    }
+
+    /// The entry that posted a reservation (what a refund for its message gives back).
+    public static func lockPostEntry(_ connection: PostgresConnection, reservationID: UUID) throws -> EntryRecord? {
+        try connection.execute(lockPostOfReservation, [reservationID]).first.map(decodeEntry)
     }
 
     public static func lockReservation(_ connection: PostgresConnection, id: UUID) throws -> ReservationRecord? {

@@ -1,0 +1,188 @@
+import CreditDeskCore
+import CreditDeskGateway
+import CreditDeskPostgres
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Messaging configuration shared by the routes and the dispatcher.
+public struct MessagingSettings: Sendable {
+    /// Seals gateway credentials; nil when no key is configured (connections cannot be created).
+    public var secretBox: SecretBox?
+    private let baseURL: PublicBaseURL
+
+    /// How gateways reach this daemon's callbacks, e.g. http://sms-api.example.com.
+    public var publicBaseURL: String { baseURL.value }
+
+    public init(secretBox: SecretBox?, publicBaseURL: String) {
+        self.secretBox = secretBox
+        baseURL = PublicBaseURL(publicBaseURL)
+    }
+
+    /// Changes the callback base URL of a running app (tests learn their port after start).
+    public func setPublicBaseURL(_ url: String) { baseURL.set(url) }
+
+    func deliveryReportURL(_ gateway: GatewayConnectionRecord, messageID: UUID, token: String?) -> String {
+        let id = messageID.uuidString.lowercased()
+        let path = "\(publicBaseURL)/v1/callbacks/\(gateway.provider.rawValue)/\(gateway.id.uuidString.lowercased())"
+        // The token is not stored in clear, so the dispatcher signs each URL instead: the
+        // callback accepts either the connection's token or this per-message signature.
+        let signature = token ?? CallbackSignature.sign(messageID: messageID, gatewayID: gateway.id, key: gateway.callbackTokenHash)
+        switch gateway.provider {
+        case .kannel: return "\(path)/dlr?message=\(id)&signature=\(signature)&status=%d"
+        case .twilio: return "\(path)/status?message=\(id)&signature=\(signature)"
+        }
+    }
+}
+
+final class PublicBaseURL: @unchecked Sendable {
+    private let lock = NSLock()
+    private var url: String
+
+    init(_ url: String) { self.url = Self.trimmed(url) }
+
+    var value: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return url
+    }
+
+    func set(_ url: String) {
+        lock.lock()
+        self.url = Self.trimmed(url)
+        lock.unlock()
+    }
+
+    static func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
+}
+
+/// Per-message callback signatures: HMAC-free but unforgeable without the stored token hash,
+/// which never leaves the database: sha256(token hash ‖ gateway id ‖ message id).
+enum CallbackSignature {
+    static func sign(messageID: UUID, gatewayID: UUID, key: [UInt8]) -> String {
+        Digest.hex(Digest.sha256(key + Array("\(gatewayID.uuidString.lowercased()) \(messageID.uuidString.lowercased())".utf8)))
+    }
+}
+
+/// Consumes the job queue: submits due messages to their gateways and records the outcome.
+/// Jobs are claimed with a lease (FOR UPDATE SKIP LOCKED), so several daemons can run side by
+/// side; a daemon that dies mid-submission leaves the job to be claimed again when the lease
+/// ends (at-least-once: the gateway may then see the message twice).
+public struct MessageDispatcher: Service {
+    let pool: DatabasePool
+    let settings: MessagingSettings
+    let logger: Logger
+    let pollInterval: Duration
+    let batchSize: Int
+    let leaseSeconds = 120
+    let gatewayTimeoutMilliseconds: Int
+
+    public init(
+        pool: DatabasePool, settings: MessagingSettings, logger: Logger, pollInterval: Duration = .milliseconds(250),
+        batchSize: Int = 16, gatewayTimeoutMilliseconds: Int = 10_000
+    ) {
+        self.pool = pool
+        self.settings = settings
+        self.logger = logger
+        self.pollInterval = pollInterval
+        self.batchSize = batchSize
+        self.gatewayTimeoutMilliseconds = gatewayTimeoutMilliseconds
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let processed: Int
+                do {
+                    processed = try await runOnce()
+                } catch {
+                    logger.warning("dispatcher cycle failed", metadata: ["error": "\(error)"])
+                    processed = 0
+                }
+                if processed == 0 { try? await Task.sleep(for: pollInterval) }
+            }
+        }
+    }
+
+    /// Claims the due jobs and works them, concurrently; returns how many there were.
+    @discardableResult
+    public func runOnce() async throws -> Int {
+        let jobs = try await pool.withTransaction { [batchSize, leaseSeconds] in
+            try MessagingStore.claim($0, limit: batchSize, leaseSeconds: leaseSeconds)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for job in jobs {
+                group.addTask {
+                    do {
+                        try await process(job)
+                    } catch {
+                        logger.error("job failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+                        try? await pool.withTransaction {
+                            try MessagingStore.retry($0, jobID: job.id, afterSeconds: 30, error: "\(error)")
+                        }
+                    }
+                }
+            }
+        }
+        return jobs.count
+    }
+
+    func process(_ job: JobRecord) async throws {
+        let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
+        let loaded = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+            try MessagingStore.lockMessageForRead(connection, id: job.subjectID).flatMap { message in
+                try message.connectionID.flatMap { try MessagingStore.connection(connection, id: $0) }.map { (message, $0) }
+            }
+        }
+        guard let (message, gateway) = loaded, message.status == .queued || message.status == .scheduled else {
+            try await pool.withTransaction { try MessagingStore.finish($0, jobID: job.id, error: "nothing to send") }
+            return
+        }
+        let associated = Array(gateway.id.uuidString.lowercased().utf8)
+        guard let box = settings.secretBox, let secret = box.open(gateway.secretSealed, associatedData: associated) else {
+            try await conclude(job, message, context, .refused(reason: "the gateway credentials cannot be decrypted with the configured key"))
+            return
+        }
+        let credentials = GatewayCredentials(
+            provider: gateway.provider, baseURL: gateway.baseURL, username: gateway.username,
+            password: String(decoding: secret, as: UTF8.self))
+        let outbound = OutboundMessage(
+            id: message.id, from: message.sender, to: message.recipient, text: message.body, mediaURLs: message.mediaURLs)
+        let callback = settings.deliveryReportURL(gateway, messageID: message.id, token: nil)
+        let timeout = gatewayTimeoutMilliseconds
+        let result = try await runBlocking {
+            GatewayClient.submit(
+                outbound, credentials: credentials, statusCallbackURL: callback,
+                http: BlockingHTTPClient(timeoutMilliseconds: timeout))
+        }
+        logger.info(
+            "message submitted",
+            metadata: ["message.id": "\(message.id)", "gateway.id": "\(gateway.id)", "result": "\(result)"])
+        switch result {
+        case .accepted:
+            try await conclude(job, message, context, .accepted)
+        case .refused(let reason):
+            try await conclude(job, message, context, .refused(reason: reason))
+        case .unknown(let reason):
+            // Resending could deliver twice; the customer is not charged for the doubt.
+            try await conclude(job, message, context, .refused(reason: "no answer from the gateway (\(reason)); not resent"))
+        case .unreachable(let reason):
+            if job.attempts >= job.maxAttempts {
+                try await conclude(
+                    job, message, context, .refused(reason: "gateway unreachable after \(job.attempts) attempts: \(reason)"))
+            } else {
+                let delay = min(300, 1 << min(job.attempts, 8))
+                try await pool.withTransaction { try MessagingStore.retry($0, jobID: job.id, afterSeconds: delay, error: reason) }
+            }
+        }
+    }
+
+    private func conclude(
+        _ job: JobRecord, _ message: MessageRecord, _ context: OperationContext, _ outcome: MessagingOperations.SubmitOutcome
+    ) async throws {
+        try await pool.withRetryingTransaction { connection in
+            try MessagingOperations.recordSubmission(connection, context, messageID: message.id, outcome: outcome)
+            try MessagingStore.finish(connection, jobID: job.id)
+        }
+    }
+}

@@ -1,0 +1,361 @@
+import CreditDeskCore
+import CreditDeskPostgres
+import Foundation
+import Hummingbird
+
+/// Gateway connections, sending, listing, cancelling, opt-outs, rates, and the gateways'
+/// callbacks (delivery reports and inbound messages).
+struct MessagingController {
+    let access: Access
+    let settings: MessagingSettings
+
+    struct CreateGateway: Decodable {
+        static let fields: Set<String> = [
+            "provider", "name", "base_url", "username", "password", "sender", "home_prefix", "user_id",
+        ]
+        let provider: GatewayProvider
+        let name: String
+        let baseUrl: String
+        let username: String
+        let password: String
+        let sender: String
+        let homePrefix: String
+        let userId: UUID?
+    }
+
+    struct SendMessage: Decodable {
+        static let fields: Set<String> = ["to", "text", "media_urls", "send_at"]
+        let to: String
+        let text: String?
+        let mediaUrls: [String]?
+        let sendAt: String?
+    }
+
+    struct OptOuts: Decodable {
+        static let fields: Set<String> = ["phones"]
+        let phones: [String]
+    }
+
+    struct Rate: Decodable {
+        static let fields: Set<String> = ["credits_per_segment"]
+        let creditsPerSegment: Int64
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        addGatewayRoutes(to: router)
+        addMessageRoutes(to: router)
+        addOptOutRoutes(to: router)
+        addCallbackRoutes(to: router)
+    }
+
+    func addGatewayRoutes(to router: Router<AppRequestContext>) {
+        router.post("/v1/accounts/:id/gateways") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let body = try await Body.collect(request, context)
+            let input = try Body.decode(CreateGateway.self, from: body, fields: CreateGateway.fields)
+            guard let box = settings.secretBox else {
+                throw APIError(
+                    .serviceUnavailable, code: "secret_key_missing",
+                    message: "no CREDITDESK_SECRET_KEY is configured, so credentials cannot be stored")
+            }
+            // The password is part of the body: fingerprint without it, so it is not hashed
+            // into the stored idempotency record either.
+            var canonical = Array("gateway \(input.provider.rawValue) \(input.name) \(input.baseUrl) ".utf8)
+            canonical += Array("\(input.username) \(input.sender) \(input.homePrefix) \(input.userId?.lower ?? "-")".utf8)
+            canonical += Digest.sha256(Array(input.password.utf8))
+            return try await access.mutate(request, context, body: [], canonicalBody: canonical, status: .created) {
+                connection, principal, _ in
+                let (gateway, token) = try MessagingOperations.createGateway(
+                    connection, principal, accountID: id,
+                    input: .init(
+                        provider: input.provider, name: input.name, baseURL: input.baseUrl, username: input.username,
+                        password: input.password, sender: input.sender, homePrefix: input.homePrefix, userID: input.userId),
+                    box: box)
+                return GatewayDTO(gateway, settings: settings, callbackToken: token)
+            }
+        }
+        router.get("/v1/accounts/:id/gateways") { _, context in
+            let id = try Parameters.uuid(context, "id")
+            return try await access.read(context) { connection, principal in
+                Page(
+                    items: try MessagingOperations.gateways(connection, principal, accountID: id).map {
+                        GatewayDTO($0, settings: settings, callbackToken: nil)
+                    }, nextCursor: nil)
+            }
+        }
+        router.put("/v1/accounts/:id/rates/:prefix") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let prefix = context.parameters.get("prefix") ?? ""
+            let body = try await Body.collect(request, context)
+            let input = try Body.decode(Rate.self, from: body, fields: Rate.fields)
+            return try await access.mutate(request, context, body: body) { connection, principal, _ in
+                try MessagingOperations.setRate(
+                    connection, principal, resellerID: id, prefix: prefix, creditsPerSegment: input.creditsPerSegment)
+                return RateDTO(resellerId: id.lower, prefix: prefix, creditsPerSegment: input.creditsPerSegment)
+            }
+        }
+    }
+
+    func addMessageRoutes(to router: Router<AppRequestContext>) {
+        router.post("/v1/accounts/:id/messages") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let body = try await Body.collect(request, context)
+            let input = try Body.decode(SendMessage.self, from: body, fields: SendMessage.fields)
+            let sendAt = try input.sendAt.map { text in
+                guard let date = ISO8601.parse(text) else {
+                    throw APIError.badRequest(
+                        code: "invalid_field", "send_at must be an RFC 3339 timestamp", details: ["field": "send_at"])
+                }
+                return date
+            }
+            return try await access.mutate(request, context, body: body, status: .accepted) { connection, principal, operation in
+                MessageDTO(
+                    try MessagingOperations.send(
+                        connection, principal, operation, accountID: id,
+                        input: .init(to: input.to, text: input.text ?? "", mediaURLs: input.mediaUrls ?? [], sendAt: sendAt)))
+            }
+        }
+        router.get("/v1/accounts/:id/messages") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let limit = try Parameters.limit(request)
+            let direction = try Parameters.enumValue(request, "direction", MessageDirection.self)
+            let status = try Parameters.enumValue(request, "status", MessageStatus.self)
+            let phone = Parameters.query(request, "phone")
+            let after = try Cursor.decode(request, count: 1).map { parts in
+                guard let id = UUID(uuidString: parts[0]) else {
+                    throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
+                }
+                return id
+            }
+            return try await access.read(context) { connection, principal in
+                let rows = try MessagingOperations.messages(
+                    connection, principal, accountID: id, direction: direction, status: status, phone: phone,
+                    afterID: after, limit: limit + 1)
+                let page = Array(rows.prefix(limit))
+                let next = rows.count > limit ? page.last.map { Cursor.encode([$0.id.lower]) } : nil
+                return Page(items: page.map(MessageDTO.init), nextCursor: next)
+            }
+        }
+        router.post("/v1/messages/:id/cancel") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let body = try await Body.collect(request, context)
+            _ = try Body.decode(CreditsController.Empty.self, from: body, fields: [])
+            return try await access.mutate(request, context, body: body) { connection, principal, operation in
+                MessageDTO(try MessagingOperations.cancel(connection, principal, operation, messageID: id))
+            }
+        }
+    }
+
+    func addOptOutRoutes(to router: Router<AppRequestContext>) {
+        router.post("/v1/accounts/:id/opt-outs") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let body = try await Body.collect(request, context)
+            let input = try Body.decode(OptOuts.self, from: body, fields: OptOuts.fields)
+            return try await access.mutate(request, context, body: body) { connection, principal, _ in
+                OptOutBatchDTO(
+                    accountId: id.lower,
+                    phones: try MessagingOperations.addOptOuts(connection, principal, accountID: id, phones: input.phones))
+            }
+        }
+        router.get("/v1/accounts/:id/opt-outs") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let limit = try Parameters.limit(request)
+            let after = try Cursor.decode(request, count: 1)?.first
+            return try await access.read(context) { connection, principal in
+                let rows = try MessagingOperations.optOuts(connection, principal, accountID: id, after: after, limit: limit + 1)
+                let page = Array(rows.prefix(limit))
+                let next = rows.count > limit ? page.last.map { Cursor.encode([$0.phone]) } : nil
+                return Page(
+                    items: page.map { OptOutDTO(phone: $0.phone, source: $0.source, createdAt: $0.createdAt) }, nextCursor: next)
+            }
+        }
+        router.delete("/v1/accounts/:id/opt-outs/:phone") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let phone = context.parameters.get("phone")?.removingPercentEncoding ?? ""
+            return try await access.mutate(request, context, body: []) { connection, principal, _ in
+                try MessagingOperations.removeOptOut(connection, principal, accountID: id, phone: phone)
+                return OptOutBatchDTO(accountId: id.lower, phones: [phone])
+            }
+        }
+    }
+
+    /// Gateways call these without an API key: they prove themselves with the connection's
+    /// callback token (inbound) or the per-message signature the dispatcher put in the URL.
+    func addCallbackRoutes(to router: Router<AppRequestContext>) {
+        router.get("/v1/callbacks/kannel/:gateway/dlr") { request, context in
+            let gatewayID = try Parameters.uuid(context, "gateway")
+            guard let messageID = Parameters.query(request, "message").flatMap(UUID.init(uuidString:)),
+                let status = Parameters.query(request, "status").flatMap(Int.init)
+            else { throw APIError.badRequest(code: "invalid_parameter", "message and status are required") }
+            try await deliveryReport(request, gatewayID: gatewayID, messageID: messageID, status: status)
+            return Response(status: .ok)
+        }
+        router.post("/v1/callbacks/twilio/:gateway/status") { request, context in
+            let gatewayID = try Parameters.uuid(context, "gateway")
+            let form = try await formBody(request, context)
+            guard let messageID = Parameters.query(request, "message").flatMap(UUID.init(uuidString:)) else {
+                throw APIError.badRequest(code: "invalid_parameter", "message is required")
+            }
+            // Twilio's MessageStatus mapped onto Kannel's status bits.
+            let status: Int =
+                switch form["MessageStatus"]?.first ?? "" {
+                case "delivered": MessagingOperations.DeliveryStatus.delivered.rawValue
+                case "failed", "undelivered": MessagingOperations.DeliveryStatus.failed.rawValue
+                default: MessagingOperations.DeliveryStatus.smscAccepted.rawValue
+                }
+            try await deliveryReport(request, gatewayID: gatewayID, messageID: messageID, status: status)
+            return Response(status: .ok)
+        }
+        router.get("/v1/callbacks/kannel/:gateway/mo") { request, context in
+            let gatewayID = try Parameters.uuid(context, "gateway")
+            guard let from = Parameters.query(request, "from") else {
+                throw APIError.badRequest(code: "invalid_parameter", "from is required")
+            }
+            let text = request.uri.queryParameters.get("text") ?? ""
+            try await inbound(request, gatewayID: gatewayID, from: from, text: text, media: [])
+            return Response(status: .ok)
+        }
+        router.post("/v1/callbacks/twilio/:gateway/inbound") { request, context in
+            let gatewayID = try Parameters.uuid(context, "gateway")
+            let form = try await formBody(request, context)
+            guard let from = form["From"]?.first else {
+                throw APIError.badRequest(code: "invalid_parameter", "From is required")
+            }
+            let count = min(Int(form["NumMedia"]?.first ?? "0") ?? 0, 10)
+            let media = (0..<count).compactMap { form["MediaUrl\($0)"]?.first }
+            try await inbound(request, gatewayID: gatewayID, from: from, text: form["Body"]?.first ?? "", media: media)
+            return Response(status: .ok)
+        }
+    }
+
+    private func deliveryReport(_ request: Request, gatewayID: UUID, messageID: UUID, status: Int) async throws {
+        let signature = Parameters.query(request, "signature") ?? ""
+        try await access.translate {
+            try await access.pool.withRetryingTransaction { connection in
+                guard let gateway = try MessagingStore.connection(connection, id: gatewayID),
+                    signature == CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: gateway.callbackTokenHash)
+                else { throw DomainError(.unauthorized, "unknown gateway connection or wrong signature") }
+                try MessagingOperations.applyDeliveryReport(
+                    connection, OperationContext(actorUserID: nil, requestID: "dlr"), gateway: gateway, messageID: messageID,
+                    status: status)
+            }
+        }
+    }
+
+    private func inbound(_ request: Request, gatewayID: UUID, from: String, text: String, media: [String]) async throws {
+        let token = Parameters.query(request, "token") ?? ""
+        try await access.translate {
+            _ = try await access.pool.withRetryingTransaction { connection in
+                let gateway = try MessagingOperations.authenticateCallback(connection, connectionID: gatewayID, token: token)
+                return try MessagingOperations.receive(
+                    connection, OperationContext(actorUserID: nil, requestID: "inbound"), gateway: gateway, from: from,
+                    text: text, mediaURLs: media)
+            }
+        }
+    }
+
+    private func formBody(_ request: Request, _ context: AppRequestContext) async throws -> [String: [String]] {
+        let body = String(decoding: try await Body.collect(request, context), as: UTF8.self)
+        var form: [String: [String]] = [:]
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
+            }
+            form[parts[0], default: []].append(parts.count > 1 ? parts[1] : "")
+        }
+        return form
+    }
+}
+
+struct GatewayDTO: Encodable, Sendable {
+    let id: String
+    let accountId: String
+    let userId: String?
+    let provider: GatewayProvider
+    let name: String
+    let baseUrl: String
+    let username: String
+    let sender: String
+    let homePrefix: String
+    let createdAt: Date
+    /// Shown once, at creation; the inbound URL below needs it appended as `token=`.
+    let callbackToken: String?
+    let inboundUrl: String
+
+    init(_ gateway: GatewayConnectionRecord, settings: MessagingSettings, callbackToken: String?) {
+        id = gateway.id.lower
+        accountId = gateway.accountID.lower
+        userId = gateway.userID?.lower
+        provider = gateway.provider
+        name = gateway.name
+        baseUrl = gateway.baseURL
+        username = gateway.username
+        sender = gateway.sender
+        homePrefix = gateway.homePrefix
+        createdAt = gateway.createdAt
+        self.callbackToken = callbackToken
+        let base = "\(settings.publicBaseURL)/v1/callbacks/\(gateway.provider.rawValue)/\(gateway.id.lower)"
+        inboundUrl = gateway.provider == .kannel ? "\(base)/mo" : "\(base)/inbound"
+    }
+}
+
+struct MessageDTO: Encodable, Sendable {
+    let id: String
+    let accountId: String
+    let userId: String?
+    let gatewayId: String?
+    let direction: MessageDirection
+    let unit: CreditUnit
+    let from: String
+    let to: String
+    let text: String
+    let mediaUrls: [String]
+    let segments: Int
+    let credits: Int64
+    let status: MessageStatus
+    let failureReason: String?
+    let reservationId: String?
+    let sendAt: Date?
+    let sentAt: Date?
+    let deliveredAt: Date?
+    let createdAt: Date
+
+    init(_ message: MessageRecord) {
+        id = message.id.lower
+        accountId = message.accountID.lower
+        userId = message.userID?.lower
+        gatewayId = message.connectionID?.lower
+        direction = message.direction
+        unit = message.unit
+        from = message.sender
+        to = message.recipient
+        text = message.body
+        mediaUrls = message.mediaURLs
+        segments = message.segments
+        credits = message.credits
+        status = message.status
+        failureReason = message.failureReason
+        reservationId = message.reservationID?.lower
+        sendAt = message.sendAt
+        sentAt = message.sentAt
+        deliveredAt = message.deliveredAt
+        createdAt = message.createdAt
+    }
+}
+
+struct RateDTO: Encodable, Sendable {
+    let resellerId: String
+    let prefix: String
+    let creditsPerSegment: Int64
+}
+
+struct OptOutDTO: Encodable, Sendable {
+    let phone: String
+    let source: String
+    let createdAt: Date
+}
+
+struct OptOutBatchDTO: Encodable, Sendable {
+    let accountId: String
+    let phones: [String]
+}

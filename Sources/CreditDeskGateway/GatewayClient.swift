@@ -1,0 +1,127 @@
+import CreditDeskCore
+import Foundation
+
+/// A message as a gateway needs it.
+public struct OutboundMessage: Sendable {
+    public var id: UUID
+    public var from: String
+    public var to: String
+    public var text: String
+    public var mediaURLs: [String]
+
+    public init(id: UUID, from: String, to: String, text: String, mediaURLs: [String]) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.text = text
+        self.mediaURLs = mediaURLs
+    }
+}
+
+/// How to reach a gateway account. `password` is the decrypted secret: never logged.
+public struct GatewayCredentials: Sendable {
+    public var provider: GatewayProvider
+    public var baseURL: String
+    public var username: String
+    public var password: String
+
+    public init(provider: GatewayProvider, baseURL: String, username: String, password: String) {
+        self.provider = provider
+        self.baseURL = baseURL
+        self.username = username
+        self.password = password
+    }
+}
+
+/// What submitting a message came to, as far as the sender can tell.
+public enum SubmitResult: Sendable, Equatable {
+    /// The gateway took the message.
+    case accepted
+    /// The gateway answered no (bad credentials, bad number, …): sending again will not help.
+    case refused(String)
+    /// The request never reached the gateway, or it answered 5xx: safe to try again later.
+    case unreachable(String)
+    /// No answer in time: the gateway may or may not have taken it.
+    case unknown(String)
+}
+
+/// Submits messages in each provider's documented wire format, through libcurl. Blocking: run
+/// it on a thread of its own.
+public enum GatewayClient {
+    public static func submit(
+        _ message: OutboundMessage, credentials: GatewayCredentials, statusCallbackURL: String,
+        http: BlockingHTTPClient
+    ) -> SubmitResult {
+        let request: (method: String, url: String, headers: [(String, String)], body: [UInt8]?)
+        switch credentials.provider {
+        case .kannel:
+            request = ("GET", kannelURL(message, credentials, dlrURL: statusCallbackURL), [], nil)
+        case .twilio:
+            request = twilioRequest(message, credentials, statusCallbackURL: statusCallbackURL)
+        }
+        do {
+            let response = try http.send(method: request.method, url: request.url, headers: request.headers, body: request.body)
+            switch response.status {
+            case 200..<300: return .accepted
+            case 500...: return .unreachable("gateway answered \(response.status)")
+            default: return .refused("gateway refused (\(response.status)): \(response.text.prefix(200))")
+            }
+        } catch {
+            switch error.kind {
+            case .connect: return .unreachable(error.message)
+            case .timeout, .transport: return .unknown(error.message)
+            case .invalidRequest: return .refused(error.message)
+            }
+        }
+    }
+
+    /// Kannel's HTTP sendsms. The coding is chosen here: without `coding=2` Kannel silently
+    /// turns characters outside GSM-7 into `?`. The delivery-report URL carries our message id.
+    static func kannelURL(_ message: OutboundMessage, _ credentials: GatewayCredentials, dlrURL: String) -> String {
+        var parameters = [
+            ("username", credentials.username), ("password", credentials.password), ("from", message.from),
+            ("to", message.to), ("text", message.text), ("dlr-mask", "31"), ("dlr-url", dlrURL),
+        ]
+        if Segmenter.count(message.text).encoding == .ucs2 {
+            parameters += [("coding", "2"), ("charset", "UTF-8")]
+        }
+        let base = credentials.baseURL.hasSuffix("/") ? String(credentials.baseURL.dropLast()) : credentials.baseURL
+        return base + "/cgi-bin/sendsms?" + formEncode(parameters)
+    }
+
+    /// Twilio's REST Messages API: a form POST with HTTP basic auth (account SID and token).
+    static func twilioRequest(_ message: OutboundMessage, _ credentials: GatewayCredentials, statusCallbackURL: String)
+        -> (method: String, url: String, headers: [(String, String)], body: [UInt8]?)
+    {
+        var parameters = [("To", message.to), ("From", message.from), ("Body", message.text), ("StatusCallback", statusCallbackURL)]
+        parameters += message.mediaURLs.map { ("MediaUrl", $0) }
+        let base = credentials.baseURL.hasSuffix("/") ? String(credentials.baseURL.dropLast()) : credentials.baseURL
+        let account = percentEncode(credentials.username)
+        let authorization = Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString()
+        return (
+            "POST", "\(base)/2010-04-01/Accounts/\(account)/Messages.json",
+            [("Authorization", "Basic \(authorization)"), ("Content-Type", "application/x-www-form-urlencoded")],
+            Array(formEncode(parameters).utf8)
+        )
+    }
+
+    public static func formEncode(_ parameters: [(String, String)]) -> String {
+        parameters.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
+    }
+
+    /// RFC 3986 unreserved characters stay; every other byte is %XX.
+    public static func percentEncode(_ text: String) -> String {
+        var encoded = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                encoded.unicodeScalars.append(UnicodeScalar(byte))
+            default:
+                encoded += String(format: "%%%02X", byte)
+            }
+        }
+        return encoded
+    }
+}
