@@ -75,8 +75,8 @@ public enum Subprocess {
     }
 }
 
-/// A long-running child (a test's Kannel boxes): output appended to a log file, stdin a pipe the
-/// parent can write to. Spawned under the same lock as `Subprocess.run`, with close-on-exec
+/// A long-running child (a test's Kannel boxes): output appended to a log file, stdin a pipe
+/// held open until `stop`, so a child that reads stdin does not see end of file. Spawned under the same lock as `Subprocess.run`, with close-on-exec
 /// descriptors, so no other child inherits the pipe.
 public final class BackgroundProcess: @unchecked Sendable {
     public let pid: pid_t
@@ -107,14 +107,6 @@ public final class BackgroundProcess: @unchecked Sendable {
         }
         self.pid = pid
         stdinWrite = descriptors[1]
-    }
-
-    /// Writes to the child's stdin.
-    public func write(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(stdinWrite, $0.baseAddress, $0.count) }
     }
 
     /// Sends `signal`, waits up to `seconds` for the child to end, then kills it.

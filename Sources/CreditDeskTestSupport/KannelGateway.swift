@@ -144,6 +144,7 @@ public final class KannelGateway: @unchecked Sendable {
         _ = try? Subprocess.run("/usr/bin/pkill", ["-f", "tail -n 0 -f \(directory.path)/inbound.txt"])
         fakeSMSC.stop(seconds: 3)
         for process in processes.reversed() { process.stop(seconds: 3) }
+        // KEEP_KANNEL=1 keeps the configuration and logs, to debug a failing test.
         if ProcessInfo.processInfo.environment["KEEP_KANNEL"] == nil { try? FileManager.default.removeItem(at: directory) }
     }
 
