@@ -107,12 +107,18 @@ public final class KannelGateway: @unchecked Sendable {
             ["-c", "tail -n 0 -f '\(log)/inbound.txt' | exec /usr/lib/kannel/test/fakesmsc -H 127.0.0.1 -r \(smscPort) -i 0"],
             logPath: "\(log)/fakesmsc.out")
         processes = [bearerbox, smsbox]
-        for _ in 0..<100 {
+        // Usually under a second; a loaded CI machine starting the whole suite can take far longer.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
             if Self.status(adminPort: adminPort).contains("online"), Self.smsboxReady(sendPort: sendPort) { return }
             usleep(100_000)
         }
+        let tails = ["bearerbox.out", "smsbox.out", "fakesmsc.out"].map { name in
+            let text = (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? ""
+            return "\(name): " + text.split(separator: "\n").suffix(5).joined(separator: " | ")
+        }
         stopAll()
-        throw DatabaseError(.other, message: "Kannel did not come online; logs in \(log)")
+        throw DatabaseError(.other, message: "Kannel did not come online in 60 s: \(tails.joined(separator: " ;; "))")
     }
 
     /// A handset texting `text` from `from` to `to`, through the fake SMSC.

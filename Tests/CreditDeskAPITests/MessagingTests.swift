@@ -11,7 +11,9 @@ import Testing
 
 /// Messaging end to end: the live daemon (HTTP server and dispatcher) against a real Kannel
 /// (bearerbox, smsbox, fake SMSC) on loopback, started by each test.
-@Suite("Messaging through Kannel")
+/// Serialized: each test runs its own three Kannel boxes, and several at once on two cores
+/// slow each other's start-up for no gain.
+@Suite("Messaging through Kannel", .serialized)
 struct MessagingTests {
     static let sender = "+6421000000"
 
