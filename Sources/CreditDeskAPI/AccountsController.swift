@@ -90,9 +90,8 @@ struct AccountsController {
             return try await access.read(context) { connection, principal in
                 let rows = try Operations.children(
                     connection, principal, parentID: id, search: search, after: cursor, limit: limit + 1)
-                let page = Array(rows.prefix(limit))
-                let next = rows.count > limit ? page.last.map { Cursor.encode([$0.name.lowercased(), $0.id.lower]) } : nil
-                return Page(items: page.map(AccountDTO.init), nextCursor: next)
+                return Page(
+                    rows: rows, limit: limit, item: AccountDTO.init, cursor: { [$0.name.lowercased(), $0.id.lower] })
             }
         }
         router.get("/v1/accounts/:id/features") { _, context in

@@ -233,19 +233,12 @@ struct CreditsController {
             let limit = try Parameters.limit(request)
             let status = try Parameters.enumValue(request, "status", ReservationStatus.self)
             let batchID = try Parameters.uuid(request, "batch_id")
-            let after = try Cursor.decode(request, count: 1).map { parts in
-                guard let id = UUID(uuidString: parts[0]) else {
-                    throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
-                }
-                return id
-            }
+            let after = try Cursor.decodeKey(request, UUID.init(uuidString:))
             return try await access.read(context) { connection, principal in
                 let rows = try Operations.reservations(
                     connection, principal, accountID: id, status: status, batchID: batchID, afterID: after,
                     limit: limit + 1)
-                let page = Array(rows.prefix(limit))
-                let next = rows.count > limit ? page.last.map { Cursor.encode([$0.id.lower]) } : nil
-                return Page(items: page.map(ReservationDTO.init), nextCursor: next)
+                return Page(rows: rows, limit: limit, item: ReservationDTO.init, cursor: { [$0.id.lower] })
             }
         }
         router.post("/v1/reservations/:id/post") { request, context in
@@ -294,19 +287,12 @@ struct CreditsController {
             let kind = try Parameters.enumValue(request, "kind", EntryKind.self)
             let from = try Parameters.date(request, "from")
             let to = try Parameters.date(request, "to")
-            let before = try Cursor.decode(request, count: 1).map { parts in
-                guard let id = Int64(parts[0]) else {
-                    throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
-                }
-                return id
-            }
+            let before = try Cursor.decodeKey(request) { Int64($0) }
             return try await access.read(context) { connection, principal in
                 let rows = try Operations.entries(
                     connection, principal, accountID: id, unit: unit, kind: kind, from: from, to: to, beforeID: before,
                     limit: limit + 1)
-                let page = Array(rows.prefix(limit))
-                let next = rows.count > limit ? page.last.map { Cursor.encode([String($0.id)]) } : nil
-                return Page(items: page.map(EntryDTO.init), nextCursor: next)
+                return Page(rows: rows, limit: limit, item: EntryDTO.init, cursor: { [String($0.id)] })
             }
         }
     }
@@ -335,9 +321,7 @@ struct CreditsController {
                 let rows = try OverviewStore.clients(
                     connection, resellerID: id, search: search, sort: sort, descending: descending, after: cursor,
                     limit: limit + 1, periodStart: OverviewStore.monthStart(of: Date()))
-                let page = Array(rows.prefix(limit))
-                let next = rows.count > limit ? page.last.map { Cursor.encode([$0.sortValue, $0.0.id.lower]) } : nil
-                return Page(items: page.map { ClientRowDTO($0.0) }, nextCursor: next)
+                return Page(rows: rows, limit: limit, item: { ClientRowDTO($0.0) }, cursor: { [$0.sortValue, $0.0.id.lower] })
             }
         }
         router.get("/v1/accounts/:id/dashboard") { _, context in

@@ -121,19 +121,12 @@ struct MessagingController {
             let direction = try Parameters.enumValue(request, "direction", MessageDirection.self)
             let status = try Parameters.enumValue(request, "status", MessageStatus.self)
             let phone = Parameters.query(request, "phone")
-            let after = try Cursor.decode(request, count: 1).map { parts in
-                guard let id = UUID(uuidString: parts[0]) else {
-                    throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
-                }
-                return id
-            }
+            let after = try Cursor.decodeKey(request, UUID.init(uuidString:))
             return try await access.read(context) { connection, principal in
                 let rows = try MessagingOperations.messages(
                     connection, principal, accountID: id, direction: direction, status: status, phone: phone,
                     afterID: after, limit: limit + 1)
-                let page = Array(rows.prefix(limit))
-                let next = rows.count > limit ? page.last.map { Cursor.encode([$0.id.lower]) } : nil
-                return Page(items: page.map(MessageDTO.init), nextCursor: next)
+                return Page(rows: rows, limit: limit, item: MessageDTO.init, cursor: { [$0.id.lower] })
             }
         }
         router.post("/v1/messages/:id/cancel") { request, context in
@@ -160,13 +153,12 @@ struct MessagingController {
         router.get("/v1/accounts/:id/opt-outs") { request, context in
             let id = try Parameters.uuid(context, "id")
             let limit = try Parameters.limit(request)
-            let after = try Cursor.decode(request, count: 1)?.first
+            let after = try Cursor.decodeKey(request) { $0 }
             return try await access.read(context) { connection, principal in
                 let rows = try MessagingOperations.optOuts(connection, principal, accountID: id, after: after, limit: limit + 1)
-                let page = Array(rows.prefix(limit))
-                let next = rows.count > limit ? page.last.map { Cursor.encode([$0.phone]) } : nil
                 return Page(
-                    items: page.map { OptOutDTO(phone: $0.phone, source: $0.source, createdAt: $0.createdAt) }, nextCursor: next)
+                    rows: rows, limit: limit, item: { OptOutDTO(phone: $0.phone, source: $0.source, createdAt: $0.createdAt) },
+                    cursor: { [$0.phone] })
             }
         }
         router.delete("/v1/accounts/:id/opt-outs/:phone") { request, context in

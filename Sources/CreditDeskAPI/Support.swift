@@ -221,6 +221,16 @@ enum Cursor {
         Base64URL.encode(Array((try? JSONEncoder().encode(parts)) ?? Data()))
     }
 
+    /// A one-part cursor (a row's id) parsed by `parse`; a part it rejects is a bad cursor.
+    static func decodeKey<Key>(_ request: Request, _ parse: (String) -> Key?) throws -> Key? {
+        try decode(request, count: 1).map { parts in
+            guard let key = parse(parts[0]) else {
+                throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
+            }
+            return key
+        }
+    }
+
     static func decode(_ request: Request, count: Int) throws -> [String]? {
         guard let text = Parameters.query(request, "cursor") else { return nil }
         guard let bytes = Base64URL.decode(text), let parts = try? JSONDecoder().decode([String].self, from: Data(bytes)),
@@ -235,4 +245,14 @@ enum Cursor {
 struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
     let items: [Item]
     let nextCursor: String?
+}
+
+extension Page {
+    /// A keyset page from `rows` fetched with `limit + 1`: the first `limit` rows, and a cursor
+    /// after the last of them when the extra row shows there is more.
+    init<Row>(rows: [Row], limit: Int, item: (Row) -> Item, cursor: (Row) -> [String]) {
+        let page = rows.prefix(limit)
+        items = page.map(item)
+        nextCursor = rows.count > limit ? page.last.map { Cursor.encode(cursor($0)) } : nil
+    }
 }
