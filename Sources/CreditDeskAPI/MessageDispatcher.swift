@@ -130,7 +130,7 @@ public struct MessageDispatcher: Service {
     func process(_ job: JobRecord) async throws {
         let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
         let loaded = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
-            try MessagingStore.lockMessageForRead(connection, id: job.subjectID).flatMap { message in
+            try MessagingStore.message(connection, id: job.subjectID).flatMap { message in
                 try message.connectionID.flatMap { try MessagingStore.connection(connection, id: $0) }.map { (message, $0) }
             }
         }

@@ -26,10 +26,18 @@ public enum Validate {
         return trimmed
     }
 
-    public static func reference(_ value: String?) throws(DomainError) -> String? {
+    public static func reference(_ value: String?, field: String = "reference") throws(DomainError) -> String? {
         guard let value, !value.isEmpty else { return nil }
         guard value.count <= Limits.maxReferenceLength else {
-            throw .invalid("reference", "must be at most \(Limits.maxReferenceLength) characters")
+            throw .invalid(field, "must be at most \(Limits.maxReferenceLength) characters")
+        }
+        return value
+    }
+
+    /// An http or https URL without whitespace, at most 500 characters (gateway addresses, media).
+    public static func httpURL(_ value: String, field: String) throws(DomainError) -> String {
+        guard value.wholeMatch(of: /https?:\/\/[^\s]{1,490}/) != nil else {
+            throw .invalid(field, "must be an http or https URL")
         }
         return value
     }

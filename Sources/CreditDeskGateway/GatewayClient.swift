@@ -25,6 +25,9 @@ public struct GatewayCredentials: Sendable {
     public var username: String
     public var password: String
 
+    /// The base URL without a trailing slash, ready for a path to be appended.
+    var root: String { baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL }
+
     public init(provider: GatewayProvider, baseURL: String, username: String, password: String) {
         self.provider = provider
         self.baseURL = baseURL
@@ -85,8 +88,7 @@ public enum GatewayClient {
         if Segmenter.count(message.text).encoding == .ucs2 {
             parameters += [("coding", "2"), ("charset", "UTF-8")]
         }
-        let base = credentials.baseURL.hasSuffix("/") ? String(credentials.baseURL.dropLast()) : credentials.baseURL
-        return base + "/cgi-bin/sendsms?" + formEncode(parameters)
+        return credentials.root + "/cgi-bin/sendsms?" + formEncode(parameters)
     }
 
     /// Twilio's REST Messages API: a form POST with HTTP basic auth (account SID and token).
@@ -95,11 +97,10 @@ public enum GatewayClient {
     {
         var parameters = [("To", message.to), ("From", message.from), ("Body", message.text), ("StatusCallback", statusCallbackURL)]
         parameters += message.mediaURLs.map { ("MediaUrl", $0) }
-        let base = credentials.baseURL.hasSuffix("/") ? String(credentials.baseURL.dropLast()) : credentials.baseURL
         let account = percentEncode(credentials.username)
         let authorization = Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString()
         return (
-            "POST", "\(base)/2010-04-01/Accounts/\(account)/Messages.json",
+            "POST", "\(credentials.root)/2010-04-01/Accounts/\(account)/Messages.json",
             [("Authorization", "Basic \(authorization)"), ("Content-Type", "application/x-www-form-urlencoded")],
             Array(formEncode(parameters).utf8)
         )

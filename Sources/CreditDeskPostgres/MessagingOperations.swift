@@ -65,9 +65,7 @@ public enum MessagingOperations {
         }
         try Operations.requireActive(account)
         let name = try Validate.name(input.name)
-        guard input.baseURL.wholeMatch(of: /https?:\/\/[^\s]{1,490}/) != nil else {
-            throw DomainError.invalid("base_url", "must be an http or https URL")
-        }
+        _ = try Validate.httpURL(input.baseURL, field: "base_url")
         guard (1...200).contains(input.username.count) else { throw DomainError.invalid("username", "must be 1 to 200 characters") }
         guard (1...500).contains(input.password.count) else { throw DomainError.invalid("password", "must be 1 to 500 characters") }
         guard (1...20).contains(input.sender.count), !input.sender.contains(where: \.isWhitespace) else {
@@ -162,8 +160,8 @@ public enum MessagingOperations {
         guard account.kind == .client else { throw DomainError.invalid("account", "messages are sent by client accounts") }
         let to = try PhoneNumber.parse(input.to)
         guard input.text.count <= 2000 else { throw DomainError.invalid("text", "must be at most 2000 characters") }
-        for (index, url) in input.mediaURLs.enumerated() where url.wholeMatch(of: /https?:\/\/[^\s]{1,490}/) == nil {
-            throw DomainError.invalid("media_urls[\(index)]", "must be an http or https URL")
+        for (index, url) in input.mediaURLs.enumerated() {
+            _ = try Validate.httpURL(url, field: "media_urls[\(index)]")
         }
         guard let gateway = try MessagingStore.sendingConnection(connection, accountID: account.id, userID: principal.userID) else {
             throw DomainError(.conflict, "no gateway connection: link the office's or your own first")

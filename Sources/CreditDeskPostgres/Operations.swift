@@ -315,10 +315,7 @@ public enum Operations {
         }
         for (index, item) in items.enumerated() {
             _ = try Validate.amount(item.amount, field: "items[\(index)].amount")
-            guard (item.reference?.count ?? 0) <= Limits.maxReferenceLength else {
-                throw DomainError.invalid(
-                    "items[\(index)].reference", "must be at most \(Limits.maxReferenceLength) characters")
-            }
+            _ = try Validate.reference(item.reference, field: "items[\(index)].reference")
         }
         return try LedgerStore.reserveBatch(connection, context, account: target, unit: unit, items: items)
     }

@@ -268,7 +268,7 @@ public enum MessagingStore {
         try connection.execute(lockMessage, [id]).first.map(decodeMessage)
     }
 
-    public static func lockMessageForRead(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {
+    public static func message(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {
         try connection.execute(selectMessage, [id]).first.map(decodeMessage)
     }
 
@@ -355,6 +355,9 @@ public enum MessagingStore {
             createdAt: try row.decode(Date.self, "created_at"))
     }
 
+    /// media_urls arrive as a JSON array (array_to_json), decoded by one shared decoder.
+    private static let mediaDecoder = JSONDecoder()
+
     static func decodeMessage(_ row: PostgresRow) throws -> MessageRecord {
         let media = try row.decode(String.self, "media_urls")
         return MessageRecord(
@@ -365,7 +368,7 @@ public enum MessagingStore {
             unit: CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms,
             sender: try row.decode(String.self, "sender"), recipient: try row.decode(String.self, "recipient"),
             body: try row.decode(String.self, "body"),
-            mediaURLs: (try? JSONDecoder().decode([String].self, from: Data(media.utf8))) ?? [],
+            mediaURLs: (try? mediaDecoder.decode([String].self, from: Data(media.utf8))) ?? [],
             segments: Int(try row.decode(Int64.self, "segments")), credits: try row.decode(Int64.self, "credits"),
             status: MessageStatus(rawValue: try row.decode(String.self, "status")) ?? .failed,
             failureReason: try row.decode(String?.self, "failure_reason"),
