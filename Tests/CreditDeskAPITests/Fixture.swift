@@ -107,6 +107,12 @@ extension UUID {
     var lower: String { uuidString.lowercased() }
 }
 
+/// Expects `creditdesk verify`'s invariants to hold on the test's database.
+func verifyClean(_ pool: DatabasePool) async throws {
+    let violations = try await pool.withTransaction(isolation: .repeatableRead) { try VerifyStore.verify($0) }
+    #expect(violations.isEmpty, "\(violations)")
+}
+
 /// Runs `body` against a fresh database with the fixture and the real router.
 func withAPI(_ body: @escaping @Sendable (API, Fixture, DatabasePool) async throws -> Void) async throws {
     try await withTestDatabase(poolSize: 8) { pool in

@@ -19,11 +19,6 @@ struct LedgerTests {
         #expect(transfer.status == .ok)
     }
 
-    func verifyClean(_ pool: DatabasePool) async throws {
-        let violations = try await pool.withTransaction(isolation: .repeatableRead) { try VerifyStore.verify($0) }
-        #expect(violations.isEmpty, "\(violations)")
-    }
-
     @Test("a replayed request returns the original response; the same key with another body is 409")
     func idempotency() async throws {
         try await withAPI { api, fixture, pool in

@@ -110,11 +110,6 @@ struct MessagingTests {
         #expect(kannel.deliveredToSMSC().count == count)
     }
 
-    func verifyClean(_ pool: DatabasePool) async throws {
-        let violations = try await pool.withTransaction(isolation: .repeatableRead) { try VerifyStore.verify($0) }
-        #expect(violations.isEmpty, "\(violations)")
-    }
-
     @Test("send: credits reserved, Kannel accepts, the delivery report marks it delivered, credits posted")
     func sendAndDeliver() async throws {
         try await withMessaging { api, fixture, pool, _ in
