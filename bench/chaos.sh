@@ -7,6 +7,7 @@
 # Uses the debug build (`make test` already made it): this checks correctness, not speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 DURATION=${DURATION:-45}
 KILLS=${KILLS:-5}
 WORKERS=${WORKERS:-8}
@@ -26,9 +27,7 @@ DAEMON=""
 start_daemon() {
   "$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning >> "$LOG" 2>&1 &
   DAEMON=$!
-  for _ in $(seq 1 240); do curl -sf "$BASE/readyz" > /dev/null && return 0; sleep 0.25; done
-  echo "the daemon did not become ready; see $LOG" >&2
-  return 1
+  wait_ready "$BASE" "$LOG"
 }
 cleanup() {
   [ -n "$DAEMON" ] && kill -9 "$DAEMON" 2>/dev/null || true
@@ -38,13 +37,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_daemon
-OUT=$("$BIN" bootstrap --data-dir "$DATA" --log-level warning)
-KEY=$(echo "$OUT" | sed -n 's/.*store it now): //p')
-PLATFORM=$(echo "$OUT" | awk '/platform account/ {print $3}')
-api() { # KEY METHOD PATH [BODY]
-  curl -sf -X "$2" -H "Authorization: Bearer $1" -H "Idempotency-Key: setup-$(uuidgen)" \
-    -H "Content-Type: application/json" ${4:+-d "$4"} "$BASE$3"
-}
+bootstrap "$BIN" "$DATA"
 RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Chaos Reseller\"}" | jq -r .id)
 ADMIN=$(api "$KEY" POST "/v1/accounts/$RESELLER/users" '{"name":"Chaos Admin","role":"admin"}' | jq -r .id)
 RESELLER_KEY=$(api "$KEY" POST "/v1/users/$ADMIN/keys" '{"label":"chaos"}' | jq -r .secret)

@@ -8,6 +8,7 @@
 # Prints a table and writes .bench/credit.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 CLIENTS=${CLIENTS:-16}
 SECONDS_EACH=${SECONDS_EACH:-20}
 BULK_MESSAGES=${BULK_MESSAGES:-100000}
@@ -29,8 +30,7 @@ cleanup() {
   wait "$SERVER" 2>/dev/null || true
 }
 trap cleanup EXIT
-for _ in $(seq 1 120); do curl -sf "$BASE/readyz" > /dev/null && break; sleep 0.5; done
-curl -sf "$BASE/readyz" > /dev/null || { echo "the daemon did not become ready; see .bench/credit-server.log" >&2; exit 1; }
+wait_ready "$BASE" .bench/credit-server.log
 
 PEAK_FILE=.bench/credit-rss-peak
 echo 0 > "$PEAK_FILE"
@@ -41,26 +41,20 @@ echo 0 > "$PEAK_FILE"
   done ) &
 SAMPLER=$!
 
-OUT=$("$BIN" bootstrap --data-dir "$DATA" --log-level warning)
-KEY=$(echo "$OUT" | sed -n 's/.*store it now): //p')
-PLATFORM=$(echo "$OUT" | awk '/platform account/ {print $3}')
+bootstrap "$BIN" "$DATA"
 PG_PORT=$(sed -n 4p "$DATA/pgdata/postmaster.pid")
 ADMIN_URL="postgresql://creditdesk:$(cat "$DATA/password")@127.0.0.1:$PG_PORT"
 export CREDITDESK_KEY=$KEY
 
-api() { # METHOD PATH [BODY]: one call with a fresh idempotency key; prints the body, fails on non-2xx
-  curl -sf -X "$1" -H "Authorization: Bearer $KEY" -H "Idempotency-Key: setup-$(uuidgen)" \
-    -H "Content-Type: application/json" ${3:+-d "$3"} "$BASE$2"
-}
-RESELLER=$(api POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Bench Reseller\"}" | jq -r .id)
+RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Bench Reseller\"}" | jq -r .id)
 ACCOUNTS=()
 for i in $(seq 1 "$CLIENTS"); do
-  ACCOUNTS+=("$(api POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Bench Client $i\"}" | jq -r .id)")
+  ACCOUNTS+=("$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Bench Client $i\"}" | jq -r .id)")
 done
 DISTINCT=$(IFS=,; echo "${ACCOUNTS[*]}")
 HOT=${ACCOUNTS[0]}
 BULK_ACCOUNT=${ACCOUNTS[1]}
-api POST "/v1/accounts/$BULK_ACCOUNT/credits/adjust" '{"unit":"sms","amount":1000000000,"reason":"bulk benchmark funds"}' > /dev/null
+api "$KEY" POST "/v1/accounts/$BULK_ACCOUNT/credits/adjust" '{"unit":"sms","amount":1000000000,"reason":"bulk benchmark funds"}' > /dev/null
 
 echo "pgbench: initialising scale $CLIENTS …" >&2
 psql -q "$ADMIN_URL/creditdesk" -c "CREATE DATABASE pgbench" > /dev/null

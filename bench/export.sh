@@ -4,6 +4,7 @@
 # Prints a table and writes .bench/export.json. Uses a release build and its own cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ENTRIES=${ENTRIES:-1000000}
 CLIENTS=${CLIENTS:-1000}
 BIN=.build/release/creditdesk
@@ -16,15 +17,13 @@ PORT=$((20000 + RANDOM % 10000))
 SERVER=$!
 cleanup() { kill -INT "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
 trap cleanup EXIT
-for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null && break; sleep 0.5; done
+BASE="http://127.0.0.1:$PORT"
+wait_ready "$BASE" .bench/export-server.log
 
-OUT=$("$BIN" bootstrap --data-dir "$DATA" --log-level warning)
-KEY=$(echo "$OUT" | sed -n 's/.*store it now): //p')
-PLATFORM=$(echo "$OUT" | awk '/platform account/ {print $3}')
+bootstrap "$BIN" "$DATA"
 PG_PORT=$(sed -n 4p "$DATA/pgdata/postmaster.pid")
 URL="postgresql://creditdesk:$(cat "$DATA/password")@127.0.0.1:$PG_PORT/creditdesk"
-RESELLER=$(curl -s -H "Authorization: Bearer $KEY" -H "Idempotency-Key: bench-reseller" -H "Content-Type: application/json" \
-  -d "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Bench Reseller\"}" "http://127.0.0.1:$PORT/v1/accounts" | jq -r .id)
+RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Bench Reseller\"}" | jq -r .id)
 
 echo "generating $CLIENTS clients and $ENTRIES entries …" >&2
 psql -q -v ON_ERROR_STOP=1 "$URL" > /dev/null <<SQL
