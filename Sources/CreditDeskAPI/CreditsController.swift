@@ -92,6 +92,14 @@ struct CreditsController {
         let reason: String?
     }
 
+    struct Expire: Decodable {
+        static let fields: Set<String> = ["unit", "amount", "reason"]
+        let unit: CreditUnit
+        /// All unreserved credits when absent.
+        let amount: Int64?
+        let reason: String?
+    }
+
     struct Refund: Decodable {
         static let fields: Set<String> = ["amount", "reason"]
         let amount: Int64?
@@ -265,6 +273,18 @@ struct CreditsController {
                 connection, principal, operation in
                 EntryDTO(
                     try Operations.charge(
+                        connection, principal, operation, accountID: id, unit: input.unit, amount: input.amount,
+                        reason: input.reason))
+            }
+        }
+        router.post("/v1/accounts/:id/credits/expire") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let body = try await Body.collect(request, context)
+            let input = try Body.decode(Expire.self, from: body, fields: Expire.fields)
+            return try await access.mutate(request, context, body: body, status: .created) {
+                connection, principal, operation in
+                EntryDTO(
+                    try Operations.expire(
                         connection, principal, operation, accountID: id, unit: input.unit, amount: input.amount,
                         reason: input.reason))
             }

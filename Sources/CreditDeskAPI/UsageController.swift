@@ -19,6 +19,9 @@ struct UsageController {
         let sold: Int64
         let refunded: Int64
         let consumed: Int64
+        let sent: Int64
+        let received: Int64
+        let expired: Int64
         let removed: Int64
         let transferredOut: Int64
         let closing: Int64
@@ -29,12 +32,15 @@ struct UsageController {
             periodStart = row.bucket
             unit = row.unit
             opening = row.opening
-            granted = row.granted
-            sold = row.sold
-            refunded = row.refunded
-            consumed = row.consumed
-            removed = row.removed
-            transferredOut = row.transferredOut
+            granted = row.flows.granted
+            sold = row.flows.sold
+            refunded = row.flows.refunded
+            consumed = row.flows.consumed
+            sent = row.flows.sent
+            received = row.flows.received
+            expired = row.flows.expired
+            removed = row.flows.removed
+            transferredOut = row.flows.transferredOut
             closing = row.closing
         }
     }

@@ -42,7 +42,7 @@ public enum CreditUnit: String, Codable, Sendable, CaseIterable {
 }
 
 public enum EntryKind: String, Codable, Sendable, CaseIterable {
-    case grant, adjust, transfer, sale, reserve, post, void, charge, refund
+    case grant, adjust, transfer, sale, reserve, post, void, charge, refund, expire
 }
 
 public enum ReservationStatus: String, Codable, Sendable {

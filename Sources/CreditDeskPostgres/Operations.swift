@@ -364,6 +364,20 @@ public enum Operations {
             reason: try Validate.reason(reason, required: false))
     }
 
+    /// Expires a child's unused credits (end of a term, a lapsed package). Like a removal it
+    /// needs credit management over the account, but the credits do not go back to anyone's
+    /// pool: they were paid for and are used up by time.
+    public static func expire(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        unit: CreditUnit, amount: Int64?, reason: String?
+    ) throws -> EntryRecord {
+        let target = try account(connection, principal, accountID, for: .manageCredits)
+        if let amount { _ = try Validate.amount(amount) }
+        return try LedgerStore.expire(
+            connection, context, account: target, unit: unit, amount: amount,
+            reason: try Validate.reason(reason, required: false) ?? "credits expired")
+    }
+
     /// Refunds a posted charge (or post) to the account it consumed from. Needs credit
     /// management over that account: a client cannot refund itself.
     public static func refund(
@@ -448,11 +462,9 @@ extension Operations {
             let byAccount = Dictionary(grouping: unitRows, by: \.accountID)
             let opening = byAccount.values.reduce(Int64(0)) { $0 + ($1.min { $0.bucket < $1.bucket }?.opening ?? 0) }
             let closing = byAccount.values.reduce(Int64(0)) { $0 + ($1.max { $0.bucket < $1.bucket }?.closing ?? 0) }
-            func sum(_ field: (UsageRow) -> Int64) -> Int64 { unitRows.reduce(0) { $0 + field($1) } }
             return UsageRow(
                 accountID: root.id, accountName: "total", bucket: period.from, unit: unit, opening: opening,
-                granted: sum(\.granted), sold: sum(\.sold), refunded: sum(\.refunded), consumed: sum(\.consumed),
-                removed: sum(\.removed), transferredOut: sum(\.transferredOut), closing: closing)
+                flows: unitRows.reduce(UsageFlows()) { $0 + $1.flows }, closing: closing)
         }
     }
 }

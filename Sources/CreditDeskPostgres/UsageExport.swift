@@ -37,7 +37,7 @@ public struct UsageExport: Sendable {
 
     public static let dailyColumns = [
         "account_id", "account_name", "period_start", "unit", "opening", "granted", "sold", "refunded", "consumed",
-        "removed", "transferred_out", "closing",
+        "sent", "received", "expired", "removed", "transferred_out", "closing",
     ]
     public static let entryColumns = [
         "entry_id", "created_at_local", "account_id", "account_name", "kind", "unit", "amount", "counterparty", "reason",
@@ -125,8 +125,9 @@ public struct UsageExport: Sendable {
     static func values(_ row: UsageRow) -> [ExportValue] {
         [
             .text(row.accountID.uuidString.lowercased()), .text(row.accountName), .text(row.bucket), .text(row.unit.rawValue),
-            .int(row.opening), .int(row.granted), .int(row.sold), .int(row.refunded), .int(row.consumed), .int(row.removed),
-            .int(row.transferredOut), .int(row.closing),
+            .int(row.opening), .int(row.flows.granted), .int(row.flows.sold), .int(row.flows.refunded),
+            .int(row.flows.consumed), .int(row.flows.sent), .int(row.flows.received), .int(row.flows.expired),
+            .int(row.flows.removed), .int(row.flows.transferredOut), .int(row.closing),
         ]
     }
 

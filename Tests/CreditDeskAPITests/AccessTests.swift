@@ -68,6 +68,9 @@ struct AccessTests {
         Case(
             name: "charge", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/charges" },
             body: { _ in ["unit": "sms", "amount": 1] }, allowed: consumers),
+        Case(
+            name: "expire", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/credits/expire" },
+            body: { _ in ["unit": "sms", "amount": 1] }, allowed: creditManagers),
         Case(name: "entries", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/entries" }, allowed: everyone),
         Case(
             name: "clients overview", method: .get, path: { "/v1/accounts/\($0.reseller.id.lower)/clients" },

@@ -276,6 +276,12 @@ struct MessagingTests {
             let forged = try await api.call(.post, "/v1/callbacks/twilio/\(gateway.id)/inbound?token=x", key: nil, rawBody: form)
             #expect(forged.status == .unauthorized)
             #expect(try await api.balance(fixture.client.id, .mms, key: user) == (4, 0, 4))
+            // Billing sees it as an MMS received, not sent.
+            let usage = try await api.call(
+                .get, "/v1/accounts/\(fixture.client.id.lower)/usage?from=\(UsageTests.start)&to=\(UsageTests.today)&group=month",
+                key: user)
+            let mmsRow = (usage["rows"] as? [[String: Any]])?.last { $0["unit"] as? String == "mms" }
+            #expect(mmsRow?["received"] as? NSNumber == 1 && mmsRow?["sent"] as? NSNumber == 0)
             try await verifyClean(pool)
         }
     }

@@ -49,6 +49,10 @@ struct UsageTests {
             body: ["amount": 5, "reason": "failed"])
         // Still pending at report time: reserved, not consumed.
         try await api.call(.post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: user, body: ["unit": "sms", "amount": 11])
+        let expiry = try await api.call(
+            .post, "/v1/accounts/\(fixture.client.id.lower)/credits/expire", key: admin,
+            body: ["unit": "sms", "amount": 25, "reason": "term ended"])
+        #expect(expiry.status == .created)
     }
 
     @Test("every row reconciles: opening + in − out = closing, and closing is the balance")
@@ -65,9 +69,12 @@ struct UsageTests {
             let row = try #require(client.first)
             #expect(int(row, "granted") == 300 && int(row, "sold") == 1_000 && int(row, "removed") == 40)
             #expect(int(row, "consumed") == 85 && int(row, "refunded") == 5 && int(row, "opening") == 0)
+            // Consumed splits into sent (posted reservations) and received (charges).
+            #expect(int(row, "sent") == 70 && int(row, "received") == 15 && int(row, "expired") == 25)
             for row in rows(report) + rows(report, "totals") {
+                #expect(int(row, "consumed") == int(row, "sent") + int(row, "received"))
                 let flows = int(row, "opening") + int(row, "granted") + int(row, "sold") + int(row, "refunded")
-                    - int(row, "consumed") - int(row, "removed") - int(row, "transferred_out")
+                    - int(row, "consumed") - int(row, "expired") - int(row, "removed") - int(row, "transferred_out")
                 #expect(flows == int(row, "closing"), "\(row)")
             }
             #expect(int(row, "closing") == (try await api.balance(fixture.client.id, .sms, key: admin)).posted)
@@ -87,6 +94,35 @@ struct UsageTests {
                 .get, "/v1/accounts/\(fixture.client.id.lower)/usage?from=2020-01-01&to=2020-02-01", key: admin)
             let earlySMS = try #require(rows(early).first { $0["unit"] as? String == "sms" })
             #expect(int(earlySMS, "opening") == 0 && int(earlySMS, "closing") == 0)
+        }
+    }
+
+    @Test("expiry takes only unreserved credits, needs the parent, and is idempotent")
+    func expiry() async throws {
+        try await withAPI { api, fixture, pool in
+            try await activity(api, fixture)
+            let admin = fixture.keys[.resellerAdmin]!
+            let path = "/v1/accounts/\(fixture.client.id.lower)/credits/expire"
+            let before = try await api.balance(fixture.client.id, .sms, key: admin)
+            #expect(before.posted == 1_155 && before.reserved == 11)
+
+            let selfExpiry = try await api.call(.post, path, key: fixture.keys[.clientAdmin], body: ["unit": "sms"])
+            #expect(selfExpiry.status == .forbidden)
+            let tooMuch = try await api.call(.post, path, key: admin, body: ["unit": "sms", "amount": 1_145])
+            #expect(tooMuch.status == .badRequest && tooMuch.errorCode == "invalid_request")
+            #expect((try await api.balance(fixture.client.id, .sms, key: admin)).posted == 1_155)
+
+            // Everything unreserved; the pending reservation keeps its 11.
+            let key = UUID().uuidString
+            let all = try await api.call(.post, path, key: admin, body: ["unit": "sms"], idempotencyKey: key)
+            #expect(all.status == .created && int(all.json ?? [:], "amount") == 1_144 && all["kind"] as? String == "expire")
+            let replay = try await api.call(.post, path, key: admin, body: ["unit": "sms"], idempotencyKey: key)
+            #expect(replay.status == .created && int(replay.json ?? [:], "id") == int(all.json ?? [:], "id"))
+            let after = try await api.balance(fixture.client.id, .sms, key: admin)
+            #expect(after.posted == 11 && after.reserved == 11 && after.available == 0)
+            let nothing = try await api.call(.post, path, key: admin, body: ["unit": "sms"])
+            #expect(nothing.status == .conflict)
+            try await verifyClean(pool)
         }
     }
 
@@ -141,7 +177,7 @@ struct UsageTests {
                 #expect(int(row, "opening") == int(row, "closing"))
                 #expect(int(row, "consumed") == 0)
             }
-            #expect(all.contains { $0["unit"] as? String == "sms" && int($0, "opening") == 1_180 })
+            #expect(all.contains { $0["unit"] as? String == "sms" && int($0, "opening") == 1_155 })
         }
     }
 

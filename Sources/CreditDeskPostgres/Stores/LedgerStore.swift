@@ -359,6 +359,28 @@ public enum LedgerStore {
             to: .system(SystemAccount.consumption), reason: reason)
     }
 
+    /// Expires up to `amount` (all if nil) of an account's unreserved posted credits: pending
+    /// reservations keep what they hold, and credit extended by a limit is never "expired".
+    public static func expire(
+        _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
+        amount: Int64?, reason: String?
+    ) throws -> EntryRecord {
+        let balance = try balance(connection, account, unit)
+        let expirable = max(0, balance.posted - balance.reserved)
+        guard expirable > 0 else {
+            throw DomainError(
+                .conflict, "the account has no unreserved \(unit.rawValue) credits to expire",
+                details: ["unit": .string(unit.rawValue), "posted": .int(balance.posted), "reserved": .int(balance.reserved)])
+        }
+        let requested = amount ?? expirable
+        guard (1...expirable).contains(requested) else {
+            throw DomainError.invalid("amount", "must be between 1 and the \(expirable) unreserved credits")
+        }
+        return try move(
+            connection, context, kind: .expire, unit: unit, amount: requested, from: .customer(account),
+            to: .system(SystemAccount.consumption), reason: reason)
+    }
+
     /// The entry and its tenant, locked so concurrent refunds of it are serialized.
     public static func lockEntry(_ connection: PostgresConnection, id: Int64) throws -> (EntryRecord, UUID)? {
         guard let row = try connection.execute(lockEntry, [id]).first else { return nil }

@@ -49,25 +49,53 @@ public struct UsagePeriod: Sendable, Equatable {
     }
 }
 
-/// One account's flows of one unit in one bucket (a day or month, or the whole period).
-/// `opening + granted + sold + refunded − consumed − removed − transferredOut = closing`.
+/// What moved in and out of one account's credits of one unit in one bucket.
+public struct UsageFlows: Sendable, Equatable {
+    /// In: grants, transfers and manual additions.
+    public var granted: Int64 = 0
+    /// In: package purchases.
+    public var sold: Int64 = 0
+    public var refunded: Int64 = 0
+    /// Out: posted reservations, i.e. sent messages (SMS segments, or MMS).
+    public var sent: Int64 = 0
+    /// Out: immediate charges, i.e. received MMS (and any other direct charge).
+    public var received: Int64 = 0
+    /// Out: unused credits expired by the parent.
+    public var expired: Int64 = 0
+    /// Out: manual removals.
+    public var removed: Int64 = 0
+    /// Out: credits given to children (transfers, grants, package sales to them).
+    public var transferredOut: Int64 = 0
+
+    public init() {}
+
+    /// Credits used: sent plus received.
+    public var consumed: Int64 { sent + received }
+    public var net: Int64 { granted + sold + refunded - consumed - expired - removed - transferredOut }
+
+    public static func + (lhs: Self, rhs: Self) -> Self {
+        var sum = lhs
+        sum.granted += rhs.granted
+        sum.sold += rhs.sold
+        sum.refunded += rhs.refunded
+        sum.sent += rhs.sent
+        sum.received += rhs.received
+        sum.expired += rhs.expired
+        sum.removed += rhs.removed
+        sum.transferredOut += rhs.transferredOut
+        return sum
+    }
+}
+
+/// One account's flows of one unit in one bucket (a day or month, or the whole period):
+/// `opening + flows.net = closing`.
 public struct UsageRow: Sendable, Equatable {
     public let accountID: UUID
     public let accountName: String
     public let bucket: String  // YYYY-MM-DD (the bucket's first day, local to the period's zone)
     public let unit: CreditUnit
     public let opening: Int64
-    /// In: grants, transfers and manual additions.
-    public let granted: Int64
-    /// In: package purchases.
-    public let sold: Int64
-    public let refunded: Int64
-    /// Out: posts and charges (credits used).
-    public let consumed: Int64
-    /// Out: manual removals.
-    public let removed: Int64
-    /// Out: credits given to children (transfers, grants, package sales to them).
-    public let transferredOut: Int64
+    public let flows: UsageFlows
     public let closing: Int64
 }
 
@@ -124,15 +152,17 @@ public enum UsageStore {
                    coalesce(sum(l.signed) FILTER (WHERE l.signed > 0 AND l.kind IN ('grant', 'transfer', 'adjust')), 0) AS granted,
                    coalesce(sum(l.signed) FILTER (WHERE l.signed > 0 AND l.kind = 'sale'), 0) AS sold,
                    coalesce(sum(l.signed) FILTER (WHERE l.signed > 0 AND l.kind = 'refund'), 0) AS refunded,
-                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind IN ('post', 'charge')), 0) AS consumed,
+                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = 'post'), 0) AS sent,
+                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = 'charge'), 0) AS received,
+                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = 'expire'), 0) AS expired,
                    coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = 'adjust'), 0) AS removed,
                    coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind IN ('grant', 'transfer', 'sale')), 0) AS transferred_out,
                    sum(l.signed) AS net
             FROM lines l, bounds WHERE l.created_at >= bounds.start_at
             GROUP BY 1, 2, 3
         )
-        SELECT b.account_id, b.unit, b.bucket::text AS bucket, b.granted, b.sold, b.refunded, b.consumed, b.removed,
-               b.transferred_out,
+        SELECT b.account_id, b.unit, b.bucket::text AS bucket, b.granted, b.sold, b.refunded, b.sent, b.received,
+               b.expired, b.removed, b.transferred_out,
                (coalesce(o.amount, 0) + sum(b.net) OVER w - b.net)::bigint AS opening,
                (coalesce(o.amount, 0) + sum(b.net) OVER w)::bigint AS closing
         FROM bucketed b LEFT JOIN opening o ON o.account_id = b.account_id AND o.unit = b.unit
@@ -250,14 +280,19 @@ public enum UsageStore {
             let account = try row.decode(UUID.self, "account_id")
             let unit = CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms
             active.insert("\(account) \(unit.rawValue)")
+            var flows = UsageFlows()
+            flows.granted = try row.decode(Int64.self, "granted")
+            flows.sold = try row.decode(Int64.self, "sold")
+            flows.refunded = try row.decode(Int64.self, "refunded")
+            flows.sent = try row.decode(Int64.self, "sent")
+            flows.received = try row.decode(Int64.self, "received")
+            flows.expired = try row.decode(Int64.self, "expired")
+            flows.removed = try row.decode(Int64.self, "removed")
+            flows.transferredOut = try row.decode(Int64.self, "transferred_out")
             rows.append(
                 UsageRow(
                     accountID: account, accountName: names[account] ?? "", bucket: try row.decode(String.self, "bucket"),
-                    unit: unit, opening: try row.decode(Int64.self, "opening"),
-                    granted: try row.decode(Int64.self, "granted"), sold: try row.decode(Int64.self, "sold"),
-                    refunded: try row.decode(Int64.self, "refunded"), consumed: try row.decode(Int64.self, "consumed"),
-                    removed: try row.decode(Int64.self, "removed"),
-                    transferredOut: try row.decode(Int64.self, "transferred_out"),
+                    unit: unit, opening: try row.decode(Int64.self, "opening"), flows: flows,
                     closing: try row.decode(Int64.self, "closing")))
         }
         let firstBucket = grouping == .month ? String(period.from.prefix(7)) + "-01" : period.from
@@ -269,8 +304,7 @@ public enum UsageStore {
             rows.append(
                 UsageRow(
                     accountID: account, accountName: names[account] ?? "", bucket: firstBucket, unit: unit,
-                    opening: amount, granted: 0, sold: 0, refunded: 0, consumed: 0, removed: 0, transferredOut: 0,
-                    closing: amount))
+                    opening: amount, flows: UsageFlows(), closing: amount))
         }
         return rows.sorted { ($0.accountID.uuidString, $0.bucket, $0.unit.rawValue) < ($1.accountID.uuidString, $1.bucket, $1.unit.rawValue) }
     }
