@@ -109,4 +109,14 @@ public enum ISO8601 {
         return try? Date(
             text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
+
+    /// An optional timestamp field of a request body; a malformed one is a 400 naming it.
+    static func parseField(_ text: String?, _ field: String) throws -> Date? {
+        guard let text else { return nil }
+        guard let date = parse(text) else {
+            throw APIError.badRequest(
+                code: "invalid_field", "\(field) must be an RFC 3339 timestamp", details: ["field": .string(field)])
+        }
+        return date
+    }
 }

@@ -41,6 +41,8 @@ public func buildRouter(dependencies: AppDependencies) -> Router<AppRequestConte
     CreditsController(access: access).addRoutes(to: router)
     UsageController(access: access).addRoutes(to: router)
     MessagingController(access: access, settings: dependencies.messaging).addRoutes(to: router)
+    ContactsController(access: access).addRoutes(to: router)
+    CampaignsController(access: access).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
     return router
 }

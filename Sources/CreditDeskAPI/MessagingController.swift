@@ -31,9 +31,11 @@ struct MessagingController {
         let sendAt: String?
     }
 
+    /// Either numbers, or a contact list whose members' mobiles are all unsubscribed.
     struct OptOuts: Decodable {
-        static let fields: Set<String> = ["phones"]
-        let phones: [String]
+        static let fields: Set<String> = ["phones", "list_id"]
+        let phones: [String]?
+        let listId: UUID?
     }
 
     struct Rate: Decodable {
@@ -101,13 +103,7 @@ struct MessagingController {
             let id = try Parameters.uuid(context, "id")
             let body = try await Body.collect(request, context)
             let input = try Body.decode(SendMessage.self, from: body, fields: SendMessage.fields)
-            let sendAt = try input.sendAt.map { text in
-                guard let date = ISO8601.parse(text) else {
-                    throw APIError.badRequest(
-                        code: "invalid_field", "send_at must be an RFC 3339 timestamp", details: ["field": "send_at"])
-                }
-                return date
-            }
+            let sendAt = try ISO8601.parseField(input.sendAt, "send_at")
             return try await access.mutate(request, context, body: body, status: .accepted) { connection, principal, operation in
                 MessageDTO(
                     try MessagingOperations.send(
@@ -144,10 +140,19 @@ struct MessagingController {
             let id = try Parameters.uuid(context, "id")
             let body = try await Body.collect(request, context)
             let input = try Body.decode(OptOuts.self, from: body, fields: OptOuts.fields)
+            guard (input.phones == nil) != (input.listId == nil) else {
+                throw APIError.badRequest(
+                    code: "invalid_field", "give either phones or list_id", details: ["field": "phones"])
+            }
             return try await access.mutate(request, context, body: body) { connection, principal, _ in
-                OptOutBatchDTO(
+                if let listID = input.listId {
+                    return OptOutBatchDTO(
+                        accountId: id.lower,
+                        phones: try ContactOperations.optOutList(connection, principal, accountID: id, listID: listID))
+                }
+                return OptOutBatchDTO(
                     accountId: id.lower,
-                    phones: try MessagingOperations.addOptOuts(connection, principal, accountID: id, phones: input.phones))
+                    phones: try MessagingOperations.addOptOuts(connection, principal, accountID: id, phones: input.phones ?? []))
             }
         }
         router.get("/v1/accounts/:id/opt-outs") { request, context in
@@ -204,7 +209,7 @@ struct MessagingController {
                 throw APIError.badRequest(code: "invalid_parameter", "from is required")
             }
             let text = request.uri.queryParameters.get("text") ?? ""
-            try await inbound(request, gatewayID: gatewayID, from: from, text: text, media: [])
+            try await inbound(request, gatewayID: gatewayID, from: from, text: text, media: [], gatewayMessageID: Parameters.query(request, "id"))
             return Response(status: .ok)
         }
         router.post("/v1/callbacks/twilio/:gateway/inbound") { request, context in
@@ -215,7 +220,9 @@ struct MessagingController {
             }
             let count = min(Int(form["NumMedia"]?.first ?? "0") ?? 0, 10)
             let media = (0..<count).compactMap { form["MediaUrl\($0)"]?.first }
-            try await inbound(request, gatewayID: gatewayID, from: from, text: form["Body"]?.first ?? "", media: media)
+            try await inbound(
+                request, gatewayID: gatewayID, from: from, text: form["Body"]?.first ?? "", media: media,
+                gatewayMessageID: form["MessageSid"]?.first)
             return Response(status: .ok)
         }
     }
@@ -234,14 +241,16 @@ struct MessagingController {
         }
     }
 
-    private func inbound(_ request: Request, gatewayID: UUID, from: String, text: String, media: [String]) async throws {
+    private func inbound(
+        _ request: Request, gatewayID: UUID, from: String, text: String, media: [String], gatewayMessageID: String?
+    ) async throws {
         let token = Parameters.query(request, "token") ?? ""
         try await access.translate {
             _ = try await access.pool.withRetryingTransaction { connection in
                 let gateway = try MessagingOperations.authenticateCallback(connection, connectionID: gatewayID, token: token)
                 return try MessagingOperations.receive(
                     connection, OperationContext(actorUserID: nil, requestID: "inbound"), gateway: gateway, from: from,
-                    text: text, mediaURLs: media)
+                    text: text, mediaURLs: media, gatewayMessageID: gatewayMessageID)
             }
         }
     }
@@ -310,6 +319,9 @@ struct MessageDTO: Encodable, Sendable {
     let sendAt: Date?
     let sentAt: Date?
     let deliveredAt: Date?
+    /// Outbound: the campaign's contact; inbound: the contact the reply was linked to (null: unlinked).
+    let contactId: String?
+    let campaignId: String?
     let createdAt: Date
 
     init(_ message: MessageRecord) {
@@ -331,6 +343,8 @@ struct MessageDTO: Encodable, Sendable {
         sendAt = message.sendAt
         sentAt = message.sentAt
         deliveredAt = message.deliveredAt
+        contactId = message.contactID?.lower
+        campaignId = message.campaignID?.lower
         createdAt = message.createdAt
     }
 }

@@ -90,10 +90,18 @@ enum Body {
                 case .typeMismatch(let type, let context): (context.codingPath, "must be \(describe(type))")
                 case .valueNotFound(_, let context): (context.codingPath, "must not be null")
                 case .keyNotFound(let key, let context): (context.codingPath + [key], "is required")
-                case .dataCorrupted(let context): (context.codingPath, "has an invalid value")
+                case .dataCorrupted(let context):
+                    (context.codingPath, context.debugDescription == "unknown field" ? "is not a known field" : "has an invalid value")
                 @unknown default: ([], "is invalid")
                 }
-            let field = path.map { snakeCase($0.stringValue) }.joined(separator: ".")
+            // contacts[1].mobile: array positions in brackets, member names in snake case.
+            let field = path.reduce(into: "") { field, key in
+                if let index = key.intValue {
+                    field += "[\(index)]"
+                } else {
+                    field += (field.isEmpty ? "" : ".") + snakeCase(key.stringValue)
+                }
+            }
             throw APIError.badRequest(
                 code: "invalid_field", "\(field.isEmpty ? "body" : field) \(problem)",
                 details: ["field": .string(field)])
@@ -228,6 +236,16 @@ enum Cursor {
                 throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
             }
             return key
+        }
+    }
+
+    /// A two-part cursor of a listing ordered by lower-cased name, then id.
+    static func decodeNameAndID(_ request: Request) throws -> (String, UUID)? {
+        try decode(request, count: 2).map { parts in
+            guard let id = UUID(uuidString: parts[1]) else {
+                throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
+            }
+            return (parts[0], id)
         }
     }
 

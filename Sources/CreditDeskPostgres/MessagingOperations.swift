@@ -172,21 +172,8 @@ public enum MessagingOperations {
                 .recipientOptedOut, "\(to.e164) has opted out (from/to pair violates a blacklist rule); nothing was charged",
                 details: ["to": .string(to.e164)])
         }
-        let international = !to.hasPrefix(gateway.homePrefix)
-        if international, !account.effectiveFeatures.contains(.international) {
-            throw DomainError(
-                .featureDisabled, "sending abroad needs the international feature", details: ["feature": .string("international")])
-        }
-        let resellerID = account.path.count >= 2 ? account.path[account.path.count - 2] : account.id
-        let rate = try MessagingStore.rate(connection, resellerID: resellerID, destinationDigits: String(to.digits))
-        guard let creditsPerSegment = rate ?? (international ? nil : 1) else {
-            throw DomainError.invalid("to", "no rate is set for destination \(to.e164); ask your reseller")
-        }
-        let price = try MessagePricing.price(text: input.text, mediaCount: input.mediaURLs.count, creditsPerSegment: creditsPerSegment)
-        try Operations.requireUnitAllowed(account, price.unit)
-        if price.unit == .mms, gateway.provider == .kannel {
-            throw DomainError.invalid("media_urls", "this gateway (Kannel) carries SMS only; MMS needs a twilio connection")
-        }
+        let price = try OutboundPricing.load(connection, account: account, gateway: gateway)
+            .price(to: to, text: input.text, mediaCount: input.mediaURLs.count)
         var sendAt: Date?
         if let requested = input.sendAt, requested > now {
             guard account.effectiveFeatures.contains(.scheduling) else {
@@ -212,6 +199,41 @@ public enum MessagingOperations {
         return record
     }
 
+    /// The checks every outbound message passes and what it costs, for one account sending
+    /// through one gateway: the rate table is read once, so a campaign prices each recipient
+    /// without a query.
+    public struct OutboundPricing: Sendable {
+        let account: AccountRecord
+        let gateway: GatewayConnectionRecord
+        let rates: RateTable
+
+        public static func load(_ connection: PostgresConnection, account: AccountRecord, gateway: GatewayConnectionRecord)
+            throws -> OutboundPricing
+        {
+            let resellerID = account.path.count >= 2 ? account.path[account.path.count - 2] : account.id
+            return OutboundPricing(
+                account: account, gateway: gateway, rates: try MessagingStore.rates(connection, resellerID: resellerID))
+        }
+
+        public func price(to: PhoneNumber, text: String, mediaCount: Int) throws -> MessagePrice {
+            let international = !to.hasPrefix(gateway.homePrefix)
+            if international, !account.effectiveFeatures.contains(.international) {
+                throw DomainError(
+                    .featureDisabled, "sending abroad needs the international feature",
+                    details: ["feature": .string("international")])
+            }
+            guard let creditsPerSegment = rates.rate(for: to) ?? (international ? nil : 1) else {
+                throw DomainError.invalid("to", "no rate is set for destination \(to.e164); ask your reseller")
+            }
+            let price = try MessagePricing.price(text: text, mediaCount: mediaCount, creditsPerSegment: creditsPerSegment)
+            try Operations.requireUnitAllowed(account, price.unit)
+            if price.unit == .mms, gateway.provider == .kannel {
+                throw DomainError.invalid("media_urls", "this gateway (Kannel) carries SMS only; MMS needs a twilio connection")
+            }
+            return price
+        }
+    }
+
     /// Cancels a message that has not gone yet: the reservation is voided, nothing is charged.
     public static func cancel(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, messageID: UUID
@@ -220,18 +242,27 @@ public enum MessagingOperations {
             let account = try AccountStore.find(connection, id: message.accountID)
         else { throw DomainError.notFound("message") }
         try Authorization.check(principal, .consumeCredits, targetPath: account.path, what: "message")
-        guard message.status == .scheduled || message.status == .queued,
-            let jobID = try MessagingStore.lockIdleJob(connection, subjectID: messageID)
-        else {
+        guard let cancelled = try cancelUnsent(connection, context, message) else {
             throw DomainError(
                 .conflict, "the message is \(message.status.rawValue) and can no longer be cancelled",
                 details: ["status": .string(message.status.rawValue)])
         }
+        return cancelled
+    }
+
+    /// Cancels a locked message if it has not gone and nobody is submitting it right now;
+    /// nil otherwise.
+    static func cancelUnsent(_ connection: PostgresConnection, _ context: OperationContext, _ message: MessageRecord) throws
+        -> MessageRecord?
+    {
+        guard message.status == .scheduled || message.status == .queued,
+            let jobID = try MessagingStore.lockIdleJob(connection, subjectID: message.id)
+        else { return nil }
         try MessagingStore.finish(connection, jobID: jobID, error: "cancelled")
         if let reservationID = message.reservationID, let reservation = try LedgerStore.lockReservation(connection, id: reservationID) {
             _ = try LedgerStore.void(connection, context, reservation: reservation)
         }
-        return try MessagingStore.setStatus(connection, id: messageID, .cancelled, reason: "cancelled before it was sent")
+        return try MessagingStore.setStatus(connection, id: message.id, .cancelled, reason: "cancelled before it was sent")
     }
 
     public static func messages(
@@ -301,13 +332,25 @@ public enum MessagingOperations {
         }
     }
 
-    /// An inbound message: opt keywords act on the opt-out list; an MMS is charged one credit.
+    /// An inbound message: opt keywords act on the opt-out list; an MMS is charged one credit;
+    /// the message is linked to the first contact whose phone matches, in the account's
+    /// configured field order. A repeat of a gateway message id returns the stored message and
+    /// changes nothing (gateways retry callbacks).
     public static func receive(
         _ connection: PostgresConnection, _ context: OperationContext, gateway: GatewayConnectionRecord, from: String,
-        text: String, mediaURLs: [String]
+        text: String, mediaURLs: [String], gatewayMessageID: String? = nil
     ) throws -> MessageRecord {
         guard let account = try AccountStore.find(connection, id: gateway.accountID) else { throw DomainError.notFound("account") }
+        let gatewayMessageID = gatewayMessageID.flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
+        if let gatewayMessageID,
+            let stored = try MessagingStore.lockInbound(connection, connectionID: gateway.id, gatewayMessageID: gatewayMessageID)
+        {
+            return stored
+        }
         let sender = (try? PhoneNumber.parse(from.hasPrefix("+") ? from : "+" + from, field: "from"))?.e164 ?? from
+        let contactID = try ContactStore.match(
+            connection, accountID: account.id, phone: sender,
+            order: try ContactStore.replyMatchOrder(connection, accountID: account.id))
         switch OptKeyword.parse(text) {
         case .optOut: try MessagingStore.optOut(connection, account: account, phone: sender, source: "keyword")
         case .optIn: _ = try MessagingStore.optIn(connection, accountID: account.id, phone: sender)
@@ -324,13 +367,14 @@ public enum MessagingOperations {
                 failure = "not charged: no MMS credit available"
             }
         }
-        return try MessagingStore.insert(
-            connection,
-            MessagingStore.NewMessage(
-                account: account, userID: gateway.userID, connectionID: gateway.id, direction: .inbound,
-                unit: isMMS ? .mms : .sms, sender: sender, recipient: gateway.sender, body: String(text.prefix(2000)),
-                mediaURLs: Array(mediaURLs.prefix(MessagePricing.maxMediaURLs)), segments: isMMS ? 1 : Segmenter.count(text).segments,
-                credits: isMMS && failure == nil ? 1 : 0, status: .received, failureReason: failure))
+        var message = MessagingStore.NewMessage(
+            account: account, userID: gateway.userID, connectionID: gateway.id, direction: .inbound,
+            unit: isMMS ? .mms : .sms, sender: sender, recipient: gateway.sender, body: String(text.prefix(2000)),
+            mediaURLs: Array(mediaURLs.prefix(MessagePricing.maxMediaURLs)), segments: isMMS ? 1 : Segmenter.count(text).segments,
+            credits: isMMS && failure == nil ? 1 : 0, status: .received, failureReason: failure)
+        message.contactID = contactID
+        message.gatewayMessageID = gatewayMessageID
+        return try MessagingStore.insert(connection, message)
     }
 
     // MARK: opt-outs

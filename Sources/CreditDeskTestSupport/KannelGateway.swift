@@ -91,7 +91,7 @@ public final class KannelGateway: @unchecked Sendable {
             keyword = default
             catch-all = true
             max-messages = 0
-            get-url = "\(inboundURL)&from=%p&to=%P&text=%a"
+            get-url = "\(inboundURL)&from=%p&to=%P&text=%a&id=%I"
 
             """
         let configurationPath = directory.appendingPathComponent("kannel.conf").path

@@ -38,6 +38,9 @@ public struct MessageRecord: Sendable, Equatable {
     public let sendAt: Date?
     public let sentAt: Date?
     public let deliveredAt: Date?
+    /// Outbound: the contact a campaign sent it to; inbound: the contact the reply was linked to.
+    public let contactID: UUID?
+    public let campaignID: UUID?
     public let createdAt: Date
 }
 
@@ -78,11 +81,7 @@ public enum MessagingStore {
         UPDATE gateway_connections SET secret_sealed = $2, secret_key_id = $3, updated_at = now() WHERE id = $1
         """
     static let selectAllConnectionSecrets = "SELECT id, secret_sealed, secret_key_id FROM gateway_connections ORDER BY id FOR UPDATE"
-    static let selectRate = """
-        SELECT credits_per_segment FROM message_rates
-        WHERE reseller_id = $1 AND $2 LIKE prefix || '%'
-        ORDER BY char_length(prefix) DESC LIMIT 1
-        """
+    static let selectRates = "SELECT prefix, credits_per_segment FROM message_rates WHERE reseller_id = $1"
     static let upsertRate = """
         INSERT INTO message_rates (tenant_id, reseller_id, prefix, credits_per_segment) VALUES ($1, $2, $3, $4)
         ON CONFLICT (tenant_id, reseller_id, prefix) DO UPDATE SET credits_per_segment = EXCLUDED.credits_per_segment
@@ -90,12 +89,12 @@ public enum MessagingStore {
     static let messageColumns = """
         id, tenant_id, account_id, user_id, connection_id, direction, unit, sender, recipient, body,
         array_to_json(media_urls)::text AS media_urls, segments, credits, status, failure_reason, reservation_id,
-        send_at, sent_at, delivered_at, created_at
+        send_at, sent_at, delivered_at, contact_id, campaign_id, created_at
         """
     static let insertMessage = """
         INSERT INTO messages (tenant_id, id, account_id, user_id, connection_id, direction, unit, sender, recipient, body,
-            media_urls, segments, credits, status, failure_reason, reservation_id, send_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::text[], $12, $13, $14, $15, $16, $17)
+            media_urls, segments, credits, status, failure_reason, reservation_id, send_at, contact_id, gateway_message_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::text[], $12, $13, $14, $15, $16, $17, $18, $19)
         RETURNING \(messageColumns)
         """
     static let lockMessage = "SELECT \(messageColumns) FROM messages WHERE id = $1 FOR UPDATE"
@@ -118,6 +117,10 @@ public enum MessagingStore {
           AND ($5::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM messages WHERE id = $5))
         ORDER BY created_at DESC, id DESC
         LIMIT $6
+        """
+    static let lockGatewayMessage = "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))"
+    static let selectGatewayMessage = """
+        SELECT \(messageColumns) FROM messages WHERE connection_id = $1 AND gateway_message_id = $2
         """
     static let isOptedOut = "SELECT 1 FROM opt_outs WHERE account_id = $1 AND phone = $2"
     static let insertOptOut = """
@@ -200,8 +203,13 @@ public enum MessagingStore {
 
     // MARK: rates
 
-    public static func rate(_ connection: PostgresConnection, resellerID: UUID, destinationDigits: String) throws -> Int64? {
-        try connection.execute(selectRate, [resellerID, destinationDigits]).first?.decode(Int64.self, "credits_per_segment")
+    /// A reseller's whole rate table (a few rows: one per destination prefix it prices).
+    public static func rates(_ connection: PostgresConnection, resellerID: UUID) throws -> RateTable {
+        var rates: [String: Int64] = [:]
+        for row in try connection.execute(selectRates, [resellerID]).rows {
+            rates[try row.decode(String.self, "prefix")] = try row.decode(Int64.self, "credits_per_segment")
+        }
+        return RateTable(rates)
     }
 
     public static func setRate(
@@ -229,6 +237,9 @@ public enum MessagingStore {
         public var failureReason: String?
         public var reservationID: UUID?
         public var sendAt: Date?
+        public var contactID: UUID?
+        /// The gateway's own id of an inbound message: a repeat of it is not stored twice.
+        public var gatewayMessageID: String?
 
         public init(
             account: AccountRecord, userID: UUID?, connectionID: UUID?, direction: MessageDirection, unit: CreditUnit,
@@ -260,7 +271,8 @@ public enum MessagingStore {
                 [message.account.tenantID, message.id, message.account.id, message.userID, message.connectionID,
                  message.direction.rawValue, message.unit.rawValue, message.sender, message.recipient, message.body,
                  quotedArrayLiteral(message.mediaURLs), Int64(message.segments), message.credits,
-                 message.status.rawValue, message.failureReason, message.reservationID, message.sendAt]
+                 message.status.rawValue, message.failureReason, message.reservationID, message.sendAt,
+                 message.contactID, message.gatewayMessageID]
             ).single())
     }
 
@@ -286,6 +298,15 @@ public enum MessagingStore {
         try connection.execute(
             selectMessages, [accountID, direction?.rawValue, status?.rawValue, phone, afterID, Int64(limit)]
         ).rows.map(decodeMessage)
+    }
+
+    /// An inbound message already stored under the gateway's id, with the id locked for the
+    /// rest of the transaction so a concurrent repeat waits and then finds it.
+    public static func lockInbound(_ connection: PostgresConnection, connectionID: UUID, gatewayMessageID: String) throws
+        -> MessageRecord?
+    {
+        try connection.execute(lockGatewayMessage, [connectionID.uuidString.lowercased(), gatewayMessageID])
+        return try connection.execute(selectGatewayMessage, [connectionID, gatewayMessageID]).first.map(decodeMessage)
     }
 
     // MARK: opt-outs
@@ -374,6 +395,7 @@ public enum MessagingStore {
             failureReason: try row.decode(String?.self, "failure_reason"),
             reservationID: try row.decode(UUID?.self, "reservation_id"), sendAt: try row.decode(Date?.self, "send_at"),
             sentAt: try row.decode(Date?.self, "sent_at"), deliveredAt: try row.decode(Date?.self, "delivered_at"),
+            contactID: try row.decode(UUID?.self, "contact_id"), campaignID: try row.decode(UUID?.self, "campaign_id"),
             createdAt: try row.decode(Date.self, "created_at"))
     }
 }

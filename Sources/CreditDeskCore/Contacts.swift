@@ -1,0 +1,68 @@
+import Foundation
+
+/// The phone fields a contact has; a client configures the order in which an inbound reply's
+/// number is looked up among them.
+public enum ContactPhoneField: String, Codable, Sendable, CaseIterable {
+    case mobile
+    case workPhone = "work_phone"
+    case homePhone = "home_phone"
+
+    public static let defaultReplyMatchOrder: [ContactPhoneField] = [.mobile, .workPhone, .homePhone]
+
+    /// A match order: one to three distinct fields.
+    public static func matchOrder(_ names: [String]) throws(DomainError) -> [ContactPhoneField] {
+        var order: [ContactPhoneField] = []
+        for name in names {
+            guard let field = ContactPhoneField(rawValue: name) else {
+                throw .invalid("reply_match_order", "\(name) is not one of mobile, work_phone, home_phone")
+            }
+            guard !order.contains(field) else { throw .invalid("reply_match_order", "\(name) appears twice") }
+            order.append(field)
+        }
+        guard !order.isEmpty else { throw .invalid("reply_match_order", "must name at least one field") }
+        return order
+    }
+}
+
+/// A campaign text with per-recipient fields: `{{first_name}}`, `{{last_name}}`. Unknown
+/// placeholders are refused when the campaign is created, not sent as typed.
+public struct MessageTemplate: Sendable, Equatable {
+    public static let fields: Set<String> = ["first_name", "last_name"]
+
+    public let text: String
+
+    public init(_ text: String) throws(DomainError) {
+        guard !text.isEmpty, text.count <= 2000 else { throw .invalid("template", "must be 1 to 2000 characters") }
+        for match in text.matches(of: /\{\{\s*([^}]*?)\s*\}\}/) {
+            let name = String(match.1)
+            guard Self.fields.contains(name) else {
+                throw .invalid("template", "unknown placeholder {{\(name)}}; use {{first_name}} or {{last_name}}")
+            }
+        }
+        self.text = text
+    }
+
+    /// The text for one recipient; a missing field renders empty.
+    public func render(_ values: [String: String]) -> String {
+        text.replacing(/\{\{\s*([^}]*?)\s*\}\}/) { match in values[String(match.1)] ?? "" }
+    }
+}
+
+/// A reseller's per-segment rates by destination prefix: the longest matching prefix wins.
+public struct RateTable: Sendable {
+    let rates: [String: Int64]
+    let longest: Int
+
+    public init(_ rates: [String: Int64]) {
+        self.rates = rates
+        longest = rates.keys.map(\.count).max() ?? 0
+    }
+
+    public func rate(for number: PhoneNumber) -> Int64? {
+        let digits = number.digits
+        for length in stride(from: min(longest, digits.count), through: 1, by: -1) {
+            if let rate = rates[String(digits.prefix(length))] { return rate }
+        }
+        return nil
+    }
+}

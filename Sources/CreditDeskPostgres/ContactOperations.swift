@@ -1,0 +1,174 @@
+import CreditDeskCore
+import Foundation
+
+/// Contacts, lists and the messaging settings of a client account. Contacts are kept by the
+/// people who send (client users and above); the reply match order is an admin's setting.
+public enum ContactOperations {
+    public struct ContactInput: Sendable {
+        public var firstName: String?
+        public var lastName: String?
+        public var mobile: String?
+        public var workPhone: String?
+        public var homePhone: String?
+        public var email: String?
+        public var smsConsent: Bool?
+
+        public init(
+            firstName: String?, lastName: String?, mobile: String?, workPhone: String?, homePhone: String?,
+            email: String?, smsConsent: Bool?
+        ) {
+            self.firstName = firstName
+            self.lastName = lastName
+            self.mobile = mobile
+            self.workPhone = workPhone
+            self.homePhone = homePhone
+            self.email = email
+            self.smsConsent = smsConsent
+        }
+
+        /// Applies the fields given onto `contact`; an empty string clears an optional field.
+        func apply(to contact: inout ContactRecord, prefix: String) throws {
+            func phone(_ value: String?, _ field: String, _ current: String?) throws -> String? {
+                guard let value else { return current }
+                if value.isEmpty { return nil }
+                return try PhoneNumber.parse(value, field: prefix + field).e164
+            }
+            if let firstName { contact.firstName = try Validate.name(firstName, field: prefix + "first_name") }
+            guard contact.firstName.count <= 100 else { throw DomainError.invalid(prefix + "first_name", "must be at most 100 characters") }
+            if let lastName {
+                contact.lastName = lastName.isEmpty ? nil : try Validate.name(lastName, field: prefix + "last_name")
+                guard (contact.lastName?.count ?? 0) <= 100 else {
+                    throw DomainError.invalid(prefix + "last_name", "must be at most 100 characters")
+                }
+            }
+            contact.mobile = try phone(mobile, "mobile", contact.mobile)
+            contact.workPhone = try phone(workPhone, "work_phone", contact.workPhone)
+            contact.homePhone = try phone(homePhone, "home_phone", contact.homePhone)
+            if let email {
+                do { contact.email = email.isEmpty ? nil : try Validate.email(email) } catch {
+                    throw DomainError.invalid(prefix + "email", "is not an email address")
+                }
+            }
+            if let smsConsent { contact.smsConsent = smsConsent }
+        }
+    }
+
+    /// At most this many contacts in one batch request.
+    public static let maxBatch = 10_000
+
+    static func clientAccount(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
+        -> AccountRecord
+    {
+        let account = try Operations.account(connection, principal, id, for: action)
+        guard account.kind == .client else { throw DomainError.invalid("account", "contacts belong to client accounts") }
+        return account
+    }
+
+    /// Creates contacts, all or nothing, optionally adding them to a list of the same account.
+    public static func createContacts(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, inputs: [ContactInput], listID: UUID?
+    ) throws -> [ContactRecord] {
+        let account = try clientAccount(connection, principal, accountID, for: .consumeCredits)
+        guard (1...maxBatch).contains(inputs.count) else {
+            throw DomainError.invalid("contacts", "must hold 1 to \(maxBatch) contacts")
+        }
+        let list = try listID.map { try loadList(connection, principal, $0, for: .consumeCredits) }
+        if let list, list.accountID != account.id { throw DomainError.invalid("list_id", "is a list of another account") }
+        var created: [ContactRecord] = []
+        created.reserveCapacity(inputs.count)
+        for (index, input) in inputs.enumerated() {
+            guard input.firstName != nil else { throw DomainError.invalid("contacts[\(index)].first_name", "is required") }
+            var contact = ContactRecord(
+                id: UUID(), tenantID: account.tenantID, accountID: account.id, firstName: "", lastName: nil, mobile: nil,
+                workPhone: nil, homePhone: nil, email: nil, smsConsent: false, createdAt: Date())
+            try input.apply(to: &contact, prefix: inputs.count == 1 ? "" : "contacts[\(index)].")
+            created.append(try ContactStore.insert(connection, contact))
+        }
+        if let list { try ContactStore.addMembers(connection, list: list, contactIDs: created.map(\.id)) }
+        return created
+    }
+
+    public static func updateContact(
+        _ connection: PostgresConnection, _ principal: Principal, contactID: UUID, input: ContactInput
+    ) throws -> ContactRecord {
+        guard var contact = try ContactStore.lockContact(connection, id: contactID),
+            let account = try AccountStore.find(connection, id: contact.accountID)
+        else { throw DomainError.notFound("contact") }
+        try Authorization.check(principal, .consumeCredits, targetPath: account.path, what: "contact")
+        try input.apply(to: &contact, prefix: "")
+        return try ContactStore.update(connection, contact)
+    }
+
+    public static func contacts(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, search: String?, after: (String, UUID)?,
+        limit: Int
+    ) throws -> [ContactRecord] {
+        _ = try Operations.account(connection, principal, accountID, for: .read)
+        let search = search.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        return try ContactStore.contacts(connection, accountID: accountID, search: search, after: after, limit: limit)
+    }
+
+    // MARK: lists
+
+    public static func createList(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, name: String)
+        throws -> ContactListRecord
+    {
+        let account = try clientAccount(connection, principal, accountID, for: .consumeCredits)
+        return try ContactStore.createList(connection, account: account, name: try Validate.name(name))
+    }
+
+    static func loadList(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
+        -> ContactListRecord
+    {
+        guard let list = try ContactStore.list(connection, id: id), let account = try AccountStore.find(connection, id: list.accountID)
+        else { throw DomainError.notFound("contact list") }
+        try Authorization.check(principal, action, targetPath: account.path, what: "contact list")
+        return list
+    }
+
+    public static func lists(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, after: (String, UUID)?, limit: Int
+    ) throws -> [ContactListRecord] {
+        _ = try Operations.account(connection, principal, accountID, for: .read)
+        return try ContactStore.lists(connection, accountID: accountID, after: after, limit: limit)
+    }
+
+    public static func addMembers(_ connection: PostgresConnection, _ principal: Principal, listID: UUID, contactIDs: [UUID])
+        throws -> ContactListRecord
+    {
+        let list = try loadList(connection, principal, listID, for: .consumeCredits)
+        guard (1...maxBatch).contains(contactIDs.count) else {
+            throw DomainError.invalid("contact_ids", "must hold 1 to \(maxBatch) ids")
+        }
+        try ContactStore.addMembers(connection, list: list, contactIDs: contactIDs)
+        return try ContactStore.list(connection, id: listID)!
+    }
+
+    /// Batch unsubscribe by list: every member's mobile goes on the account's opt-out list.
+    public static func optOutList(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, listID: UUID)
+        throws -> [String]
+    {
+        let account = try Operations.account(connection, principal, accountID, for: .manageMessaging)
+        let list = try loadList(connection, principal, listID, for: .read)
+        guard list.accountID == account.id else { throw DomainError.invalid("list_id", "is a list of another account") }
+        return try ContactStore.optOutMembers(connection, listID: list.id)
+    }
+
+    // MARK: settings
+
+    public static func setReplyMatchOrder(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, order: [String]
+    ) throws -> [ContactPhoneField] {
+        let account = try clientAccount(connection, principal, accountID, for: .manageMessaging)
+        let order = try ContactPhoneField.matchOrder(order)
+        try ContactStore.setReplyMatchOrder(connection, account: account, order: order)
+        return order
+    }
+
+    public static func replyMatchOrder(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
+        -> [ContactPhoneField]
+    {
+        _ = try Operations.account(connection, principal, accountID, for: .read)
+        return try ContactStore.replyMatchOrder(connection, accountID: accountID)
+    }
+}

@@ -1,0 +1,246 @@
+import CreditDeskCore
+import Foundation
+
+public enum CampaignStatus: String, Codable, Sendable { case draft, confirmed, cancelled }
+
+public struct CampaignRecord: Sendable, Equatable {
+    public let id: UUID
+    public let tenantID: UUID
+    public let accountID: UUID
+    public let userID: UUID?
+    public let listID: UUID
+    public let name: String
+    public let template: String
+    public let mediaURLs: [String]
+    public let status: CampaignStatus
+    public let sendAt: Date?
+    public let termsAcceptedAt: Date?
+    public let batchID: UUID?
+    public let recipients: Int
+    public let skipped: Int
+    public let unit: CreditUnit?
+    public let credits: Int64
+    public let createdAt: Date
+    public let confirmedAt: Date?
+    public let cancelledAt: Date?
+}
+
+/// One list member's outcome: the message sent to it, or why none was.
+public struct CampaignRecipientRecord: Sendable, Equatable {
+    public let position: Int
+    public let contactID: UUID
+    public let phone: String?
+    public let messageID: UUID?
+    public let skipReason: String?
+    public let status: MessageStatus?
+    public let failureReason: String?
+    public let credits: Int64
+}
+
+/// What confirming writes for one sendable recipient.
+public struct CampaignMessage: Sendable {
+    public let position: Int
+    public let contactID: UUID
+    public let messageID: UUID
+    public let phone: String
+    public let text: String
+    public let segments: Int
+    public let credits: Int64
+}
+
+/// Campaigns and their recipients. Confirming writes the campaign's messages, jobs and
+/// recipient rows set-wise: a few statements whatever the list's size.
+public enum CampaignStore {
+    // MARK: statements
+
+    static let campaignColumns = """
+        id, tenant_id, account_id, user_id, list_id, name, template, array_to_json(media_urls)::text AS media_urls, status,
+        send_at, terms_accepted_at, batch_id, recipients, skipped, unit, credits, created_at, confirmed_at, cancelled_at
+        """
+    static let insertCampaign = """
+        INSERT INTO campaigns (tenant_id, id, account_id, user_id, list_id, name, template, media_urls, send_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::text[], $9)
+        RETURNING \(campaignColumns)
+        """
+    static let lockCampaign = "SELECT \(campaignColumns) FROM campaigns WHERE id = $1 FOR UPDATE"
+    static let selectCampaign = "SELECT \(campaignColumns) FROM campaigns WHERE id = $1"
+    static let selectCampaigns = """
+        SELECT \(campaignColumns) FROM campaigns
+        WHERE account_id = $1 AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM campaigns WHERE id = $2))
+        ORDER BY created_at DESC, id DESC LIMIT $3
+        """
+    static let confirmCampaign = """
+        UPDATE campaigns SET status = 'confirmed', terms_accepted_at = now(), terms_accepted_by = $2, confirmed_at = now(),
+            send_at = $3, batch_id = $4, recipients = $5, skipped = $6, unit = $7, credits = $8
+        WHERE id = $1
+        RETURNING \(campaignColumns)
+        """
+    static let cancelCampaign = """
+        UPDATE campaigns SET status = 'cancelled', cancelled_at = now() WHERE id = $1 RETURNING \(campaignColumns)
+        """
+    static let batchReservations = "SELECT id, reference FROM reservations WHERE batch_id = $1"
+    /// Every message of the campaign in one statement, from parallel arrays.
+    static let insertMessages = """
+        INSERT INTO messages (tenant_id, id, account_id, user_id, connection_id, direction, unit, sender, recipient, body,
+            media_urls, segments, credits, status, reservation_id, send_at, contact_id, campaign_id)
+        SELECT $1::uuid, m.id, $2::uuid, $3::uuid, $4::uuid, 'outbound', $5::text, $6::text, m.recipient, m.body,
+               $7::text::text[], m.segments, m.credits, $8::text, m.reservation_id, $9::timestamptz, m.contact_id, $10::uuid
+        FROM unnest($11::text::uuid[], $12::text::text[], $13::text::text[], $14::text::int[], $15::text::bigint[],
+                    $16::text::uuid[], $17::text::uuid[])
+             AS m (id, recipient, body, segments, credits, reservation_id, contact_id)
+        """
+    static let insertJobs = """
+        INSERT INTO jobs (tenant_id, kind, subject_id, run_at)
+        SELECT $1::uuid, 'send_message', id, coalesce($2::timestamptz, now()) FROM unnest($3::text::uuid[]) AS m (id)
+        """
+    static let insertRecipients = """
+        INSERT INTO campaign_recipients (tenant_id, campaign_id, position, contact_id, phone, message_id, skip_reason)
+        SELECT $1::uuid, $2::uuid, r.position, r.contact_id, r.phone, r.message_id, r.skip_reason
+        FROM unnest($3::text::int[], $4::text::uuid[], $5::text::text[], $6::text::uuid[], $7::text::text[])
+             AS r (position, contact_id, phone, message_id, skip_reason)
+        """
+    static let lockUnsentMessages = """
+        SELECT \(MessagingStore.messageColumns) FROM messages
+        WHERE campaign_id = $1 AND status IN ('scheduled', 'queued') ORDER BY id FOR UPDATE
+        """
+    static let statusCounts = "SELECT status, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status"
+    static let selectRecipients = """
+        SELECT r.position, r.contact_id, r.phone, r.message_id, r.skip_reason, m.status, m.failure_reason,
+               coalesce(m.credits, 0) AS credits
+        FROM campaign_recipients r LEFT JOIN messages m ON m.id = r.message_id
+        WHERE r.campaign_id = $1 AND ($2::int IS NULL OR r.position > $2)
+        ORDER BY r.position LIMIT $3
+        """
+
+    // MARK: campaigns
+
+    public static func insert(
+        _ connection: PostgresConnection, account: AccountRecord, userID: UUID?, listID: UUID, name: String,
+        template: String, mediaURLs: [String], sendAt: Date?
+    ) throws -> CampaignRecord {
+        try decode(
+            try connection.execute(
+                insertCampaign,
+                [account.tenantID, UUID(), account.id, userID, listID, name, template, quotedArrayLiteral(mediaURLs), sendAt]
+            ).single())
+    }
+
+    public static func lock(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord? {
+        try connection.execute(lockCampaign, [id]).first.map(decode)
+    }
+
+    public static func campaign(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord? {
+        try connection.execute(selectCampaign, [id]).first.map(decode)
+    }
+
+    public static func campaigns(_ connection: PostgresConnection, accountID: UUID, afterID: UUID?, limit: Int) throws
+        -> [CampaignRecord]
+    {
+        try connection.execute(selectCampaigns, [accountID, afterID, Int64(limit)]).rows.map(decode)
+    }
+
+    public struct Confirmation: Sendable {
+        public let campaign: CampaignRecord
+        public let account: AccountRecord
+        public let userID: UUID?
+        public let gateway: GatewayConnectionRecord
+        public let unit: CreditUnit
+        public let sendAt: Date?
+        public let batchID: UUID
+        public let messages: [CampaignMessage]
+        public let skipped: [(position: Int, contactID: UUID, phone: String?, reason: String)]
+    }
+
+    /// Writes the messages (each on its reservation of the batch), their jobs and the recipient rows,
+    /// and marks the campaign confirmed.
+    public static func confirm(_ connection: PostgresConnection, _ confirmation: Confirmation) throws -> CampaignRecord {
+        let account = confirmation.account
+        var reservations: [String: UUID] = [:]
+        for row in try connection.execute(batchReservations, [confirmation.batchID]).rows {
+            reservations[try row.decode(String.self, "reference")] = try row.decode(UUID.self, "id")
+        }
+        let messages = confirmation.messages
+        guard reservations.count == messages.count else {
+            throw DatabaseError(.other, message: "campaign batch holds \(reservations.count) reservations for \(messages.count) messages")
+        }
+        let ids = arrayLiteral(messages.map { $0.messageID.uuidString.lowercased() })
+        try connection.execute(
+            insertMessages,
+            [account.tenantID, account.id, confirmation.userID, confirmation.gateway.id, confirmation.unit.rawValue,
+             confirmation.gateway.sender, quotedArrayLiteral(confirmation.campaign.mediaURLs),
+             (confirmation.sendAt == nil ? MessageStatus.queued : .scheduled).rawValue, confirmation.sendAt,
+             confirmation.campaign.id, ids, quotedArrayLiteral(messages.map(\.phone)), quotedArrayLiteral(messages.map(\.text)),
+             arrayLiteral(messages.map { String($0.segments) }), arrayLiteral(messages.map { String($0.credits) }),
+             arrayLiteral(messages.map { reservations[reference(confirmation.campaign.id, $0.position)]!.uuidString.lowercased() }),
+             arrayLiteral(messages.map { $0.contactID.uuidString.lowercased() })])
+        try connection.execute(insertJobs, [account.tenantID, confirmation.sendAt, ids])
+        let positions = messages.map(\.position) + confirmation.skipped.map(\.position)
+        try connection.execute(
+            insertRecipients,
+            [account.tenantID, confirmation.campaign.id, arrayLiteral(positions.map(String.init)),
+             arrayLiteral((messages.map(\.contactID) + confirmation.skipped.map(\.contactID)).map { $0.uuidString.lowercased() }),
+             quotedArrayLiteral(messages.map { Optional($0.phone) } + confirmation.skipped.map(\.phone)),
+             quotedArrayLiteral(messages.map { Optional($0.messageID.uuidString.lowercased()) } + confirmation.skipped.map { _ in nil }),
+             quotedArrayLiteral(messages.map { _ in nil } + confirmation.skipped.map { Optional($0.reason) })])
+        return try decode(
+            try connection.execute(
+                confirmCampaign,
+                [confirmation.campaign.id, confirmation.userID, confirmation.sendAt, confirmation.batchID,
+                 Int64(messages.count), Int64(confirmation.skipped.count), confirmation.unit.rawValue,
+                 messages.reduce(Int64(0)) { $0 + $1.credits }]
+            ).single())
+    }
+
+    /// The reservation reference of a campaign's message: unique within the campaign's batch.
+    public static func reference(_ campaignID: UUID, _ position: Int) -> String {
+        "campaign \(campaignID.uuidString.lowercased()) #\(position)"
+    }
+
+    public static func lockUnsentMessages(_ connection: PostgresConnection, campaignID: UUID) throws -> [MessageRecord] {
+        try connection.execute(lockUnsentMessages, [campaignID]).rows.map(MessagingStore.decodeMessage)
+    }
+
+    public static func markCancelled(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord {
+        try decode(try connection.execute(cancelCampaign, [id]).single())
+    }
+
+    public static func statusCounts(_ connection: PostgresConnection, campaignID: UUID) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try connection.execute(statusCounts, [campaignID]).rows {
+            counts[try row.decode(String.self, "status")] = Int(try row.decode(Int64.self, "n"))
+        }
+        return counts
+    }
+
+    public static func recipients(_ connection: PostgresConnection, campaignID: UUID, afterPosition: Int?, limit: Int) throws
+        -> [CampaignRecipientRecord]
+    {
+        try connection.execute(selectRecipients, [campaignID, afterPosition.map { Int64($0) }, Int64(limit)]).rows.map { row in
+            CampaignRecipientRecord(
+                position: Int(try row.decode(Int64.self, "position")), contactID: try row.decode(UUID.self, "contact_id"),
+                phone: try row.decode(String?.self, "phone"), messageID: try row.decode(UUID?.self, "message_id"),
+                skipReason: try row.decode(String?.self, "skip_reason"),
+                status: try row.decode(String?.self, "status").flatMap(MessageStatus.init(rawValue:)),
+                failureReason: try row.decode(String?.self, "failure_reason"), credits: try row.decode(Int64.self, "credits"))
+        }
+    }
+
+    private static let mediaDecoder = JSONDecoder()
+
+    static func decode(_ row: PostgresRow) throws -> CampaignRecord {
+        let media = try row.decode(String.self, "media_urls")
+        return CampaignRecord(
+            id: try row.decode(UUID.self, "id"), tenantID: try row.decode(UUID.self, "tenant_id"),
+            accountID: try row.decode(UUID.self, "account_id"), userID: try row.decode(UUID?.self, "user_id"),
+            listID: try row.decode(UUID.self, "list_id"), name: try row.decode(String.self, "name"),
+            template: try row.decode(String.self, "template"),
+            mediaURLs: (try? mediaDecoder.decode([String].self, from: Data(media.utf8))) ?? [],
+            status: CampaignStatus(rawValue: try row.decode(String.self, "status")) ?? .draft,
+            sendAt: try row.decode(Date?.self, "send_at"), termsAcceptedAt: try row.decode(Date?.self, "terms_accepted_at"),
+            batchID: try row.decode(UUID?.self, "batch_id"), recipients: Int(try row.decode(Int64.self, "recipients")),
+            skipped: Int(try row.decode(Int64.self, "skipped")),
+            unit: try row.decode(String?.self, "unit").flatMap(CreditUnit.init(rawValue:)),
+            credits: try row.decode(Int64.self, "credits"), createdAt: try row.decode(Date.self, "created_at"),
+            confirmedAt: try row.decode(Date?.self, "confirmed_at"), cancelledAt: try row.decode(Date?.self, "cancelled_at"))
+    }
+}

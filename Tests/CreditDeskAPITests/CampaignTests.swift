@@ -1,0 +1,168 @@
+@testable import CreditDeskAPI
+import CreditDeskCore
+import CreditDeskPostgres
+import CreditDeskTestSupport
+import Foundation
+import HTTPTypes
+import Testing
+
+/// Contacts, reply linking, unsubscribe by list and campaigns. In the messaging suite, so the
+/// Kannel-backed campaign runs alone.
+extension MessagingTests {
+    /// The office's Twilio connection, pointing nowhere: for tests that send nothing out.
+    func connectTwilio(_ api: API, _ fixture: Fixture) async throws -> Reply {
+        let gateway = try await api.call(
+            .post, "/v1/accounts/\(fixture.client.id.lower)/gateways", key: fixture.keys[.clientAdmin],
+            body: [
+                "provider": "twilio", "name": "Twilio", "base_url": "http://127.0.0.1:9", "username": "AC123",
+                "password": "token", "sender": Self.sender, "home_prefix": "64",
+            ])
+        #expect(gateway.status == .created)
+        return gateway
+    }
+
+    func contactsPath(_ fixture: Fixture) -> String { "/v1/accounts/\(fixture.client.id.lower)/contacts" }
+
+    @Test("contacts: numbers must be international, misspelt fields are refused, batches are all or nothing")
+    func contacts() async throws {
+        try await withMessaging { api, fixture, _, _ in
+            let user = fixture.keys[.clientUser]!
+            let ana = try await api.call(
+                .post, contactsPath(fixture), key: user,
+                body: ["first_name": "Ana", "last_name": "Kahu", "mobile": "+64 21 555 0001", "sms_consent": true])
+            #expect(ana.status == .created && ana["mobile"] as? String == "+64215550001" && ana["sms_reachable"] as? Bool == true, "\(ana.json ?? [:])")
+            let national = try await api.call(.post, contactsPath(fixture), key: user, body: ["first_name": "Bo", "mobile": "021 555"])
+            #expect(national.status == .badRequest && national.errorDetails?["field"] as? String == "mobile")
+
+            let batch = try await api.call(
+                .post, contactsPath(fixture) + "/batch", key: user,
+                body: ["contacts": [["first_name": "Cy", "mobile": "+64215550002"], ["first_name": "Di", "mobil": "+64215550003"]]])
+            #expect(batch.status == .badRequest)
+            let badSecond = try await api.call(
+                .post, contactsPath(fixture) + "/batch", key: user,
+                body: ["contacts": [["first_name": "Cy", "mobile": "+64215550002"], ["first_name": "Di", "home_phone": "5550003"]]])
+            #expect(badSecond.status == .badRequest && badSecond.errorDetails?["field"] as? String == "contacts[1].home_phone")
+            let listed = try await api.call(.get, contactsPath(fixture), key: user)
+            #expect((listed["items"] as? [[String: Any]])?.count == 1)
+
+            // Consent can be withdrawn; an empty string clears a number.
+            let changed = try await api.call(
+                .patch, "/v1/contacts/\(ana.id)", key: user, body: ["sms_consent": false, "mobile": ""])
+            #expect(changed["sms_consent"] as? Bool == false && changed["mobile"] == nil && changed["sms_reachable"] as? Bool == false)
+            let rival = try await api.call(.patch, "/v1/contacts/\(ana.id)", key: fixture.keys[.otherResellerAdmin], body: ["first_name": "X"])
+            #expect(rival.status == .notFound)
+        }
+    }
+
+    @Test("a reply links to the first contact in the configured field order; a repeated callback is stored once")
+    func replyLinking() async throws {
+        try await withMessaging(features: ["mms", "inbound"]) { api, fixture, pool, _ in
+            let admin = fixture.keys[.clientAdmin]!
+            let number = "+64217770000"
+            // Older contact has the number as work phone; newer as mobile.
+            let work = try await api.call(.post, contactsPath(fixture), key: admin, body: ["first_name": "Work", "work_phone": number])
+            let mobile = try await api.call(.post, contactsPath(fixture), key: admin, body: ["first_name": "Mobile", "mobile": number])
+            let gateway = try await connectTwilio(api, fixture)
+            let inbound = "/v1/callbacks/twilio/\(gateway.id)/inbound?token=\(gateway["callback_token"] as? String ?? "")"
+            func reply(_ sid: String, _ text: String, from: String = number) async throws {
+                let form = "MessageSid=\(sid)&From=\(from.replacingOccurrences(of: "+", with: "%2B"))&To=%2B6421000000&Body=\(text)"
+                #expect(try await api.call(.post, inbound, key: nil, rawBody: form).status == .ok)
+            }
+            func linked() async throws -> [String?] {
+                let page = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/messages?direction=inbound", key: admin)
+                return (page["items"] as? [[String: Any]] ?? []).map { $0["contact_id"] as? String }
+            }
+            try await reply("SM1", "Yes")
+            #expect(try await linked() == [mobile.id])  // default order: mobile first
+            let settings = try await api.call(
+                .put, "/v1/accounts/\(fixture.client.id.lower)/messaging-settings", key: admin,
+                body: ["reply_match_order": ["work_phone", "mobile"]])
+            #expect(settings["reply_match_order"] as? [String] == ["work_phone", "mobile"])
+            try await reply("SM2", "Again")
+            #expect(try await linked() == [work.id, mobile.id])
+            try await reply("SM3", "Who", from: "+64219990000")
+            #expect(try await linked() == [nil, work.id, mobile.id])
+            // Twilio retries a webhook: the same MessageSid is not stored (or charged) twice.
+            try await api.call(
+                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
+                body: ["unit": "mms", "amount": 5, "to_account_id": fixture.reseller.id.lower])
+            try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.resellerAdmin],
+                body: ["unit": "mms", "amount": 5, "to_account_id": fixture.client.id.lower])
+            let mms = "MessageSid=MM1&From=%2B64217770000&To=%2B6421000000&Body=pic&NumMedia=1&MediaUrl0=https%3A%2F%2Fexample.com%2Fa.jpg"
+            for _ in 0..<3 { #expect(try await api.call(.post, inbound, key: nil, rawBody: mms).status == .ok) }
+            #expect(try await linked().count == 4)
+            #expect(try await api.balance(fixture.client.id, .mms, key: admin) == (4, 0, 4))
+            let badOrder = try await api.call(
+                .put, "/v1/accounts/\(fixture.client.id.lower)/messaging-settings", key: admin,
+                body: ["reply_match_order": ["fax"]])
+            #expect(badOrder.status == .badRequest)
+            try await verifyClean(pool)
+        }
+    }
+
+    /// Creates `count` contacts in a new list through the batch route; answers the list id.
+    func makeList(
+        _ api: API, _ fixture: Fixture, name: String, _ contacts: [[String: Any]]
+    ) async throws -> String {
+        let user = fixture.keys[.clientUser]!
+        let list = try await api.call(
+            .post, "/v1/accounts/\(fixture.client.id.lower)/contact-lists", key: user, body: ["name": name])
+        #expect(list.status == .created)
+        for start in stride(from: 0, to: contacts.count, by: 500) {
+            let chunk = Array(contacts[start..<min(start + 500, contacts.count)])
+            let created = try await api.call(
+                .post, contactsPath(fixture) + "/batch", key: user, body: ["contacts": chunk, "list_id": list.id])
+            #expect(created.status == .created, "\(created.json ?? [:])")
+        }
+        return list.id
+    }
+
+    @Test("unsubscribe by list puts every member's mobile on the opt-out list")
+    func unsubscribeByList() async throws {
+        try await withMessaging { api, fixture, _, _ in
+            let listID = try await makeList(
+                api, fixture, name: "Leavers",
+                [["first_name": "A", "mobile": "+64215550011"], ["first_name": "B", "mobile": "+64215550012"],
+                 ["first_name": "C", "home_phone": "+6495550013"]])
+            let admin = fixture.keys[.clientAdmin]!
+            let path = "/v1/accounts/\(fixture.client.id.lower)/opt-outs"
+            let byUser = try await api.call(.post, path, key: fixture.keys[.clientUser], body: ["list_id": listID])
+            #expect(byUser.status == .forbidden)
+            let both = try await api.call(.post, path, key: admin, body: ["list_id": listID, "phones": ["+64215550099"]])
+            #expect(both.status == .badRequest)
+            let done = try await api.call(.post, path, key: admin, body: ["list_id": listID])
+            #expect(Set(done["phones"] as? [String] ?? []) == ["+64215550011", "+64215550012"])
+            let listed = try await api.call(.get, path, key: admin)
+            #expect((listed["items"] as? [[String: Any]])?.compactMap { $0["phone"] as? String } == ["+64215550011", "+64215550012"])
+        }
+    }
+
+    @Test("a scheduled campaign reserves its credits in one batch; cancelling it voids them all")
+    func campaignCancel() async throws {
+        try await withMessaging(features: ["campaigns", "scheduling"]) { api, fixture, pool, _ in
+            _ = try await connectTwilio(api, fixture)
+            let listID = try await makeList(
+                api, fixture, name: "Patients",
+                (1...30).map { ["first_name": "P\($0)", "mobile": "+642155501\(String(format: "%02d", $0))", "sms_consent": true] })
+            let user = fixture.keys[.clientUser]!
+            let campaign = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/campaigns", key: user,
+                body: ["name": "Flu shots", "list_id": listID, "template": "Hi {{first_name}}, flu shots are in.",
+                       "send_at": ISO8601.format(Date().addingTimeInterval(3600))])
+            #expect(campaign.status == .created && campaign["status"] as? String == "draft")
+            let confirmed = try await api.call(.post, "/v1/campaigns/\(campaign.id)/confirm", key: user, body: ["accept_terms": true])
+            #expect(confirmed["status"] as? String == "confirmed" && confirmed["credits"] as? NSNumber == 30)
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 30, 70))
+            let again = try await api.call(.post, "/v1/campaigns/\(campaign.id)/confirm", key: user, body: ["accept_terms": true])
+            #expect(again.status == .conflict)
+            let cancelled = try await api.call(.post, "/v1/campaigns/\(campaign.id)/cancel", key: user, body: [:])
+            #expect(cancelled["status"] as? String == "cancelled")
+            #expect((cancelled["counts"] as? [String: Any])?["cancelled_now"] as? NSNumber == 30)
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
+            let results = try await api.call(.get, "/v1/campaigns/\(campaign.id)/recipients?limit=100", key: user)
+            #expect((results["items"] as? [[String: Any]])?.allSatisfy { $0["status"] as? String == "cancelled" } == true)
+            try await verifyClean(pool)
+        }
+    }
+}

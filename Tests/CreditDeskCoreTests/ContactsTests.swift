@@ -1,0 +1,35 @@
+@testable import CreditDeskCore
+import Testing
+
+@Suite("Templates, rate tables and reply match orders")
+struct ContactsTests {
+    @Test("a template renders each recipient's fields, tolerates spaces, and refuses unknown placeholders")
+    func templates() throws {
+        let template = try MessageTemplate("Hi {{first_name}} {{ last_name }}, see you {{first_name}}!")
+        #expect(template.render(["first_name": "Ana", "last_name": "Kahu"]) == "Hi Ana Kahu, see you Ana!")
+        #expect(template.render(["first_name": "Ana"]) == "Hi Ana , see you Ana!")
+        #expect(try MessageTemplate("No fields at all").render([:]) == "No fields at all")
+        #expect(throws: DomainError.invalid("template", "unknown placeholder {{firstname}}; use {{first_name}} or {{last_name}}")) {
+            try MessageTemplate("Hi {{firstname}}")
+        }
+        #expect(throws: DomainError.self) { try MessageTemplate("") }
+    }
+
+    @Test("the longest matching prefix sets the rate; no match is no rate")
+    func rateTable() {
+        let table = RateTable(["64": 1, "6422": 2, "44": 5])
+        #expect(table.rate(for: PhoneNumber(e164: "+64211234567")) == 1)
+        #expect(table.rate(for: PhoneNumber(e164: "+64221234567")) == 2)
+        #expect(table.rate(for: PhoneNumber(e164: "+447700900123")) == 5)
+        #expect(table.rate(for: PhoneNumber(e164: "+15551234567")) == nil)
+        #expect(RateTable([:]).rate(for: PhoneNumber(e164: "+64211234567")) == nil)
+    }
+
+    @Test("a reply match order names known fields, each once")
+    func matchOrder() throws {
+        #expect(try ContactPhoneField.matchOrder(["home_phone", "mobile"]) == [.homePhone, .mobile])
+        #expect(throws: DomainError.self) { try ContactPhoneField.matchOrder([]) }
+        #expect(throws: DomainError.self) { try ContactPhoneField.matchOrder(["mobile", "mobile"]) }
+        #expect(throws: DomainError.self) { try ContactPhoneField.matchOrder(["fax"]) }
+    }
+}
