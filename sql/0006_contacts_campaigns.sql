@@ -39,6 +39,8 @@ CREATE TABLE contact_list_members (
     tenant_id   uuid        NOT NULL,
     list_id     uuid        NOT NULL REFERENCES contact_lists (id),
     contact_id  uuid        NOT NULL REFERENCES contacts (id),
+    -- The order members joined in (a batch keeps its own order): a campaign goes in this order.
+    seq         bigint      GENERATED ALWAYS AS IDENTITY,
     added_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, list_id, contact_id)
 );

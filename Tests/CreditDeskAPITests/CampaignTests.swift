@@ -166,3 +166,91 @@ extension MessagingTests {
         }
     }
 }
+
+extension MessagingTests {
+    @Test("a 1,000-recipient campaign through Kannel: quoted, tested, confirmed, delivered, credits exactly reconciled")
+    func campaignThroughKannel() async throws {
+        try await withMessaging(features: ["campaigns"]) { api, fixture, pool, _ in
+            let (kannel, _) = try await connectKannel(api, fixture)
+            try await withKannel(kannel) {
+            let operatorKey = fixture.keys[.platformOperator]!, resellerAdmin = fixture.keys[.resellerAdmin]!
+            let user = fixture.keys[.clientUser]!, client = fixture.client.id.lower
+            try await api.call(
+                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey,
+                body: ["unit": "sms", "amount": 5_000, "to_account_id": fixture.reseller.id.lower])
+            try await api.call(
+                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: resellerAdmin,
+                body: ["unit": "sms", "amount": 1_900, "to_account_id": client])
+            // 022 numbers cost 2 credits a segment at this reseller.
+            try await api.call(
+                .put, "/v1/accounts/\(fixture.reseller.id.lower)/rates/6422", key: resellerAdmin, body: ["credits_per_segment": 2])
+            try await api.call(
+                .post, "/v1/accounts/\(client)/opt-outs", key: fixture.keys[.clientAdmin], body: ["phones": ["+64210009999"]])
+            var contacts: [[String: Any]] = (0..<1_000).map { index in
+                let network = index < 700 ? "21" : "22"
+                return ["first_name": "P\(index)", "mobile": "+64\(network)\(String(format: "%07d", index))", "sms_consent": true]
+            }
+            contacts += [
+                ["first_name": "NoMobile", "home_phone": "+6495550000", "sms_consent": true],
+                ["first_name": "NoConsent", "mobile": "+64210008888", "sms_consent": false],
+                ["first_name": "OptedOut", "mobile": "+64210009999", "sms_consent": true],
+                ["first_name": "Twin", "mobile": "+64210000000", "sms_consent": true],
+            ]
+            let listID = try await makeList(api, fixture, name: "Everyone", contacts)
+            let campaign = try await api.call(
+                .post, "/v1/accounts/\(client)/campaigns", key: user,
+                body: ["name": "Reminders", "list_id": listID, "template": "Hi {{first_name}}, your appointment is tomorrow."])
+            #expect(campaign.status == .created)
+
+            let quote = try await api.call(.get, "/v1/campaigns/\(campaign.id)/quote", key: user)
+            #expect(quote["members"] as? NSNumber == 1_004 && quote["recipients"] as? NSNumber == 1_000)
+            #expect(quote["credits_needed"] as? NSNumber == 1_300 && quote["credits_available"] as? NSNumber == 2_000)
+            #expect(quote["sufficient"] as? Bool == true && quote["segments"] as? NSNumber == 1_000)
+            #expect((quote["skipped"] as? [String: NSNumber])?.count == 4)
+
+            let test = try await api.call(.post, "/v1/campaigns/\(campaign.id)/test", key: user, body: ["to": "+64215559999"])
+            #expect(test.status == .accepted && test["text"] as? String == "Hi P0, your appointment is tomorrow.")
+            _ = try await waitForStatus(api, fixture, messageID: test.id, ["delivered"])
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (1_999, 0, 1_999))
+
+            let noTerms = try await api.call(.post, "/v1/campaigns/\(campaign.id)/confirm", key: user, body: ["accept_terms": false])
+            #expect(noTerms.status == .badRequest && noTerms.errorDetails?["field"] as? String == "accept_terms")
+            let confirmed = try await api.call(.post, "/v1/campaigns/\(campaign.id)/confirm", key: user, body: ["accept_terms": true])
+            #expect(confirmed["status"] as? String == "confirmed" && confirmed["credits"] as? NSNumber == 1_300)
+            #expect(confirmed["recipients"] as? NSNumber == 1_000 && confirmed["skipped"] as? NSNumber == 4)
+            // The whole campaign was reserved by one ledger movement.
+            let reserves = try await api.call(.get, "/v1/accounts/\(client)/entries?kind=reserve&limit=10", key: user)
+            #expect((reserves["items"] as? [[String: Any]])?.compactMap { ($0["amount"] as? NSNumber)?.int64Value }.sorted() == [1, 1_300])
+
+            let deadline = Date().addingTimeInterval(300)
+            var counts: [String: NSNumber] = [:]
+            while Date() < deadline {
+                counts = (try await api.call(.get, "/v1/campaigns/\(campaign.id)", key: user))["counts"] as? [String: NSNumber] ?? [:]
+                if counts["delivered"] == 1_000 { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(counts == ["delivered": 1_000])
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (699, 0, 699))
+            try await waitForSMSC(kannel, count: 1_001)
+
+            var recipients: [[String: Any]] = []
+            var cursor: String?
+            repeat {
+                let page = try await api.call(
+                    .get, "/v1/campaigns/\(campaign.id)/recipients?limit=500" + (cursor.map { "&cursor=\($0)" } ?? ""), key: user)
+                recipients += page["items"] as? [[String: Any]] ?? []
+                cursor = page["next_cursor"] as? String
+            } while cursor != nil
+            #expect(recipients.count == 1_004)
+            #expect(recipients.filter { $0["status"] as? String == "delivered" }.count == 1_000)
+            let skipped = recipients.filter { $0["status"] as? String == "skipped" }.compactMap { $0["reason"] as? String }
+            #expect(skipped == [
+                "no mobile number", "no SMS consent", "opted out", "duplicate number: sent to an earlier contact",
+            ])
+            let credits = recipients.compactMap { ($0["credits"] as? NSNumber)?.int64Value }.reduce(0, +)
+            #expect(credits == 1_300)
+            try await verifyClean(pool)
+            }
+        }
+    }
+}

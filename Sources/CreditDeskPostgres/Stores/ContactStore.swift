@@ -91,8 +91,10 @@ public enum ContactStore {
     static let addMembers = """
         INSERT INTO contact_list_members (tenant_id, list_id, contact_id)
         SELECT l.tenant_id, l.id, c.id
-        FROM contact_lists l JOIN contacts c ON c.account_id = l.account_id
-        WHERE l.id = $1 AND c.id = ANY ($2::text::uuid[])
+        FROM unnest($2::text::uuid[]) WITH ORDINALITY AS i (id, n)
+        JOIN contacts c ON c.id = i.id
+        JOIN contact_lists l ON l.id = $1 AND l.account_id = c.account_id
+        ORDER BY i.n
         ON CONFLICT DO NOTHING
         """
     static let countOwnContacts = "SELECT count(*) AS n FROM contacts WHERE account_id = $1 AND id = ANY ($2::text::uuid[])"
@@ -113,7 +115,7 @@ public enum ContactStore {
         JOIN contacts c ON c.id = m.contact_id
         LEFT JOIN opt_outs o ON o.account_id = c.account_id AND o.phone = c.mobile
         WHERE m.list_id = $1
-        ORDER BY m.added_at, c.id
+        ORDER BY m.seq
         """
 
     // MARK: contacts
