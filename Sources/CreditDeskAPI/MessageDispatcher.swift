@@ -9,14 +9,23 @@ import ServiceLifecycle
 public struct MessagingSettings: Sendable {
     /// Seals gateway credentials; nil when no key is configured (connections cannot be created).
     public var secretBox: SecretBox?
+    /// During a key rotation: the key being retired, still used to open secrets sealed under it
+    /// until `creditdesk gateways reencrypt` has resealed them all.
+    public var previousSecretBox: SecretBox?
     private let baseURL: PublicBaseURL
 
     /// How gateways reach this daemon's callbacks, e.g. http://sms-api.example.com.
     public var publicBaseURL: String { baseURL.value }
 
-    public init(secretBox: SecretBox?, publicBaseURL: String) {
+    public init(secretBox: SecretBox?, previousSecretBox: SecretBox? = nil, publicBaseURL: String) {
         self.secretBox = secretBox
+        self.previousSecretBox = previousSecretBox
         baseURL = PublicBaseURL(publicBaseURL)
+    }
+
+    /// The key a secret was sealed under, if this daemon has it.
+    func box(forKeyID keyID: String) -> SecretBox? {
+        [secretBox, previousSecretBox].compactMap { $0 }.first { $0.keyID == keyID }
     }
 
     /// Changes the callback base URL of a running app (tests learn their port after start).
@@ -139,7 +148,9 @@ public struct MessageDispatcher: Service {
             return
         }
         let associated = Array(gateway.id.uuidString.lowercased().utf8)
-        guard let box = settings.secretBox, let secret = box.open(gateway.secretSealed, associatedData: associated) else {
+        guard let box = settings.box(forKeyID: gateway.secretKeyID),
+            let secret = box.open(gateway.secretSealed, associatedData: associated)
+        else {
             try await conclude(job, message, context, .refused(reason: "the gateway credentials cannot be decrypted with the configured key"))
             return
         }

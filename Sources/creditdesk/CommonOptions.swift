@@ -81,6 +81,12 @@ struct DatabaseOptions: ParsableArguments {
         return try SecretBox(encodedKey: key)
     }
 
+    /// The key being retired in a rotation (CREDITDESK_OLD_SECRET_KEY), if set.
+    static func previousSecretBox() throws -> SecretBox? {
+        guard let encoded = environment["CREDITDESK_OLD_SECRET_KEY"], !encoded.isEmpty else { return nil }
+        return try SecretBox(encodedKey: encoded)
+    }
+
     /// Installs JSON logging once per process and returns the root logger.
     func makeLogger() throws -> Logger {
         let level = try resolvedLogLevel()

@@ -53,6 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         let messaging = MessagingSettings(
             secretBox: try database.secretBox(logger: logger),
+            previousSecretBox: try DatabaseOptions.previousSecretBox(),
             publicBaseURL: environment["CREDITDESK_PUBLIC_URL"] ?? "http://\(settings.host):\(settings.port)")
         let app = buildApplication(
             settings: settings, dependencies: AppDependencies(pool: pool, migrator: migrator, messaging: messaging),

@@ -254,3 +254,17 @@ extension MessagingTests {
         }
     }
 }
+
+extension MessagingTests {
+    @Test("during a key rotation the dispatcher opens secrets under the new key and the one being retired")
+    func rotationKeys() throws {
+        let (new, old, stray) = (
+            try SecretBox(encodedKey: SecretBox.generateKey()), try SecretBox(encodedKey: SecretBox.generateKey()),
+            try SecretBox(encodedKey: SecretBox.generateKey())
+        )
+        let settings = MessagingSettings(secretBox: new, previousSecretBox: old, publicBaseURL: "http://127.0.0.1:1")
+        #expect(settings.box(forKeyID: new.keyID)?.keyID == new.keyID)
+        #expect(settings.box(forKeyID: old.keyID)?.keyID == old.keyID)
+        #expect(settings.box(forKeyID: stray.keyID) == nil)
+    }
+}

@@ -52,7 +52,7 @@ struct CLITests {
         #expect(!report.output.contains("rows written"))
         let csv = try String(contentsOf: file, encoding: .utf8)
         #expect(csv.hasPrefix("account_id,account_name,period_start,unit,opening,granted"))
-        #expect(csv.contains(",sms,0,75,0,0,0,0,0,75\r\n"))
+        #expect(csv.contains(",sms,0,75,0,0,0,0,0,0,0,0,75\r\n"))
 
         let clean = try await run(["verify"], url: url)
         #expect(clean.status == 0, "\(clean.output)")
@@ -65,6 +65,59 @@ struct CLITests {
         #expect(dirty.status == 1)
         #expect(dirty.output.contains("posted balance equals the sum of its posted entries"))
         #expect(dirty.output.contains("every unit sums to zero"))
+    }
+
+    @Test("gateways reencrypt reseals every secret under the new key, all or nothing, and only once")
+    func reencrypt() async throws {
+        let url = try await TestCluster.shared.makeDatabase()
+        let oldKey = SecretBox.generateKey(), newKey = SecretBox.generateKey(), strayKey = SecretBox.generateKey()
+        let (oldBox, newBox) = (try SecretBox(encodedKey: oldKey), try SecretBox(encodedKey: newKey))
+        let gatewayID = try await runBlocking { () throws -> UUID in
+            let connection = try PostgresConnection(settings: ConnectionSettings(url: url))
+            try connection.execute("BEGIN")
+            let (platform, user, _) = try Operations.bootstrap(connection, operatorName: "Op", email: nil)
+            let principal = Principal(
+                userID: user.id, accountID: platform.id, tenantID: platform.tenantID, role: .operator, accountKind: .platform)
+            let reseller = try Operations.createAccount(connection, principal, parentID: platform.id, kind: .reseller, name: "R")
+            let client = try Operations.createAccount(connection, principal, parentID: reseller.id, kind: .client, name: "C")
+            let (gateway, _) = try MessagingOperations.createGateway(
+                connection, principal, accountID: client.id,
+                input: .init(
+                    provider: .kannel, name: "K", baseURL: "http://127.0.0.1:1", username: "u", password: "s3cret",
+                    sender: "+6421000000", homePrefix: "64", userID: nil),
+                box: oldBox)
+            try connection.execute("COMMIT")
+            return gateway.id
+        }
+        func stored() async throws -> GatewayConnectionRecord {
+            try await runBlocking {
+                try #require(try MessagingStore.connection(try PostgresConnection(settings: ConnectionSettings(url: url)), id: gatewayID))
+            }
+        }
+        func reencrypt(old: String?, new: String) async throws -> Subprocess.Result {
+            let binary = try #require(TestBinaries.creditdesk())
+            let environment = (old.map { ["CREDITDESK_OLD_SECRET_KEY=\($0)"] } ?? []) + ["CREDITDESK_SECRET_KEY=\(new)"]
+            return try await runBlocking {
+                try Subprocess.run(
+                    "/usr/bin/env",
+                    environment + [binary.path, "gateways", "reencrypt", "--database-url", url, "--log-level", "error"])
+            }
+        }
+        #expect(try await reencrypt(old: nil, new: newKey).status != 0)
+        // A wrong old key opens nothing, so nothing changes.
+        let wrong = try await reencrypt(old: strayKey, new: newKey)
+        #expect(wrong.status != 0 && wrong.output.contains("does not open"), "\(wrong.output)")
+        #expect(try await stored().secretKeyID == oldBox.keyID)
+
+        let done = try await reencrypt(old: oldKey, new: newKey)
+        #expect(done.status == 0 && done.output.contains("re-encrypted 1 gateway secrets under key \(newBox.keyID)"), "\(done.output)")
+        let resealed = try await stored()
+        let associated = Array(gatewayID.uuidString.lowercased().utf8)
+        #expect(resealed.secretKeyID == newBox.keyID)
+        #expect(newBox.open(resealed.secretSealed, associatedData: associated) == Array("s3cret".utf8))
+        #expect(oldBox.open(resealed.secretSealed, associatedData: associated) == nil)
+        // Run again: already under the new key, nothing to do.
+        #expect(try await reencrypt(old: oldKey, new: newKey).output.contains("re-encrypted 0 gateway secrets"))
     }
 
     @Test("ledger entries refuse UPDATE and DELETE")

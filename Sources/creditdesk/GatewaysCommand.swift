@@ -1,0 +1,37 @@
+import ArgumentParser
+import CreditDeskCore
+import CreditDeskPostgres
+import Foundation
+
+struct GatewaysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateways", abstract: "Gateway connections.", subcommands: [Reencrypt.self])
+
+    /// Key rotation. Keys come from the environment, never the command line (which `ps` shows):
+    /// run every daemon with CREDITDESK_SECRET_KEY = the new key and CREDITDESK_OLD_SECRET_KEY =
+    /// the old one (they open secrets under either), run this, then drop the old key.
+    struct Reencrypt: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reencrypt",
+            abstract: "Reseal every gateway secret under CREDITDESK_SECRET_KEY, opening it with CREDITDESK_OLD_SECRET_KEY.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            guard let oldBox = try DatabaseOptions.previousSecretBox() else {
+                throw ValidationError("set CREDITDESK_OLD_SECRET_KEY to the key the secrets are sealed under now")
+            }
+            guard let encoded = DatabaseOptions.environment["CREDITDESK_SECRET_KEY"], !encoded.isEmpty else {
+                throw ValidationError("set CREDITDESK_SECRET_KEY to the new key")
+            }
+            let newBox = try SecretBox(encodedKey: encoded)
+            // One transaction with every secret locked: all resealed, or none.
+            let count = try await AdminSession.run(database) { session in
+                try await session.pool.withTransaction {
+                    try MessagingOperations.reencryptSecrets($0, oldBox: oldBox, newBox: newBox)
+                }
+            }
+            print("re-encrypted \(count) gateway secrets under key \(newBox.keyID)")
+        }
+    }
+}
