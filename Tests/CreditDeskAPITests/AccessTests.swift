@@ -23,6 +23,7 @@ struct AccessTests {
     static let clientSide: Set<Fixture.Actor> = [.clientAdmin, .clientUser, .clientReadonly]
     static let creditManagers: Set<Fixture.Actor> = [.platformOperator, .resellerAdmin]
     static let consumers: Set<Fixture.Actor> = [.platformOperator, .resellerAdmin, .clientAdmin, .clientUser]
+    static let messagingManagers: Set<Fixture.Actor> = [.platformOperator, .resellerAdmin, .clientAdmin]
 
     static let cases: [Case] = [
         Case(name: "read account", method: .get, path: { "/v1/accounts/\($0.client.id.lower)" }, allowed: everyone),
@@ -83,6 +84,32 @@ struct AccessTests {
         Case(
             name: "list packages", method: .get, path: { "/v1/accounts/\($0.reseller.id.lower)/packages" },
             allowed: everyone.subtracting(clientSide), outside: clientSide),
+        Case(name: "list gateways", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/gateways" }, allowed: everyone),
+        Case(
+            name: "set rate", method: .put, path: { "/v1/accounts/\($0.reseller.id.lower)/rates/44" },
+            body: { _ in ["credits_per_segment": 3] }, allowed: creditManagers, outside: clientSide),
+        Case(name: "list messages", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/messages" }, allowed: everyone),
+        Case(
+            name: "add opt-outs", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/opt-outs" },
+            body: { _ in ["phones": ["+64215550100"]] }, allowed: messagingManagers),
+        Case(name: "list opt-outs", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/opt-outs" }, allowed: everyone),
+        Case(
+            name: "add contact", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/contacts" },
+            body: { _ in ["first_name": "Ana", "mobile": "+64215550101", "sms_consent": true] }, allowed: consumers),
+        Case(name: "list contacts", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/contacts" }, allowed: everyone),
+        Case(
+            name: "create contact list", method: .post, path: { "/v1/accounts/\($0.client.id.lower)/contact-lists" },
+            body: { _ in ["name": "List \(UUID())"] }, allowed: consumers),
+        Case(
+            name: "list contact lists", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/contact-lists" },
+            allowed: everyone),
+        Case(
+            name: "messaging settings", method: .put, path: { "/v1/accounts/\($0.client.id.lower)/messaging-settings" },
+            body: { _ in ["reply_match_order": ["mobile"]] }, allowed: messagingManagers),
+        Case(
+            name: "read messaging settings", method: .get,
+            path: { "/v1/accounts/\($0.client.id.lower)/messaging-settings" }, allowed: everyone),
+        Case(name: "list campaigns", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/campaigns" }, allowed: everyone),
     ]
 
     @Test("each role gets exactly what it may do on each route")

@@ -151,6 +151,16 @@ extension MessagingTests {
                 body: ["name": "Flu shots", "list_id": listID, "template": "Hi {{first_name}}, flu shots are in.",
                        "send_at": ISO8601.format(Date().addingTimeInterval(3600))])
             #expect(campaign.status == .created && campaign["status"] as? String == "draft")
+            // Another reseller sees nothing; read-only users read but do not act.
+            let rival = fixture.keys[.otherResellerAdmin]!, readonly = fixture.keys[.clientReadonly]!
+            for path in ["", "/quote", "/recipients"] {
+                #expect(try await api.call(.get, "/v1/campaigns/\(campaign.id)\(path)", key: rival).status == .notFound)
+            }
+            #expect(try await api.call(.post, "/v1/campaigns/\(campaign.id)/cancel", key: rival, body: [:]).status == .notFound)
+            #expect(try await api.call(.get, "/v1/campaigns/\(campaign.id)", key: readonly).status == .ok)
+            let readonlyConfirm = try await api.call(
+                .post, "/v1/campaigns/\(campaign.id)/confirm", key: readonly, body: ["accept_terms": true])
+            #expect(readonlyConfirm.status == .forbidden)
             let confirmed = try await api.call(.post, "/v1/campaigns/\(campaign.id)/confirm", key: user, body: ["accept_terms": true])
             #expect(confirmed["status"] as? String == "confirmed" && confirmed["credits"] as? NSNumber == 30)
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 30, 70))
