@@ -93,6 +93,7 @@ let package = Package(
                 "CreditDeskCore",
                 "CreditDeskPostgres",
                 "CreditDeskAPI",
+                "CreditDeskGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +124,7 @@ let package = Package(
             name: "CreditDeskAPITests",
             dependencies: [
                 "CreditDeskAPI",
+                "CreditDeskGateway",
                 "CreditDeskPostgres",
                 "CreditDeskCore",
                 "CreditDeskTestSupport",

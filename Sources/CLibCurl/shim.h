@@ -20,6 +20,10 @@ typedef size_t (*creditdesk_curl_write_callback)(char *data, size_t size, size_t
 static inline CURLcode creditdesk_curl_set_write_function(CURL *handle, creditdesk_curl_write_callback callback) {
     return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
 }
+typedef size_t (*creditdesk_curl_read_callback)(char *buffer, size_t size, size_t count, void *context);
+static inline CURLcode creditdesk_curl_set_read_function(CURL *handle, creditdesk_curl_read_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
+}
 static inline CURLcode creditdesk_curl_response_code(CURL *handle, long *code) {
     return curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, code);
 }

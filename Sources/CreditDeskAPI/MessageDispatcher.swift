@@ -12,14 +12,22 @@ public struct MessagingSettings: Sendable {
     /// During a key rotation: the key being retired, still used to open secrets sealed under it
     /// until `creditdesk gateways reencrypt` has resealed them all.
     public var previousSecretBox: SecretBox?
+    /// Forwards replies by email; nil when no relay is configured (email routing then fails visibly).
+    public var mailer: SMTPMailer?
+    public var replyRule: ReplyRoutingRule
     private let baseURL: PublicBaseURL
 
     /// How gateways reach this daemon's callbacks, e.g. http://sms-api.example.com.
     public var publicBaseURL: String { baseURL.value }
 
-    public init(secretBox: SecretBox?, previousSecretBox: SecretBox? = nil, publicBaseURL: String) {
+    public init(
+        secretBox: SecretBox?, previousSecretBox: SecretBox? = nil, mailer: SMTPMailer? = nil,
+        replyRule: ReplyRoutingRule = .default, publicBaseURL: String
+    ) {
         self.secretBox = secretBox
         self.previousSecretBox = previousSecretBox
+        self.mailer = mailer
+        self.replyRule = replyRule
         baseURL = PublicBaseURL(publicBaseURL)
     }
 
@@ -137,6 +145,73 @@ public struct MessageDispatcher: Service {
     }
 
     func process(_ job: JobRecord) async throws {
+        switch job.kind {
+        case "route_reply": try await routeReply(job)
+        default: try await sendMessage(job)
+        }
+    }
+
+    /// Forwards an inbound reply to its user: by email through the relay, or by SMS to their
+    /// mobile (an ordinary message, charged), as the routing rule decides. The outcome, or the
+    /// reason there is none, is recorded on the reply.
+    func routeReply(_ job: JobRecord) async throws {
+        let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
+        let loaded = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
+            try MessagingOperations.replyToRoute($0, messageID: job.subjectID)
+        }
+        guard let reply = loaded else {
+            try await pool.withTransaction { try MessagingStore.finish($0, jobID: job.id, error: "nothing to route") }
+            return
+        }
+        let destination = settings.replyRule.destination(
+            channel: reply.routing.channel, email: reply.routing.email, mobile: reply.routing.mobile.map(PhoneNumber.init(e164:)))
+        func record(_ outcome: String) async throws {
+            try await pool.withTransaction { connection in
+                try MessagingStore.setRoutedTo(connection, id: reply.message.id, outcome)
+                try MessagingStore.finish(connection, jobID: job.id)
+            }
+        }
+        switch destination {
+        case .nowhere(let reason):
+            try await record("not routed: \(reason)")
+        case .email(let address):
+            guard let mailer = settings.mailer else {
+                try await record("not routed: no SMTP relay is configured (CREDITDESK_SMTP_URL)")
+                return
+            }
+            let message = reply.message
+            do {
+                try await runBlocking {
+                    try mailer.send(
+                        to: address, subject: "SMS reply from \(message.sender)",
+                        body: "\(message.sender) replied to \(message.recipient) at \(ISO8601.format(message.createdAt)):\n\n\(message.body)"
+                            + (message.mediaURLs.isEmpty ? "" : "\n\nMedia:\n" + message.mediaURLs.joined(separator: "\n")))
+                }
+                try await record("email \(address)")
+            } catch {
+                guard job.attempts < job.maxAttempts else {
+                    try await record("not routed: \(error) after \(job.attempts) attempts")
+                    return
+                }
+                let delay = min(300, 1 << min(job.attempts, 8))
+                try await pool.withTransaction { try MessagingStore.retry($0, jobID: job.id, afterSeconds: delay, error: "\(error)") }
+            }
+        case .mobile(let number):
+            try await pool.withRetryingTransaction { connection in
+                let outcome: String
+                do {
+                    let forwarded = try MessagingOperations.forwardReply(connection, context, reply, to: number)
+                    outcome = "mobile \(number.e164) (message \(forwarded.id.uuidString.lowercased()))"
+                } catch let error as DomainError {
+                    outcome = "not routed: \(error.message)"
+                }
+                try MessagingStore.setRoutedTo(connection, id: reply.message.id, outcome)
+                try MessagingStore.finish(connection, jobID: job.id)
+            }
+        }
+    }
+
+    func sendMessage(_ job: JobRecord) async throws {
         let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
         let loaded = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
             try MessagingStore.message(connection, id: job.subjectID).flatMap { message in

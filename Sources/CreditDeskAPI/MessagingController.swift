@@ -38,6 +38,13 @@ struct MessagingController {
         let listId: UUID?
     }
 
+    struct ReplyRouting: Decodable {
+        static let fields: Set<String> = ["channel", "mobile", "email"]
+        let channel: ReplyChannel
+        let mobile: String?
+        let email: String?
+    }
+
     struct Rate: Decodable {
         static let fields: Set<String> = ["credits_per_segment"]
         let creditsPerSegment: Int64
@@ -48,6 +55,22 @@ struct MessagingController {
         addMessageRoutes(to: router)
         addOptOutRoutes(to: router)
         addCallbackRoutes(to: router)
+        router.put("/v1/users/:id/reply-routing") { request, context in
+            let id = try Parameters.uuid(context, "id")
+            let body = try await Body.collect(request, context)
+            let input = try Body.decode(ReplyRouting.self, from: body, fields: ReplyRouting.fields)
+            return try await access.mutate(request, context, body: body) { connection, principal, _ in
+                ReplyRoutingDTO(
+                    try MessagingOperations.setReplyRouting(
+                        connection, principal, userID: id, channel: input.channel, mobile: input.mobile, email: input.email))
+            }
+        }
+        router.get("/v1/users/:id/reply-routing") { _, context in
+            let id = try Parameters.uuid(context, "id")
+            return try await access.read(context) { connection, principal in
+                ReplyRoutingDTO(try MessagingOperations.replyRouting(connection, principal, userID: id))
+            }
+        }
     }
 
     func addGatewayRoutes(to router: Router<AppRequestContext>) {
@@ -322,6 +345,8 @@ struct MessageDTO: Encodable, Sendable {
     /// Outbound: the campaign's contact; inbound: the contact the reply was linked to (null: unlinked).
     let contactId: String?
     let campaignId: String?
+    /// Inbound: where the reply was forwarded ("email …", "mobile …") or why not.
+    let routedTo: String?
     let createdAt: Date
 
     init(_ message: MessageRecord) {
@@ -345,7 +370,23 @@ struct MessageDTO: Encodable, Sendable {
         deliveredAt = message.deliveredAt
         contactId = message.contactID?.lower
         campaignId = message.campaignID?.lower
+        routedTo = message.routedTo
         createdAt = message.createdAt
+    }
+}
+
+struct ReplyRoutingDTO: Encodable, Sendable {
+    let userId: String
+    let channel: ReplyChannel
+    let mobile: String?
+    /// The address replies are mailed to: the one set here, else the user's own.
+    let email: String?
+
+    init(_ routing: ContactStore.ReplyRouting) {
+        userId = routing.userID.lower
+        channel = routing.channel
+        mobile = routing.mobile
+        email = routing.email
     }
 }
 

@@ -66,3 +66,54 @@ public struct RateTable: Sendable {
         return nil
     }
 }
+
+/// Where a user wants replies to their messages forwarded.
+public enum ReplyChannel: String, Codable, Sendable, CaseIterable {
+    case none, email, mobile
+}
+
+/// Where one reply goes, after the per-country rule.
+public enum ReplyDestination: Sendable, Equatable {
+    case email(String)
+    case mobile(PhoneNumber)
+    case nowhere(reason: String)
+}
+
+/// The routing rule: the user's choice, except that forwarding to a mobile in an email-only
+/// country (by calling code, e.g. 64 for New Zealand) goes to the user's email instead.
+public struct ReplyRoutingRule: Sendable, Equatable {
+    public let emailOnlyCallingCodes: Set<String>
+
+    public static let `default` = ReplyRoutingRule(emailOnlyCallingCodes: ["64"])
+
+    public init(emailOnlyCallingCodes: Set<String>) { self.emailOnlyCallingCodes = emailOnlyCallingCodes }
+
+    /// "64,61" → {64, 61}; each a calling code of 1 to 4 digits.
+    public static func parse(_ text: String) throws(DomainError) -> ReplyRoutingRule {
+        var codes = Set<String>()
+        for part in text.split(separator: ",") {
+            let code = part.trimmingCharacters(in: .whitespaces)
+            guard code.wholeMatch(of: /[1-9][0-9]{0,3}/) != nil else {
+                throw .invalid("email_only_countries", "\(code) is not a calling code (1 to 4 digits)")
+            }
+            codes.insert(code)
+        }
+        return ReplyRoutingRule(emailOnlyCallingCodes: codes)
+    }
+
+    public func destination(channel: ReplyChannel, email: String?, mobile: PhoneNumber?) -> ReplyDestination {
+        switch channel {
+        case .none:
+            return .nowhere(reason: "the user does not forward replies")
+        case .email:
+            return email.map(ReplyDestination.email) ?? .nowhere(reason: "the user has no email address")
+        case .mobile:
+            guard let mobile else { return .nowhere(reason: "the user has no mobile number") }
+            if let code = emailOnlyCallingCodes.first(where: { mobile.hasPrefix($0) }) {
+                return email.map(ReplyDestination.email)
+                    ?? .nowhere(reason: "replies to +\(code) numbers go by email only, and the user has no email address")
+            }
+            return .mobile(mobile)
+        }
+    }
+}

@@ -374,7 +374,75 @@ public enum MessagingOperations {
             credits: isMMS && failure == nil ? 1 : 0, status: .received, failureReason: failure)
         message.contactID = contactID
         message.gatewayMessageID = gatewayMessageID
-        return try MessagingStore.insert(connection, message)
+        let stored = try MessagingStore.insert(connection, message)
+        // A reply (not a keyword) goes to whoever last wrote to the number, or the agent whose
+        // own connection received it, when that user forwards replies.
+        if OptKeyword.parse(text) == nil,
+            let userID = try ContactStore.lastWriter(connection, accountID: account.id, phone: sender) ?? gateway.userID,
+            let routing = try ContactStore.replyRouting(connection, userID: userID), routing.channel != .none
+        {
+            try MessagingStore.enqueue(connection, tenantID: account.tenantID, kind: "route_reply", subjectID: stored.id, runAt: nil)
+        }
+        return stored
+    }
+
+    // MARK: reply routing
+
+    /// Sets where replies to a user's messages go. Users set their own; admins anyone's below.
+    public static func setReplyRouting(
+        _ connection: PostgresConnection, _ principal: Principal, userID: UUID, channel: ReplyChannel, mobile: String?,
+        email: String?
+    ) throws -> ContactStore.ReplyRouting {
+        let user = try Operations.user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
+        let mobile = try mobile.map { try PhoneNumber.parse($0, field: "mobile").e164 }
+        let email = try Validate.email(email)
+        switch channel {
+        case .mobile where mobile == nil: throw DomainError.invalid("mobile", "is required to forward replies to a mobile")
+        case .email where (email ?? user.email) == nil:
+            throw DomainError.invalid("email", "is required: the user has no email address")
+        default: break
+        }
+        return try ContactStore.setReplyRouting(connection, user: user, channel: channel, mobile: mobile, email: email)
+    }
+
+    public static func replyRouting(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
+        -> ContactStore.ReplyRouting
+    {
+        _ = try Operations.user(connection, principal, userID, for: .read)
+        return try ContactStore.replyRouting(connection, userID: userID)!
+    }
+
+    /// What a route_reply job needs: the reply, its account, and the user it belongs to.
+    public struct ReplyToRoute: Sendable {
+        public let message: MessageRecord
+        public let account: AccountRecord
+        public let user: UserRecord
+        public let routing: ContactStore.ReplyRouting
+    }
+
+    public static func replyToRoute(_ connection: PostgresConnection, messageID: UUID) throws -> ReplyToRoute? {
+        guard let message = try MessagingStore.message(connection, id: messageID), message.routedTo == nil,
+            let account = try AccountStore.find(connection, id: message.accountID),
+            let gateway = try message.connectionID.flatMap({ try MessagingStore.connection(connection, id: $0) }),
+            let userID = try ContactStore.lastWriter(connection, accountID: account.id, phone: message.sender) ?? gateway.userID,
+            let user = try UserStore.findUser(connection, id: userID),
+            let routing = try ContactStore.replyRouting(connection, userID: userID)
+        else { return nil }
+        return ReplyToRoute(message: message, account: account, user: user, routing: routing)
+    }
+
+    /// Forwards a reply to the user's mobile: an ordinary outbound message, sent (and charged)
+    /// as that user.
+    public static func forwardReply(
+        _ connection: PostgresConnection, _ context: OperationContext, _ reply: ReplyToRoute, to mobile: PhoneNumber
+    ) throws -> MessageRecord {
+        let principal = Principal(
+            userID: reply.user.id, accountID: reply.account.id, tenantID: reply.account.tenantID, role: reply.user.role,
+            accountKind: reply.account.kind)
+        return try send(
+            connection, principal, context, accountID: reply.account.id,
+            input: .init(to: mobile.e164, text: String("Reply from \(reply.message.sender): \(reply.message.body)".prefix(600)),
+                         mediaURLs: [], sendAt: nil))
     }
 
     // MARK: opt-outs

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CreditDeskAPI
+import CreditDeskCore
+import CreditDeskGateway
 import CreditDeskPostgres
 import Foundation
 import Hummingbird
@@ -54,6 +56,10 @@ struct ServeCommand: AsyncParsableCommand {
         let messaging = MessagingSettings(
             secretBox: try database.secretBox(logger: logger),
             previousSecretBox: try DatabaseOptions.previousSecretBox(),
+            mailer: environment["CREDITDESK_SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 }.map {
+                SMTPMailer(url: $0, from: environment["CREDITDESK_SMTP_FROM"] ?? "creditdesk@localhost")
+            },
+            replyRule: try ReplyRoutingRule.parse(environment["CREDITDESK_EMAIL_ONLY_REPLY_COUNTRIES"] ?? "64"),
             publicBaseURL: environment["CREDITDESK_PUBLIC_URL"] ?? "http://\(settings.host):\(settings.port)")
         let app = buildApplication(
             settings: settings, dependencies: AppDependencies(pool: pool, migrator: migrator, messaging: messaging),

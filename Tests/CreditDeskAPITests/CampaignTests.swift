@@ -1,5 +1,6 @@
 @testable import CreditDeskAPI
 import CreditDeskCore
+import CreditDeskGateway
 import CreditDeskPostgres
 import CreditDeskTestSupport
 import Foundation
@@ -276,5 +277,76 @@ extension MessagingTests {
         #expect(settings.box(forKeyID: new.keyID)?.keyID == new.keyID)
         #expect(settings.box(forKeyID: old.keyID)?.keyID == old.keyID)
         #expect(settings.box(forKeyID: stray.keyID) == nil)
+    }
+}
+
+extension MessagingTests {
+    @Test("replies are forwarded to the last writer: by email through SMTP, by SMS abroad, by email only to NZ mobiles")
+    func replyRouting() async throws {
+        let sink = try SMTPSink()
+        defer { sink.stop() }
+        let mailer = SMTPMailer(url: sink.url, from: "replies@creditdesk.test")
+        try await withMessaging(features: ["inbound", "international"], mailer: mailer) { api, fixture, pool, _ in
+            let agent = fixture.keys[.clientUser]!, agentID = fixture.users[.clientUser]!.lower
+            let gateway = try await connectTwilio(api, fixture)
+            try await api.call(
+                .put, "/v1/accounts/\(fixture.reseller.id.lower)/rates/61", key: fixture.keys[.resellerAdmin],
+                body: ["credits_per_segment": 3])
+            let inbound = "/v1/callbacks/twilio/\(gateway.id)/inbound?token=\(gateway["callback_token"] as? String ?? "")"
+            let customer = "+64217770000"
+            // The agent wrote to the customer, so the customer's replies are the agent's.
+            let sent = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: agent, body: ["to": customer, "text": "Hello"])
+            #expect(sent.status == .accepted)
+            func reply(_ sid: String, _ text: String) async throws -> [String: Any] {
+                let form = "MessageSid=\(sid)&From=%2B64217770000&To=%2B6421000000&Body=\(text)"
+                #expect(try await api.call(.post, inbound, key: nil, rawBody: form).status == .ok)
+                for _ in 0..<100 {
+                    let page = try await api.call(
+                        .get, "/v1/accounts/\(fixture.client.id.lower)/messages?direction=inbound", key: agent)
+                    if let row = (page["items"] as? [[String: Any]])?.first(where: { $0["text"] as? String == text }),
+                        row["routed_to"] is String
+                    {
+                        return row
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                Issue.record("reply \(text) was not routed")
+                return [:]
+            }
+            let path = "/v1/users/\(agentID)/reply-routing"
+            // Nothing asked for: not routed at all.
+            let noRoute = try await api.call(.get, path, key: agent)
+            #expect(noRoute["channel"] as? String == "none")
+
+            let byEmail = try await api.call(.put, path, key: agent, body: ["channel": "email", "email": "agent@office.example"])
+            #expect(byEmail.status == .ok && byEmail["email"] as? String == "agent@office.example")
+            #expect(try await reply("SM10", "Thanks")["routed_to"] as? String == "email agent@office.example")
+            let mail = try #require(sink.mails.first)
+            #expect(mail.recipients == ["agent@office.example"] && mail.from == "replies@creditdesk.test")
+            #expect(mail.data.contains("Subject: SMS reply from +64217770000") && mail.data.contains("Thanks"))
+
+            // A New Zealand mobile gets replies by email only.
+            try await api.call(.put, path, key: agent, body: ["channel": "mobile", "mobile": "+64219998888", "email": "agent@office.example"])
+            #expect(try await reply("SM11", "Again")["routed_to"] as? String == "email agent@office.example")
+            #expect(sink.mails.count == 2)
+
+            // An Australian mobile gets the reply as an SMS, sent and charged like any other.
+            let before = try await api.balance(fixture.client.id, .sms, key: agent)
+            try await api.call(.put, path, key: agent, body: ["channel": "mobile", "mobile": "+61412345678"])
+            let forwarded = try await reply("SM12", "Call me")
+            #expect((forwarded["routed_to"] as? String)?.hasPrefix("mobile +61412345678") == true)
+            let out = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/messages?phone=%2B61412345678", key: agent)
+            let forward = try #require((out["items"] as? [[String: Any]])?.first)
+            #expect(forward["text"] as? String == "Reply from +64217770000: Call me" && forward["credits"] as? NSNumber == 3)
+            #expect(try await api.balance(fixture.client.id, .sms, key: agent).available == before.available - 3)
+            #expect(sink.mails.count == 2)
+
+            // Bad input changes nothing; another reseller cannot see the user.
+            let noMobile = try await api.call(.put, path, key: agent, body: ["channel": "mobile"])
+            #expect(noMobile.status == .badRequest && noMobile.errorDetails?["field"] as? String == "mobile")
+            #expect(try await api.call(.get, path, key: fixture.keys[.otherResellerAdmin]).status == .notFound)
+            try await verifyClean(pool)
+        }
     }
 }

@@ -1,5 +1,6 @@
 @testable import CreditDeskAPI
 import CreditDeskCore
+import CreditDeskGateway
 import CreditDeskPostgres
 import CreditDeskTestSupport
 import Foundation
@@ -20,14 +21,15 @@ struct MessagingTests {
     /// The live app with its dispatcher, the fixture funded with 100 SMS credits on the client,
     /// and features switched on for the client and its reseller.
     func withMessaging(
-        features: [String] = [],
+        features: [String] = [], mailer: SMTPMailer? = nil,
         _ body: @escaping @Sendable (API, Fixture, DatabasePool, MessagingSettings) async throws -> Void
     ) async throws {
         try await withTestDatabase(poolSize: 8) { pool in
             let fixture = try await Fixture.make(pool)
             let migrator = try await TestCluster.shared.ready().migrator
             let settings = MessagingSettings(
-                secretBox: try SecretBox(encodedKey: SecretBox.generateKey()), publicBaseURL: "http://127.0.0.1:1")
+                secretBox: try SecretBox(encodedKey: SecretBox.generateKey()), mailer: mailer,
+                publicBaseURL: "http://127.0.0.1:1")
             let dependencies = AppDependencies(pool: pool, migrator: migrator, messaging: settings)
             let dispatcher = MessageDispatcher(
                 pool: pool, settings: settings, logger: Logger(label: "test.dispatcher"), pollInterval: .milliseconds(100))

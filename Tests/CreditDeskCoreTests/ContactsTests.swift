@@ -33,3 +33,25 @@ struct ContactsTests {
         #expect(throws: DomainError.self) { try ContactPhoneField.matchOrder(["fax"]) }
     }
 }
+
+@Suite("Reply routing rule")
+struct ReplyRoutingTests {
+    let rule = ReplyRoutingRule.default
+    let nz = PhoneNumber(e164: "+64211234567"), au = PhoneNumber(e164: "+61412345678")
+
+    @Test("mobile forwarding obeys the email-only countries; email and none are as chosen")
+    func destinations() throws {
+        #expect(rule.destination(channel: .mobile, email: "a@b.nz", mobile: au) == .mobile(au))
+        #expect(rule.destination(channel: .mobile, email: "a@b.nz", mobile: nz) == .email("a@b.nz"))
+        if case .nowhere(let reason) = rule.destination(channel: .mobile, email: nil, mobile: nz) {
+            #expect(reason.contains("+64"))
+        } else {
+            Issue.record("an NZ mobile without email must go nowhere")
+        }
+        #expect(rule.destination(channel: .email, email: "a@b.nz", mobile: au) == .email("a@b.nz"))
+        #expect(rule.destination(channel: .none, email: "a@b.nz", mobile: au) == .nowhere(reason: "the user does not forward replies"))
+        #expect(try ReplyRoutingRule.parse("64, 61").emailOnlyCallingCodes == ["64", "61"])
+        #expect(try ReplyRoutingRule.parse("").emailOnlyCallingCodes.isEmpty)
+        #expect(throws: DomainError.self) { try ReplyRoutingRule.parse("NZ") }
+    }
+}

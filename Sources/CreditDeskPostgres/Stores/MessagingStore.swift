@@ -41,6 +41,8 @@ public struct MessageRecord: Sendable, Equatable {
     /// Outbound: the contact a campaign sent it to; inbound: the contact the reply was linked to.
     public let contactID: UUID?
     public let campaignID: UUID?
+    /// Inbound: where the reply was forwarded, or why it was not.
+    public let routedTo: String?
     public let createdAt: Date
 }
 
@@ -89,7 +91,7 @@ public enum MessagingStore {
     static let messageColumns = """
         id, tenant_id, account_id, user_id, connection_id, direction, unit, sender, recipient, body,
         array_to_json(media_urls)::text AS media_urls, segments, credits, status, failure_reason, reservation_id,
-        send_at, sent_at, delivered_at, contact_id, campaign_id, created_at
+        send_at, sent_at, delivered_at, contact_id, campaign_id, routed_to, created_at
         """
     static let insertMessage = """
         INSERT INTO messages (tenant_id, id, account_id, user_id, connection_id, direction, unit, sender, recipient, body,
@@ -122,6 +124,7 @@ public enum MessagingStore {
     static let selectGatewayMessage = """
         SELECT \(messageColumns) FROM messages WHERE connection_id = $1 AND gateway_message_id = $2
         """
+    static let setRoutedTo = "UPDATE messages SET routed_to = $2, updated_at = now() WHERE id = $1"
     static let isOptedOut = "SELECT 1 FROM opt_outs WHERE account_id = $1 AND phone = $2"
     static let insertOptOut = """
         INSERT INTO opt_outs (tenant_id, account_id, phone, source) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
@@ -309,6 +312,10 @@ public enum MessagingStore {
         return try connection.execute(selectGatewayMessage, [connectionID, gatewayMessageID]).first.map(decodeMessage)
     }
 
+    public static func setRoutedTo(_ connection: PostgresConnection, id: UUID, _ routedTo: String) throws {
+        try connection.execute(setRoutedTo, [id, routedTo])
+    }
+
     // MARK: opt-outs
 
     public static func isOptedOut(_ connection: PostgresConnection, accountID: UUID, phone: String) throws -> Bool {
@@ -396,6 +403,7 @@ public enum MessagingStore {
             reservationID: try row.decode(UUID?.self, "reservation_id"), sendAt: try row.decode(Date?.self, "send_at"),
             sentAt: try row.decode(Date?.self, "sent_at"), deliveredAt: try row.decode(Date?.self, "delivered_at"),
             contactID: try row.decode(UUID?.self, "contact_id"), campaignID: try row.decode(UUID?.self, "campaign_id"),
+            routedTo: try row.decode(String?.self, "routed_to"),
             createdAt: try row.decode(Date.self, "created_at"))
     }
 }
