@@ -225,8 +225,6 @@ public enum CampaignStore {
         }
     }
 
-    private static let mediaDecoder = JSONDecoder()
-
     static func decode(_ row: PostgresRow) throws -> CampaignRecord {
         let media = try row.decode(String.self, "media_urls")
         return CampaignRecord(
@@ -234,7 +232,7 @@ public enum CampaignStore {
             accountID: try row.decode(UUID.self, "account_id"), userID: try row.decode(UUID?.self, "user_id"),
             listID: try row.decode(UUID.self, "list_id"), name: try row.decode(String.self, "name"),
             template: try row.decode(String.self, "template"),
-            mediaURLs: (try? mediaDecoder.decode([String].self, from: Data(media.utf8))) ?? [],
+            mediaURLs: MessagingStore.decodeMedia(media),
             status: CampaignStatus(rawValue: try row.decode(String.self, "status")) ?? .draft,
             sendAt: try row.decode(Date?.self, "send_at"), termsAcceptedAt: try row.decode(Date?.self, "terms_accepted_at"),
             batchID: try row.decode(UUID?.self, "batch_id"), recipients: Int(try row.decode(Int64.self, "recipients")),

@@ -386,6 +386,10 @@ public enum MessagingStore {
     /// media_urls arrive as a JSON array (array_to_json), decoded by one shared decoder.
     private static let mediaDecoder = JSONDecoder()
 
+    static func decodeMedia(_ json: String) -> [String] {
+        (try? mediaDecoder.decode([String].self, from: Data(json.utf8))) ?? []
+    }
+
     static func decodeMessage(_ row: PostgresRow) throws -> MessageRecord {
         let media = try row.decode(String.self, "media_urls")
         return MessageRecord(
@@ -396,7 +400,7 @@ public enum MessagingStore {
             unit: CreditUnit(rawValue: try row.decode(String.self, "unit")) ?? .sms,
             sender: try row.decode(String.self, "sender"), recipient: try row.decode(String.self, "recipient"),
             body: try row.decode(String.self, "body"),
-            mediaURLs: (try? mediaDecoder.decode([String].self, from: Data(media.utf8))) ?? [],
+            mediaURLs: decodeMedia(media),
             segments: Int(try row.decode(Int64.self, "segments")), credits: try row.decode(Int64.self, "credits"),
             status: MessageStatus(rawValue: try row.decode(String.self, "status")) ?? .failed,
             failureReason: try row.decode(String?.self, "failure_reason"),
