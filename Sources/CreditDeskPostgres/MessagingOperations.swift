@@ -291,14 +291,11 @@ public enum MessagingOperations {
         guard let message = try MessagingStore.lockMessage(connection, id: messageID),
             message.status == .queued || message.status == .scheduled
         else { return }
-        let reservation = try message.reservationID.flatMap { try LedgerStore.lockReservation(connection, id: $0) }
         switch outcome {
         case .accepted:
-            if let reservation, reservation.status == .pending {
-                _ = try LedgerStore.post(connection, context, reservation: reservation, amount: nil)
-            }
-            try MessagingStore.setStatus(connection, id: messageID, .sent)
+            try markAccepted(connection, context, message)
         case .refused(let reason):
+            let reservation = try message.reservationID.flatMap { try LedgerStore.lockReservation(connection, id: $0) }
             if let reservation, reservation.status == .pending {
                 _ = try LedgerStore.void(connection, context, reservation: reservation)
             }
@@ -306,13 +303,32 @@ public enum MessagingOperations {
         }
     }
 
+    /// The gateway took the message: its reservation is posted (charged) and it is `sent`.
+    @discardableResult
+    static func markAccepted(_ connection: PostgresConnection, _ context: OperationContext, _ message: MessageRecord) throws
+        -> MessageRecord
+    {
+        if let reservation = try message.reservationID.flatMap({ try LedgerStore.lockReservation(connection, id: $0) }),
+            reservation.status == .pending
+        {
+            _ = try LedgerStore.post(connection, context, reservation: reservation, amount: nil)
+        }
+        return try MessagingStore.setStatus(connection, id: message.id, .sent)
+    }
+
     /// Applies a delivery report. Repeats and reports for finished messages change nothing.
+    /// A report can overtake the gateway's answer to the submission (Kannel calls back as soon
+    /// as the SMSC acknowledges): it proves the gateway accepted the message, so the message is
+    /// marked accepted first, and the late answer then finds nothing left to do.
     public static func applyDeliveryReport(
         _ connection: PostgresConnection, _ context: OperationContext, gateway: GatewayConnectionRecord, messageID: UUID,
         status: Int
     ) throws {
-        guard let message = try MessagingStore.lockMessage(connection, id: messageID), message.connectionID == gateway.id else {
+        guard var message = try MessagingStore.lockMessage(connection, id: messageID), message.connectionID == gateway.id else {
             throw DomainError.notFound("message")
+        }
+        if message.status == .queued || message.status == .scheduled {
+            message = try markAccepted(connection, context, message)
         }
         guard message.status == .sent else { return }
         if status & DeliveryStatus.delivered.rawValue != 0 {

@@ -350,3 +350,31 @@ extension MessagingTests {
         }
     }
 }
+
+extension MessagingTests {
+    @Test("a delivery report that overtakes the gateway's answer counts as acceptance: charged once, delivered")
+    func reportBeforeAnswer() async throws {
+        try await withMessaging { api, fixture, pool, _ in
+            // A connection nobody answers: the message stays queued between retries.
+            let gateway = try await connectTwilio(api, fixture)
+            let user = fixture.keys[.clientUser]!
+            let sent = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user, body: ["to": "+64211112222", "text": "hi"])
+            #expect(sent["status"] as? String == "queued")
+            let gatewayID = try #require(UUID(uuidString: gateway.id)), messageID = try #require(UUID(uuidString: sent.id))
+            let tokenHash = try await pool.withConnection { try #require(try MessagingStore.connection($0, id: gatewayID)).callbackTokenHash }
+            let signature = CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: tokenHash)
+            let report = try await api.call(
+                .post, "/v1/callbacks/twilio/\(gateway.id)/status?message=\(sent.id)&signature=\(signature)", key: nil,
+                rawBody: "MessageStatus=delivered")
+            #expect(report.status == .ok)
+            let row = try await waitForStatus(api, fixture, messageID: sent.id, ["delivered"])
+            #expect(row["sent_at"] is String)
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (99, 0, 99))
+            // The dispatcher's next attempt finds the message gone and sends nothing more.
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (99, 0, 99))
+            try await verifyClean(pool)
+        }
+    }
+}

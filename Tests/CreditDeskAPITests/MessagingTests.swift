@@ -18,7 +18,7 @@ import Testing
 struct MessagingTests {
     static let sender = "+6421000000"
 
-    /// The live app with its dispatcher, the fixture funded with 100 SMS credits on the client,
+    /// The live app with two dispatchers, the fixture funded with 100 SMS credits on the client,
     /// and features switched on for the client and its reseller.
     func withMessaging(
         features: [String] = [], mailer: SMTPMailer? = nil,
@@ -31,9 +31,14 @@ struct MessagingTests {
                 secretBox: try SecretBox(encodedKey: SecretBox.generateKey()), mailer: mailer,
                 publicBaseURL: "http://127.0.0.1:1")
             let dependencies = AppDependencies(pool: pool, migrator: migrator, messaging: settings)
-            let dispatcher = MessageDispatcher(
-                pool: pool, settings: settings, logger: Logger(label: "test.dispatcher"), pollInterval: .milliseconds(100))
-            let app = Application(router: buildRouter(dependencies: dependencies), services: [dispatcher])
+            // Two dispatchers on one queue, as two daemons would run: every test (the 1,000-message
+            // campaign above all) then also shows that each job is worked exactly once.
+            let dispatchers = (1...2).map { index in
+                MessageDispatcher(
+                    pool: pool, settings: settings, logger: Logger(label: "test.dispatcher.\(index)"),
+                    pollInterval: .milliseconds(100))
+            }
+            let app = Application(router: buildRouter(dependencies: dependencies), services: dispatchers)
             try await app.test(.live) { client in
                 settings.setPublicBaseURL("http://127.0.0.1:\(client.port ?? 0)")
                 let api = API(client: client)
