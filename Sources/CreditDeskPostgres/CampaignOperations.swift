@@ -84,11 +84,9 @@ public enum CampaignOperations {
     static func load(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action, lock: Bool) throws
         -> (CampaignRecord, AccountRecord)
     {
-        guard let campaign = try lock ? CampaignStore.lock(connection, id: id) : CampaignStore.campaign(connection, id: id),
-            let account = try AccountStore.find(connection, id: campaign.accountID)
-        else { throw DomainError.notFound("campaign") }
-        try Authorization.check(principal, action, targetPath: account.path, what: "campaign")
-        return (campaign, account)
+        try Operations.owned(
+            connection, principal, try lock ? CampaignStore.lock(connection, id: id) : CampaignStore.campaign(connection, id: id),
+            owner: \.accountID, for: action, what: "campaign")
     }
 
     static func gateway(_ connection: PostgresConnection, _ principal: Principal, _ account: AccountRecord) throws

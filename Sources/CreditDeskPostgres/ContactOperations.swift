@@ -91,10 +91,9 @@ public enum ContactOperations {
     public static func updateContact(
         _ connection: PostgresConnection, _ principal: Principal, contactID: UUID, input: ContactInput
     ) throws -> ContactRecord {
-        guard var contact = try ContactStore.lockContact(connection, id: contactID),
-            let account = try AccountStore.find(connection, id: contact.accountID)
-        else { throw DomainError.notFound("contact") }
-        try Authorization.check(principal, .consumeCredits, targetPath: account.path, what: "contact")
+        var (contact, _) = try Operations.owned(
+            connection, principal, try ContactStore.lockContact(connection, id: contactID), owner: \.accountID,
+            for: .consumeCredits, what: "contact")
         try input.apply(to: &contact, prefix: "")
         return try ContactStore.update(connection, contact)
     }
@@ -120,10 +119,10 @@ public enum ContactOperations {
     static func loadList(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
         -> ContactListRecord
     {
-        guard let list = try ContactStore.list(connection, id: id), let account = try AccountStore.find(connection, id: list.accountID)
-        else { throw DomainError.notFound("contact list") }
-        try Authorization.check(principal, action, targetPath: account.path, what: "contact list")
-        return list
+        try Operations.owned(
+            connection, principal, try ContactStore.list(connection, id: id), owner: \.accountID, for: action,
+            what: "contact list"
+        ).0
     }
 
     public static func lists(

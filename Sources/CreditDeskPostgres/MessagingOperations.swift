@@ -238,10 +238,9 @@ public enum MessagingOperations {
     public static func cancel(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, messageID: UUID
     ) throws -> MessageRecord {
-        guard let message = try MessagingStore.lockMessage(connection, id: messageID),
-            let account = try AccountStore.find(connection, id: message.accountID)
-        else { throw DomainError.notFound("message") }
-        try Authorization.check(principal, .consumeCredits, targetPath: account.path, what: "message")
+        let (message, _) = try Operations.owned(
+            connection, principal, try MessagingStore.lockMessage(connection, id: messageID), owner: \.accountID,
+            for: .consumeCredits, what: "message")
         guard let cancelled = try cancelUnsent(connection, context, message) else {
             throw DomainError(
                 .conflict, "the message is \(message.status.rawValue) and can no longer be cancelled",

@@ -16,6 +16,20 @@ public enum Operations {
         return account
     }
 
+    /// An object of some account (a user, package, message...) and that account, if `principal`
+    /// may do `action` to it. A missing object, a missing owner and an owner outside the
+    /// principal's subtree all answer `not_found` naming `what`: no id leaks across tenants.
+    static func owned<Object>(
+        _ connection: PostgresConnection, _ principal: Principal, _ object: Object?, owner: (Object) -> UUID,
+        for action: Action, what: String
+    ) throws -> (Object, AccountRecord) {
+        guard let object, let account = try AccountStore.find(connection, id: owner(object)) else {
+            throw DomainError.notFound(what)
+        }
+        try Authorization.check(principal, action, targetPath: account.path, what: what)
+        return (object, account)
+    }
+
     static func requireUnitAllowed(_ account: AccountRecord, _ unit: CreditUnit) throws {
         if let feature = unit.requiredFeature, !account.effectiveFeatures.contains(feature) {
             throw DomainError(
@@ -106,10 +120,7 @@ public enum Operations {
     static func user(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
         -> UserRecord
     {
-        guard let user = try UserStore.findUser(connection, id: id), let owner = try AccountStore.find(connection, id: user.accountID)
-        else { throw DomainError.notFound("user") }
-        try Authorization.check(principal, action, targetPath: owner.path, what: "user")
-        return user
+        try owned(connection, principal, try UserStore.findUser(connection, id: id), owner: \.accountID, for: action, what: "user").0
     }
 
     public static func createKey(_ connection: PostgresConnection, _ principal: Principal, userID: UUID, label: String)
@@ -172,11 +183,7 @@ public enum Operations {
     static func package(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
         -> (PackageRecord, AccountRecord)
     {
-        guard let package = try PackageStore.find(connection, id: id),
-            let owner = try AccountStore.find(connection, id: package.accountID)
-        else { throw DomainError.notFound("package") }
-        try Authorization.check(principal, action, targetPath: owner.path, what: "package")
-        return (package, owner)
+        try owned(connection, principal, try PackageStore.find(connection, id: id), owner: \.accountID, for: action, what: "package")
     }
 
     public static func packages(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, active: Bool?)
@@ -332,11 +339,10 @@ public enum Operations {
     static func reservation(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID) throws
         -> ReservationRecord
     {
-        guard let reservation = try LedgerStore.lockReservation(connection, id: id),
-            let owner = try AccountStore.find(connection, id: reservation.accountID)
-        else { throw DomainError.notFound("reservation") }
-        try Authorization.check(principal, .consumeCredits, targetPath: owner.path, what: "reservation")
-        return reservation
+        try owned(
+            connection, principal, try LedgerStore.lockReservation(connection, id: id), owner: \.accountID,
+            for: .consumeCredits, what: "reservation"
+        ).0
     }
 
     public static func post(
@@ -384,10 +390,9 @@ public enum Operations {
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, entryID: Int64,
         amount: Int64?, reason: String?
     ) throws -> EntryRecord {
-        guard let (entry, _) = try LedgerStore.lockEntry(connection, id: entryID),
-            let owner = try AccountStore.find(connection, id: entry.debitAccountID)
-        else { throw DomainError.notFound("entry") }
-        try Authorization.check(principal, .manageCredits, targetPath: owner.path, what: "entry")
+        let (entry, owner) = try owned(
+            connection, principal, try LedgerStore.lockEntry(connection, id: entryID)?.0, owner: \.debitAccountID,
+            for: .manageCredits, what: "entry")
         if let amount { _ = try Validate.amount(amount) }
         return try LedgerStore.refund(
             connection, context, entry: entry, account: owner, amount: amount,
