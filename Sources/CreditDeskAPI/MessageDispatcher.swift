@@ -189,12 +189,9 @@ public struct MessageDispatcher: Service {
                 }
                 try await record("email \(address)")
             } catch {
-                guard job.attempts < job.maxAttempts else {
+                if try await !retryWithBackoff(job, error: "\(error)") {
                     try await record("not routed: \(error) after \(job.attempts) attempts")
-                    return
                 }
-                let delay = min(300, 1 << min(job.attempts, 8))
-                try await pool.withTransaction { try MessagingStore.retry($0, jobID: job.id, afterSeconds: delay, error: "\(error)") }
             }
         case .mobile(let number):
             try await pool.withRetryingTransaction { connection in
@@ -253,14 +250,20 @@ public struct MessageDispatcher: Service {
             // Resending could deliver twice; the customer is not charged for the doubt.
             try await conclude(job, message, context, .refused(reason: "no answer from the gateway (\(reason)); not resent"))
         case .unreachable(let reason):
-            if job.attempts >= job.maxAttempts {
+            if try await !retryWithBackoff(job, error: reason) {
                 try await conclude(
                     job, message, context, .refused(reason: "gateway unreachable after \(job.attempts) attempts: \(reason)"))
-            } else {
-                let delay = min(300, 1 << min(job.attempts, 8))
-                try await pool.withTransaction { try MessagingStore.retry($0, jobID: job.id, afterSeconds: delay, error: reason) }
             }
         }
+    }
+
+    /// Schedules the job's next attempt, 2, 4, 8 … seconds on (at most 5 minutes); false when
+    /// it has used all its attempts.
+    private func retryWithBackoff(_ job: JobRecord, error: String) async throws -> Bool {
+        guard job.attempts < job.maxAttempts else { return false }
+        let delay = min(300, 1 << min(job.attempts, 8))
+        try await pool.withTransaction { try MessagingStore.retry($0, jobID: job.id, afterSeconds: delay, error: error) }
+        return true
     }
 
     private func conclude(

@@ -390,10 +390,9 @@ public enum MessagingOperations {
         message.contactID = contactID
         message.gatewayMessageID = gatewayMessageID
         let stored = try MessagingStore.insert(connection, message)
-        // A reply (not a keyword) goes to whoever last wrote to the number, or the agent whose
-        // own connection received it, when that user forwards replies.
+        // A reply (not a keyword) is routed when its owner forwards replies.
         if OptKeyword.parse(text) == nil,
-            let userID = try ContactStore.lastWriter(connection, accountID: account.id, phone: sender) ?? gateway.userID,
+            let userID = try replyOwner(connection, accountID: account.id, sender: sender, gateway: gateway),
             let routing = try ContactStore.replyRouting(connection, userID: userID), routing.channel != .none
         {
             try MessagingStore.enqueue(connection, tenantID: account.tenantID, kind: "route_reply", subjectID: stored.id, runAt: nil)
@@ -427,6 +426,14 @@ public enum MessagingOperations {
         return try ContactStore.replyRouting(connection, userID: userID)!
     }
 
+    /// Whose a reply is: the user who last wrote to the number from this account, else the agent
+    /// whose own connection received it.
+    static func replyOwner(
+        _ connection: PostgresConnection, accountID: UUID, sender: String, gateway: GatewayConnectionRecord
+    ) throws -> UUID? {
+        try ContactStore.lastWriter(connection, accountID: accountID, phone: sender) ?? gateway.userID
+    }
+
     /// What a route_reply job needs: the reply, its account, and the user it belongs to.
     public struct ReplyToRoute: Sendable {
         public let message: MessageRecord
@@ -439,7 +446,7 @@ public enum MessagingOperations {
         guard let message = try MessagingStore.message(connection, id: messageID), message.routedTo == nil,
             let account = try AccountStore.find(connection, id: message.accountID),
             let gateway = try message.connectionID.flatMap({ try MessagingStore.connection(connection, id: $0) }),
-            let userID = try ContactStore.lastWriter(connection, accountID: account.id, phone: message.sender) ?? gateway.userID,
+            let userID = try replyOwner(connection, accountID: account.id, sender: message.sender, gateway: gateway),
             let user = try UserStore.findUser(connection, id: userID),
             let routing = try ContactStore.replyRouting(connection, userID: userID)
         else { return nil }
