@@ -67,7 +67,9 @@ public enum ContactStore {
                 SELECT id FROM contacts WHERE account_id = $1 AND \(field.rawValue) = $2 ORDER BY created_at, id LIMIT 1
                 """)
         })
-    static let selectSettings = "SELECT reply_match_order::text AS reply_match_order FROM messaging_settings WHERE account_id = $1"
+    static let selectSettings = """
+        SELECT array_to_string(reply_match_order, ',') AS reply_match_order FROM messaging_settings WHERE account_id = $1
+        """
     static let upsertSettings = """
         INSERT INTO messaging_settings (tenant_id, account_id, reply_match_order) VALUES ($1, $2, $3::text::text[])
         ON CONFLICT (account_id) DO UPDATE SET reply_match_order = EXCLUDED.reply_match_order, updated_at = now()
@@ -165,9 +167,7 @@ public enum ContactStore {
     public static func replyMatchOrder(_ connection: PostgresConnection, accountID: UUID) throws -> [ContactPhoneField] {
         guard let text = try connection.execute(selectSettings, [accountID]).first?.decode(String.self, "reply_match_order")
         else { return ContactPhoneField.defaultReplyMatchOrder }
-        // A text[] reads back as {mobile,work_phone}: the names have no characters to quote.
-        let names = text.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").map(String.init)
-        return names.compactMap(ContactPhoneField.init(rawValue:))
+        return text.split(separator: ",").compactMap { ContactPhoneField(rawValue: String($0)) }
     }
 
     public static func setReplyMatchOrder(

@@ -71,7 +71,6 @@ public struct UsageFlows: Sendable, Equatable {
 
     /// Credits used: sent plus received.
     public var consumed: Int64 { sent + received }
-    public var net: Int64 { granted + sold + refunded - consumed - expired - removed - transferredOut }
 
     public static func + (lhs: Self, rhs: Self) -> Self {
         var sum = lhs
@@ -88,7 +87,7 @@ public struct UsageFlows: Sendable, Equatable {
 }
 
 /// One account's flows of one unit in one bucket (a day or month, or the whole period):
-/// `opening + flows.net = closing`.
+/// `opening + granted + sold + refunded − consumed − expired − removed − transferredOut = closing`.
 public struct UsageRow: Sendable, Equatable {
     public let accountID: UUID
     public let accountName: String
