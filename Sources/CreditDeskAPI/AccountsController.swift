@@ -81,12 +81,7 @@ struct AccountsController {
             let id = try Parameters.uuid(context, "id")
             let limit = try Parameters.limit(request)
             let search = Parameters.query(request, "search")
-            let cursor = try Cursor.decode(request, count: 2).map { parts in
-                guard let id = UUID(uuidString: parts[1]) else {
-                    throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
-                }
-                return AccountStore.ChildCursor(lowerName: parts[0], id: id)
-            }
+            let cursor = try Cursor.decodeNameAndID(request).map { AccountStore.ChildCursor(lowerName: $0.0, id: $0.1) }
             return try await access.read(context) { connection, principal in
                 let rows = try Operations.children(
                     connection, principal, parentID: id, search: search, after: cursor, limit: limit + 1)
