@@ -6,9 +6,11 @@ import Testing
 
 @Suite("Usage reports and exports")
 struct UsageTests {
-    /// Tomorrow and a month ago (UTC): a period that contains everything a test just did.
-    static let today = day(offset: 1)
-    static let start = day(offset: -30)
+    /// A period that contains everything a test just did: a month ago to two days on (UTC).
+    /// Computed at each use, not once per process, so a run that crosses midnight UTC still
+    /// has its latest activity inside the period.
+    static var today: String { day(offset: 2) }
+    static var start: String { day(offset: -30) }
 
     static func day(offset days: Int) -> String {
         var calendar = Calendar(identifier: .gregorian)
