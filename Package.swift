@@ -112,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CreditDeskCoreTests",
-            dependencies: ["CreditDeskCore"],
+            dependencies: ["CreditDeskCore", "CreditDeskTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -58,10 +58,15 @@ struct Access: Sendable {
                     return (stored, true)
                 case .claimed:
                     let value = try work(connection, principal, operation)
-                    let encoded = String(decoding: try JSONResponse.encoder.encode(value), as: UTF8.self)
-                    let stored = IdempotencyStore.StoredResponse(status: Int(status.code), body: encoded)
-                    try IdempotencyStore.complete(connection, principal: principal, key: key, response: stored)
-                    return (stored, false)
+                    let body = String(decoding: try JSONResponse.encoder.encode(value), as: UTF8.self)
+                    // A secret shown once is left out of what a replay can answer.
+                    let replayBody = try (value as? any OneTimeSecretResponse).map {
+                        String(decoding: try JSONResponse.encoder.encode($0.withoutSecret), as: UTF8.self)
+                    }
+                    try IdempotencyStore.complete(
+                        connection, principal: principal, key: key,
+                        response: .init(status: Int(status.code), body: replayBody ?? body))
+                    return (IdempotencyStore.StoredResponse(status: Int(status.code), body: body), false)
                 }
             }
         }
@@ -100,6 +105,13 @@ struct Access: Sendable {
             throw ErrorMapping.apiError(error)
         }
     }
+}
+
+/// A response carrying a secret that is shown once (an API key, a callback token). The copy
+/// stored for replays is `withoutSecret`: the secret left out and `secret_not_replayable`
+/// set, so a retried request learns the object exists but never sees the secret again.
+protocol OneTimeSecretResponse: Encodable {
+    var withoutSecret: Self { get }
 }
 
 /// Resolves `Authorization: Bearer …` to a principal. Requests without a valid key get 401,

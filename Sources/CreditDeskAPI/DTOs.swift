@@ -68,10 +68,13 @@ struct KeyDTO: Encodable, Sendable {
     }
 }
 
-struct NewKeyDTO: Encodable, Sendable {
+struct NewKeyDTO: OneTimeSecretResponse, Sendable {
     let key: KeyDTO
-    /// Shown once, here; only its hash is stored.
-    let secret: String
+    /// Shown once, here; only its hash is stored. Absent from a replay.
+    let secret: String?
+    var secretNotReplayable: Bool? = nil
+
+    var withoutSecret: NewKeyDTO { NewKeyDTO(key: key, secret: nil, secretNotReplayable: true) }
 }
 
 struct PackageDTO: Encodable, Sendable {

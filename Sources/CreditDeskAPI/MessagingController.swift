@@ -205,7 +205,7 @@ struct MessagingController {
         router.get("/v1/callbacks/kannel/:gateway/dlr") { request, context in
             let gatewayID = try Parameters.uuid(context, "gateway")
             guard let messageID = Parameters.query(request, "message").flatMap(UUID.init(uuidString:)),
-                let status = Parameters.query(request, "status").flatMap(Int.init)
+                let status = Parameters.query(request, "status").flatMap(RequestParsing.int64).flatMap(Int.init(exactly:))
             else { throw APIError.badRequest(code: "invalid_parameter", "message and status are required") }
             try await deliveryReport(request, gatewayID: gatewayID, messageID: messageID, status: status)
             return Response(status: .ok)
@@ -241,8 +241,8 @@ struct MessagingController {
             guard let from = form["From"]?.first else {
                 throw APIError.badRequest(code: "invalid_parameter", "From is required")
             }
-            let count = min(Int(form["NumMedia"]?.first ?? "0") ?? 0, 10)
-            let media = (0..<count).compactMap { form["MediaUrl\($0)"]?.first }
+            let count = max(0, min(RequestParsing.int64(form["NumMedia"]?.first ?? "0") ?? 0, 10))
+            let media = (0..<Int(count)).compactMap { form["MediaUrl\($0)"]?.first }
             try await inbound(
                 request, gatewayID: gatewayID, from: from, text: form["Body"]?.first ?? "", media: media,
                 gatewayMessageID: form["MessageSid"]?.first)
@@ -279,19 +279,11 @@ struct MessagingController {
     }
 
     private func formBody(_ request: Request, _ context: AppRequestContext) async throws -> [String: [String]] {
-        let body = String(decoding: try await Body.collect(request, context), as: UTF8.self)
-        var form: [String: [String]] = [:]
-        for pair in body.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map {
-                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
-            }
-            form[parts[0], default: []].append(parts.count > 1 ? parts[1] : "")
-        }
-        return form
+        RequestParsing.form(try await Body.collect(request, context))
     }
 }
 
-struct GatewayDTO: Encodable, Sendable {
+struct GatewayDTO: OneTimeSecretResponse, Sendable {
     let id: String
     let accountId: String
     let userId: String?
@@ -302,9 +294,17 @@ struct GatewayDTO: Encodable, Sendable {
     let sender: String
     let homePrefix: String
     let createdAt: Date
-    /// Shown once, at creation; the inbound URL below needs it appended as `token=`.
-    let callbackToken: String?
+    /// Shown once, at creation (not in a replay); the inbound URL below needs it appended as `token=`.
+    var callbackToken: String?
+    var secretNotReplayable: Bool? = nil
     let inboundUrl: String
+
+    var withoutSecret: GatewayDTO {
+        var copy = self
+        copy.callbackToken = nil
+        copy.secretNotReplayable = true
+        return copy
+    }
 
     init(_ gateway: GatewayConnectionRecord, settings: MessagingSettings, callbackToken: String?) {
         id = gateway.id.lower

@@ -145,17 +145,47 @@ struct OpenAPIController {
         "/v1/accounts/{id}/clients": ["search", "sort", "order", "limit", "cursor"],
         "/v1/accounts/{id}/usage": ["from", "to", "tz", "group", "scope"],
         "/v1/accounts/{id}/usage/export": ["from", "to", "tz", "group", "scope", "detail", "format"],
+        "/v1/callbacks/kannel/{gateway}/dlr": ["message", "status", "signature"],
+        "/v1/callbacks/kannel/{gateway}/mo": ["from", "to", "text", "id", "token"],
+        "/v1/callbacks/twilio/{gateway}/status": ["message", "signature"],
+        "/v1/callbacks/twilio/{gateway}/inbound": ["token"],
     ]
+
+    /// Every `{name}` of a path, declared with its type: entry ids are integers, rate prefixes
+    /// calling codes, phones E.164, every other id a UUID.
+    static func pathParameters(_ path: String) -> [JSONValue] {
+        path.matches(of: /\{([a-z_]+)\}/).map { match in
+            let name = String(match.1)
+            let schema: JSONValue =
+                switch name {
+                case "id" where path.hasPrefix("/v1/entries/"): .object(["type": "integer", "format": "int64", "minimum": .int(1)])
+                case "prefix": .object(["type": "string", "pattern": "^[1-9][0-9]{0,5}$"])
+                case "phone": .object(["type": "string", "description": "E.164, e.g. +64215550100 (percent-encode the +)"])
+                default: .object(["type": "string", "format": "uuid"])
+                }
+            return .object(["name": .string(name), "in": "path", "required": .bool(true), "schema": schema])
+        }
+    }
+
+    /// The methods documented for a concrete path (`{name}` matches one segment); empty when
+    /// no route has this path at all.
+    static func methods(at path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return operations.filter { operation in
+            let pattern = operation.path.split(separator: "/", omittingEmptySubsequences: false)
+            return pattern.count == segments.count
+                && zip(pattern, segments).allSatisfy { expected, actual in
+                    expected.hasPrefix("{") ? !actual.isEmpty : expected == actual
+                }
+        }.map { $0.method.uppercased() }
+    }
 
     static let document: JSONValue = {
         var paths = [String: JSONValue]()
         for operation in operations {
-            var parameters = [JSONValue]()
-            if operation.path.contains("{id}") {
-                parameters.append(
-                    .object(["name": "id", "in": "path", "required": .bool(true), "schema": .object(["type": "string"])]))
-            }
-            for name in queryParameters[operation.path] ?? [] where operation.method == "get" {
+            var parameters = pathParameters(operation.path)
+            // Query parameters of the GET at the path (not of a POST beside it), and the callbacks'.
+            for name in queryParameters[operation.path] ?? [] where operation.method == "get" || operation.isPublic {
                 parameters.append(.object(["name": .string(name), "in": "query", "schema": .object(["type": "string"])]))
             }
             if operation.mutating {

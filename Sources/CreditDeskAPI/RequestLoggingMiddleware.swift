@@ -54,11 +54,33 @@ struct RequestLoggingMiddleware: RouterMiddleware {
             apiError = error
         case let error as DomainError:
             apiError = ErrorMapping.apiError(error)
-        case let error as DatabaseError where ErrorMapping.apiError(error) != nil:
-            context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
-            apiError = ErrorMapping.apiError(error)!
+        case let error as DatabaseError:
+            if let mapped = ErrorMapping.apiError(error) {
+                if mapped.status == .serviceUnavailable {
+                    context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
+                }
+                apiError = mapped
+            } else {
+                context.logger.error("unhandled database error", metadata: ["error": "\(error)"])
+                apiError = .internalError
+            }
+        case let error as HTTPError where error.status == .notFound:
+            // No route matched: a path that exists with other methods is 405 and says which.
+            let allowed = OpenAPIController.methods(at: request.uri.path)
+            if allowed.isEmpty {
+                apiError = APIError(.notFound, code: "not_found", message: "no such route")
+            } else {
+                var response = Self.render(
+                    APIError(
+                        .methodNotAllowed, code: "method_not_allowed",
+                        message: "\(request.method.rawValue) is not allowed here; allowed: \(allowed.joined(separator: ", "))",
+                        details: ["allowed": .array(allowed.map(JSONValue.string))]),
+                    request: request, context: context)
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
+            }
         case let error as HTTPError:
-            // Hummingbird's own errors: body too large, unknown route, undecodable body …
+            // Hummingbird's own errors: body too large, undecodable body …
             apiError = APIError(
                 error.status, code: Self.code(for: error.status), message: error.body ?? error.status.reasonPhrase)
         case let error as any HTTPResponseError:
@@ -67,8 +89,11 @@ struct RequestLoggingMiddleware: RouterMiddleware {
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             apiError = .internalError
         }
-        return (try? apiError.response(from: request, context: context))
-            ?? Response(status: .internalServerError)
+        return render(apiError, request: request, context: context)
+    }
+
+    static func render(_ error: APIError, request: Request, context: Context) -> Response {
+        (try? error.response(from: request, context: context)) ?? Response(status: .internalServerError)
     }
 
     static func code(for status: HTTPResponse.Status) -> String {

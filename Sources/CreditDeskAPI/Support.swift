@@ -36,6 +36,13 @@ enum ErrorMapping {
         switch error.code {
         case .poolTimeout, .poolClosed, .connectionLost, .connectionFailed, .queryCanceled:
             return .unavailable
+        case .invalidParameter:
+            // Only a client's text reaches here: PostgreSQL text cannot hold a NUL character.
+            return APIError.badRequest(code: "invalid_text", "text values must not contain NUL (U+0000) characters")
+        case .invalidInput:
+            // SQLSTATE class 22: the server refused a value (out of range, malformed) that
+            // validation let through. Still the request's value, not the server's fault.
+            return APIError.badRequest(code: "invalid_value", "a value in the request is out of range or malformed")
         case .commitOutcomeUnknown:
             return APIError(
                 .serviceUnavailable, code: "outcome_unknown",
@@ -66,8 +73,8 @@ enum Body {
         if bytes.isEmpty { return try decode(type, from: Array("{}".utf8), fields: fields) }
         // Decoded in place, without copying the body into a Data (bulk requests are megabytes).
         return try bytes.withUnsafeBytes { raw in
-            let data = Data(
-                bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count, deallocator: .none)
+            guard let base = raw.baseAddress else { return try decode(type, from: Data(), fields: fields) }
+            let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
             return try decode(type, from: data, fields: fields)
         }
     }
@@ -85,7 +92,7 @@ enum Body {
         do {
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
-            let (path, problem): ([any CodingKey], String) =
+            var (path, problem): ([any CodingKey], String) =
                 switch error {
                 case .typeMismatch(let type, let context): (context.codingPath, "must be \(describe(type))")
                 case .valueNotFound(_, let context): (context.codingPath, "must not be null")
@@ -95,16 +102,68 @@ enum Body {
                 @unknown default: ([], "is invalid")
                 }
             // contacts[1].mobile: array positions in brackets, member names in snake case.
-            let field = path.reduce(into: "") { field, key in
+            var field = path.reduce(into: "") { field, key in
                 if let index = key.intValue {
                     field += "[\(index)]"
                 } else {
                     field += (field.isEmpty ? "" : ".") + snakeCase(key.stringValue)
                 }
             }
+            // Foundation reports a number no field can hold (1.5, 1e309, 2^63) without a path.
+            if field.isEmpty, case .dataCorrupted = error,
+                let culprit = (try? keyReader.decode(NumberProbe.self, from: data))?.firstNonWholeNumber()
+            {
+                field = culprit
+                problem = "must be a whole number from \(Int64.min) to \(Int64.max)"
+            }
             throw APIError.badRequest(
                 code: "invalid_field", "\(field.isEmpty ? "body" : field) \(problem)",
                 details: ["field": .string(field)])
+        }
+    }
+
+    /// A JSON value read only to find where a number is that no whole-number field can hold.
+    indirect enum NumberProbe: Decodable {
+        case whole, notWhole, other
+        case array([NumberProbe]), object([(String, NumberProbe)])
+
+        init(from decoder: any Decoder) throws {
+            if let keyed = try? decoder.container(keyedBy: TopLevelKeys.AnyKey.self) {
+                self = .object(
+                    try keyed.allKeys.sorted { $0.stringValue < $1.stringValue }.map {
+                        ($0.stringValue, try keyed.decode(NumberProbe.self, forKey: $0))
+                    })
+            } else if var unkeyed = try? decoder.unkeyedContainer() {
+                var items = [NumberProbe]()
+                while !unkeyed.isAtEnd { items.append(try unkeyed.decode(NumberProbe.self)) }
+                self = .array(items)
+            } else {
+                let single = try decoder.singleValueContainer()
+                if (try? single.decode(Int64.self)) != nil {
+                    self = .whole
+                } else if single.decodeNil() || (try? single.decode(String.self)) != nil
+                    || (try? single.decode(Bool.self)) != nil
+                {
+                    self = .other
+                } else {
+                    // A fraction, or a number beyond Int64 (or beyond Double).
+                    self = .notWhole
+                }
+            }
+        }
+
+        /// The path of the first such number, named as the decoder's errors name fields.
+        func firstNonWholeNumber(prefix: String = "") -> String? {
+            switch self {
+            case .whole, .other: return nil
+            case .notWhole: return prefix
+            case .array(let items):
+                return items.enumerated().lazy.compactMap { $1.firstNonWholeNumber(prefix: prefix + "[\($0)]") }.first
+            case .object(let members):
+                return members.lazy.compactMap { name, value in
+                    value.firstNonWholeNumber(prefix: (prefix.isEmpty ? "" : prefix + ".") + name)
+                }.first
+            }
         }
     }
 
@@ -169,7 +228,7 @@ enum Parameters {
     }
 
     static func int64(_ context: AppRequestContext, _ name: String) throws -> Int64 {
-        guard let text = context.parameters.get(name), let value = Int64(text), value > 0 else {
+        guard let text = context.parameters.get(name), let value = RequestParsing.int64(text), value > 0 else {
             throw APIError.badRequest(
                 code: "invalid_parameter", "\(name) must be a positive integer", details: ["field": .string(name)])
         }
@@ -182,7 +241,7 @@ enum Parameters {
 
     static func limit(_ request: Request) throws -> Int {
         guard let text = query(request, "limit") else { return Limits.defaultPageSize }
-        guard let value = Int(text) else {
+        guard let value = RequestParsing.int64(text).flatMap(Int.init(exactly:)) else {
             throw APIError.badRequest(code: "invalid_parameter", "limit must be a number", details: ["field": "limit"])
         }
         do {

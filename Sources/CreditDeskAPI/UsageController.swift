@@ -70,7 +70,10 @@ struct UsageController {
         do {
             return try UsagePeriod(from: from, to: to, timeZone: Parameters.query(request, "tz") ?? "UTC")
         } catch {
-            throw ErrorMapping.apiError(error)
+            // The period comes from the query string: a parameter's mistake, named as such.
+            var mapped = ErrorMapping.apiError(error)
+            mapped.code = "invalid_parameter"
+            throw mapped
         }
     }
 

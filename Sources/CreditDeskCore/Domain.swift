@@ -45,6 +45,16 @@ public enum EntryKind: String, Codable, Sendable, CaseIterable {
     case grant, adjust, transfer, sale, reserve, post, void, charge, refund, expire
 }
 
+/// What counts as credits *used*, wherever usage is shown (the clients overview, the
+/// dashboard, usage reports): debits of a sent kind (`post`: a message went) or a received kind
+/// (`charge`: an inbound MMS, or any other direct charge). Expiry, removals, transfers and
+/// pending reservations are not use; a refund is an income of its own, not negative use.
+public enum CreditUse {
+    public static let sent = EntryKind.post
+    public static let received = EntryKind.charge
+    public static let kinds: [EntryKind] = [sent, received]
+}
+
 public enum ReservationStatus: String, Codable, Sendable {
     case pending, posted, voided
 }

@@ -57,9 +57,10 @@ public enum MessagingOperations {
             guard let user = try UserStore.findUser(connection, id: userID), user.accountID == account.id else {
                 throw DomainError.invalid("user_id", "must be a user of this account")
             }
-            if userID != principal.userID {
-                try Authorization.check(principal, .manageMessaging, targetPath: account.path)
-            }
+            // An agent links its own connection to send with it: a role that sends, not a
+            // read-only one.
+            try Authorization.check(
+                principal, userID == principal.userID ? .consumeCredits : .manageMessaging, targetPath: account.path)
         } else {
             try Authorization.check(principal, .manageMessaging, targetPath: account.path)
         }
@@ -402,12 +403,13 @@ public enum MessagingOperations {
 
     // MARK: reply routing
 
-    /// Sets where replies to a user's messages go. Users set their own; admins anyone's below.
+    /// Sets where replies to a user's messages go. Users who send set their own; admins anyone's below.
     public static func setReplyRouting(
         _ connection: PostgresConnection, _ principal: Principal, userID: UUID, channel: ReplyChannel, mobile: String?,
         email: String?
     ) throws -> ContactStore.ReplyRouting {
-        let user = try Operations.user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
+        let user = try Operations.user(
+            connection, principal, userID, for: userID == principal.userID ? .consumeCredits : .manageUsers)
         let mobile = try mobile.map { try PhoneNumber.parse($0, field: "mobile").e164 }
         let email = try Validate.email(email)
         switch channel {
@@ -419,10 +421,12 @@ public enum MessagingOperations {
         return try ContactStore.setReplyRouting(connection, user: user, channel: channel, mobile: mobile, email: email)
     }
 
+    /// A user's reply routing holds its private mobile and email: the user itself and admins
+    /// above it read it, colleagues do not.
     public static func replyRouting(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
         -> ContactStore.ReplyRouting
     {
-        _ = try Operations.user(connection, principal, userID, for: .read)
+        _ = try Operations.user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
         return try ContactStore.replyRouting(connection, userID: userID)!
     }
 

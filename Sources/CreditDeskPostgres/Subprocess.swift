@@ -81,6 +81,7 @@ public enum Subprocess {
 public final class BackgroundProcess: @unchecked Sendable {
     public let pid: pid_t
     private var stdinWrite: Int32
+    private var exited = false
     private let lock = NSLock()
 
     public init(_ executable: String, _ arguments: [String], logPath: String) throws {
@@ -109,11 +110,23 @@ public final class BackgroundProcess: @unchecked Sendable {
         stdinWrite = descriptors[1]
     }
 
+    /// Whether the child has ended (it is reaped here if so).
+    public var hasExited: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if exited { return true }
+        var waitStatus: Int32 = 0
+        exited = waitpid(pid, &waitStatus, WNOHANG) == pid
+        return exited
+    }
+
     /// Sends `signal`, waits up to `seconds` for the child to end, then kills it.
     public func stop(signal: Int32 = SIGTERM, seconds: Double = 10) {
         lock.lock()
         if stdinWrite >= 0 { close(stdinWrite); stdinWrite = -1 }
+        let alreadyExited = exited
         lock.unlock()
+        if alreadyExited { return }
         kill(pid, signal)
         var waitStatus: Int32 = 0
         let deadline = Date().addingTimeInterval(seconds)

@@ -114,3 +114,19 @@ public func registerForExit(server: EmbeddedPostgres, directory: URL) {
     }
     clustersToStop.append((server, directory))
 }
+
+/// Executables of this package, built beside the test bundle.
+public enum TestBinaries {
+    /// The `creditdesk` executable built beside the test bundle.
+    public static func creditdesk() -> URL? {
+        var candidates = [URL]()
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(directory.appendingPathComponent("creditdesk"))
+            directory = directory.deletingLastPathComponent()
+        }
+        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/.build/debug/creditdesk"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+}

@@ -177,6 +177,9 @@ struct AccessTests {
                     ("create key", try await api.call(.post, "/v1/users/\(clientUser)/keys", key: key, body: ["label": "x"]),
                      userManagers, []),
                     ("list keys", try await api.call(.get, "/v1/users/\(clientUser)/keys", key: key), userManagers, []),
+                    // A colleague's reply routing holds its private mobile and email.
+                    ("read reply routing", try await api.call(.get, "/v1/users/\(clientUser)/reply-routing", key: key),
+                     userManagers, []),
                     ("me", try await api.call(.get, "/v1/me", key: key), Self.everyone, []),
                 ]
                 for (name, reply, allowed, outside) in attempts {
@@ -188,6 +191,22 @@ struct AccessTests {
                         #expect(reply.status.code == expectedStatus, "\(name) as \(actor.rawValue): \(reply.status.code)")
                     }
                 }
+            }
+        }
+    }
+
+    @Test("on the client, users who send link their own gateway; read-only users cannot, and replays are per user")
+    func ownGatewayAndReplayMatrix() async throws {
+        try await withAPI(messaging: try HardeningTests.messaging()) { api, fixture, _ in
+            let path = "/v1/accounts/\(fixture.client.id.lower)/gateways"
+            let expected: [Fixture.Actor: Int] = [.clientAdmin: 201, .clientUser: 201, .clientReadonly: 403]
+            for (actor, status) in expected {
+                let reply = try await api.call(
+                    .post, path, key: fixture.keys[actor], body: HardeningTests.gatewayBody(userID: fixture.users[actor]),
+                    idempotencyKey: "own-gateway")
+                // One Idempotency-Key for all three: each user's is its own, so none is a replay.
+                #expect(reply.status.code == status, "\(actor.rawValue): \(reply.status.code) \(reply.errorCode ?? "")")
+                #expect(reply.headers[HTTPField.Name("Idempotent-Replayed")!] == nil, "\(actor.rawValue)")
             }
         }
     }

@@ -114,11 +114,15 @@ func verifyClean(_ pool: DatabasePool) async throws {
 }
 
 /// Runs `body` against a fresh database with the fixture and the real router.
-func withAPI(_ body: @escaping @Sendable (API, Fixture, DatabasePool) async throws -> Void) async throws {
+func withAPI(
+    messaging: MessagingSettings? = nil, _ body: @escaping @Sendable (API, Fixture, DatabasePool) async throws -> Void
+) async throws {
     try await withTestDatabase(poolSize: 8) { pool in
         let fixture = try await Fixture.make(pool)
         let migrator = try await TestCluster.shared.ready().migrator
-        let app = Application(router: buildRouter(dependencies: AppDependencies(pool: pool, migrator: migrator)))
+        var dependencies = AppDependencies(pool: pool, migrator: migrator)
+        if let messaging { dependencies.messaging = messaging }
+        let app = Application(router: buildRouter(dependencies: dependencies))
         try await app.test(.router) { client in
             try await body(API(client: client), fixture, pool)
         }

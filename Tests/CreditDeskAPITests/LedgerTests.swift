@@ -205,9 +205,11 @@ struct LedgerTests {
 
             let overview = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/clients", key: admin)
             let row = (overview["items"] as? [[String: Any]])?.first
-            #expect(row?["sms_used_this_month"] as? NSNumber == 12)
+            // Used is what the usage report calls consumed: 12 sent plus 5 charged. The refund is
+            // income of its own (the report's `refunded`), not negative use.
+            #expect(row?["sms_used_this_month"] as? NSNumber == 17)
             let dashboard = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/dashboard", key: admin)
-            #expect(dashboard["sms_used"] as? NSNumber == 12)
+            #expect(dashboard["sms_used"] as? NSNumber == 17)
             let history = try await api.call(.get, "\(account)/entries?kind=refund", key: admin)
             #expect((history["items"] as? [Any])?.count == 2)
             try await verifyClean(pool)

@@ -45,3 +45,31 @@ struct OpenAPITests {
         }
     }
 }
+
+@Suite("OpenAPI parameters")
+struct OpenAPIParameterTests {
+    @Test("every {name} in a path is declared as a required path parameter with a type")
+    func pathParameters() throws {
+        let data = try JSONResponse.encoder.encode(OpenAPIController.document)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let paths = try #require(object["paths"] as? [String: [String: Any]])
+        var checked = 0
+        for (path, methods) in paths {
+            let names = Set(path.matches(of: /\{([a-z_]+)\}/).map { String($0.1) })
+            for (method, operation) in methods {
+                let parameters = (operation as? [String: Any])?["parameters"] as? [[String: Any]] ?? []
+                let declared = parameters.filter { $0["in"] as? String == "path" }
+                #expect(Set(declared.compactMap { $0["name"] as? String }) == names, "\(method) \(path)")
+                for parameter in declared {
+                    #expect(parameter["required"] as? Bool == true)
+                    #expect((parameter["schema"] as? [String: Any])?["type"] != nil, "\(method) \(path)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 50)
+        let callback = try #require(paths["/v1/callbacks/kannel/{gateway}/dlr"]?["get"] as? [String: Any])
+        let queries = (callback["parameters"] as? [[String: Any]] ?? []).filter { $0["in"] as? String == "query" }
+        #expect(Set(queries.compactMap { $0["name"] as? String }) == ["message", "status", "signature"])
+    }
+}

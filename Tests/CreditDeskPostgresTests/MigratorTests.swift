@@ -124,18 +124,3 @@ struct MigratorTests {
         await pool.shutdown()
     }
 }
-
-enum TestBinaries {
-    /// The `creditdesk` executable built beside the test bundle.
-    static func creditdesk() -> URL? {
-        var candidates = [URL]()
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = runner.deletingLastPathComponent()
-        for _ in 0..<4 {
-            candidates.append(directory.appendingPathComponent("creditdesk"))
-            directory = directory.deletingLastPathComponent()
-        }
-        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/.build/debug/creditdesk"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
-}

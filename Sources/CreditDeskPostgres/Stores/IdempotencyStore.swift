@@ -1,7 +1,9 @@
 import CreditDeskCore
 import Foundation
 
-/// Idempotency keys, claimed first thing in the mutation's own transaction.
+/// Idempotency keys, claimed first thing in the mutation's own transaction. A key is the
+/// acting user's own: the same key from a colleague is a different key, so a replay never
+/// hands one user's response to another.
 ///
 /// A concurrent request with the same key blocks on the primary key until the first commits
 /// (then it replays the stored response) or rolls back (then it proceeds as the first). A
@@ -25,25 +27,25 @@ public enum IdempotencyStore {
     }
 
     static let insert = """
-        INSERT INTO idempotency_keys (tenant_id, account_id, key, request_hash, operation_id)
-        VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING key
+        INSERT INTO idempotency_keys (tenant_id, account_id, user_id, key, request_hash, operation_id)
+        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING key
         """
     static let select = """
         SELECT request_hash, response_status, response_body FROM idempotency_keys
-        WHERE tenant_id = $1 AND account_id = $2 AND key = $3
+        WHERE tenant_id = $1 AND account_id = $2 AND user_id = $3 AND key = $4
         """
     static let complete = """
-        UPDATE idempotency_keys SET response_status = $4, response_body = $5
-        WHERE tenant_id = $1 AND account_id = $2 AND key = $3
+        UPDATE idempotency_keys SET response_status = $5, response_body = $6
+        WHERE tenant_id = $1 AND account_id = $2 AND user_id = $3 AND key = $4
         """
 
     public static func claim(
         _ connection: PostgresConnection, principal: Principal, key: String, requestHash: String, operationID: UUID
     ) throws -> Claim {
         let inserted = try connection.execute(
-            insert, [principal.tenantID, principal.accountID, key, requestHash, operationID])
+            insert, [principal.tenantID, principal.accountID, principal.userID, key, requestHash, operationID])
         if !inserted.rows.isEmpty { return .claimed }
-        let row = try connection.execute(select, [principal.tenantID, principal.accountID, key]).single()
+        let row = try connection.execute(select, [principal.tenantID, principal.accountID, principal.userID, key]).single()
         guard try row.decode(String.self, "request_hash") == requestHash else {
             throw DomainError(
                 .idempotencyConflict,
@@ -61,6 +63,7 @@ public enum IdempotencyStore {
     public static func complete(
         _ connection: PostgresConnection, principal: Principal, key: String, response: StoredResponse
     ) throws {
-        try connection.execute(complete, [principal.tenantID, principal.accountID, key, response.status, response.body])
+        try connection.execute(
+            complete, [principal.tenantID, principal.accountID, principal.userID, key, response.status, response.body])
     }
 }

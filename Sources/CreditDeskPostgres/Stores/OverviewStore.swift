@@ -30,15 +30,16 @@ public struct OverviewCursor: Sendable, Equatable {
     }
 }
 
-/// "Clients → Show All" and the reseller dashboard. Usage is consumption (posts and charges)
-/// minus refunds since the start of the period, found per account through the entry indexes.
+/// "Clients → Show All" and the reseller dashboard. Usage since the start of the period is
+/// `CreditUse`: the same sent and received debits the usage report counts as consumed,
+/// found per account through the entry indexes.
 public enum OverviewStore {
+    /// The entry kinds of `CreditUse`, as an SQL list (constants of the code, not input).
+    static let usedKinds = CreditUse.kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
     static let usedExpression = """
         (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e
           WHERE e.debit_account_id = a.id AND e.credit_account_id = $6 AND NOT e.pending AND e.unit = '%UNIT%'
-            AND e.created_at >= $7)
-        - (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e
-          WHERE e.credit_account_id = a.id AND e.debit_account_id = $6 AND e.unit = '%UNIT%' AND e.created_at >= $7)
+            AND e.kind IN (\(usedKinds)) AND e.created_at >= $7)
         """
 
     /// One statement per sort column and direction; the column comes from a closed set, never from input.
@@ -79,10 +80,7 @@ public enum OverviewStore {
         SELECT u.unit,
                (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e JOIN accounts a ON a.id = e.debit_account_id
                  WHERE a.path @> ARRAY[$1::uuid] AND e.credit_account_id = $2 AND NOT e.pending AND e.unit = u.unit
-                   AND e.created_at >= $3)
-             - (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e JOIN accounts a ON a.id = e.credit_account_id
-                 WHERE a.path @> ARRAY[$1::uuid] AND e.debit_account_id = $2 AND e.unit = u.unit
-                   AND e.created_at >= $3) AS used
+                   AND e.kind IN (\(usedKinds)) AND e.created_at >= $3) AS used
         FROM (VALUES ('sms'), ('mms')) AS u (unit)
         """
     static let subtreeCounts = """

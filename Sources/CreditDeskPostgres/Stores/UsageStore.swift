@@ -39,13 +39,10 @@ public struct UsagePeriod: Sendable, Equatable {
     }
 
     static func parseDay(_ text: String) -> Date? {
-        guard text.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) != nil else { return nil }
+        guard let day = RequestParsing.calendarDay(text), let utc = TimeZone(identifier: "UTC") else { return nil }
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        let components = DateComponents(year: parts[0], month: parts[1], day: parts[2])
-        guard components.isValidDate(in: calendar) else { return nil }
-        return calendar.date(from: components)
+        calendar.timeZone = utc
+        return calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day))
     }
 }
 
@@ -151,8 +148,8 @@ public enum UsageStore {
                    coalesce(sum(l.signed) FILTER (WHERE l.signed > 0 AND l.kind IN ('grant', 'transfer', 'adjust')), 0) AS granted,
                    coalesce(sum(l.signed) FILTER (WHERE l.signed > 0 AND l.kind = 'sale'), 0) AS sold,
                    coalesce(sum(l.signed) FILTER (WHERE l.signed > 0 AND l.kind = 'refund'), 0) AS refunded,
-                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = 'post'), 0) AS sent,
-                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = 'charge'), 0) AS received,
+                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = '\(CreditUse.sent.rawValue)'), 0) AS sent,
+                   coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = '\(CreditUse.received.rawValue)'), 0) AS received,
                    coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = 'expire'), 0) AS expired,
                    coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind = 'adjust'), 0) AS removed,
                    coalesce(-sum(l.signed) FILTER (WHERE l.signed < 0 AND l.kind IN ('grant', 'transfer', 'sale')), 0) AS transferred_out,
