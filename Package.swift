@@ -45,9 +45,9 @@ let package = Package(
             dependencies: ["CLibCrypto"],
             swiftSettings: swiftSettings
         ),
-        // libpq connection, pool, transactions, migrations, embedded cluster, stores.
+        // libpq connection, pool, transactions, migrator, embedded cluster. Knows no domain.
         .target(
-            name: "CreditDeskPostgres",
+            name: "CreditDeskDB",
             dependencies: [
                 "CLibPQ",
                 "CreditDeskCore",
@@ -58,12 +58,33 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // HTTP: routes, request contexts, DTOs, error mapping.
+        // SQL only: one store per table family, named statements, records.
+        .target(
+            name: "CreditDeskStore",
+            dependencies: ["CreditDeskCore", "CreditDeskDB"],
+            swiftSettings: swiftSettings
+        ),
+        // Every operation: authorization, idempotency, ledger moves, messaging, the dispatcher.
+        .target(
+            name: "CreditDeskServices",
+            dependencies: [
+                "CreditDeskCore",
+                "CreditDeskDB",
+                "CreditDeskStore",
+                "CreditDeskGateway",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP only: routes, request contexts, DTOs, error mapping, calling the services.
         .target(
             name: "CreditDeskAPI",
             dependencies: [
                 "CreditDeskCore",
-                "CreditDeskPostgres",
+                "CreditDeskDB",
+                "CreditDeskStore",
+                "CreditDeskServices",
                 "CreditDeskGateway",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -78,7 +99,7 @@ let package = Package(
             dependencies: ["CLibCurl", "CreditDeskCore"],
             swiftSettings: swiftSettings
         ),
-        // Load generator and fault injector for `make bench` and `make chaos` (issue 6).
+        // Load generator and fault injector for `make bench` and `make chaos`.
         .executableTarget(
             name: "creditdesk-bench",
             dependencies: [
@@ -91,7 +112,9 @@ let package = Package(
             name: "creditdesk",
             dependencies: [
                 "CreditDeskCore",
-                "CreditDeskPostgres",
+                "CreditDeskDB",
+                "CreditDeskStore",
+                "CreditDeskServices",
                 "CreditDeskAPI",
                 "CreditDeskGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -105,7 +128,7 @@ let package = Package(
         .target(
             name: "CreditDeskTestSupport",
             dependencies: [
-                "CreditDeskPostgres",
+                "CreditDeskDB",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -117,7 +140,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CreditDeskPostgresTests",
-            dependencies: ["CreditDeskPostgres", "CreditDeskCore", "CreditDeskTestSupport"],
+            dependencies: ["CreditDeskDB", "CreditDeskStore", "CreditDeskServices", "CreditDeskCore", "CreditDeskTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -125,7 +148,9 @@ let package = Package(
             dependencies: [
                 "CreditDeskAPI",
                 "CreditDeskGateway",
-                "CreditDeskPostgres",
+                "CreditDeskDB",
+                "CreditDeskStore",
+                "CreditDeskServices",
                 "CreditDeskCore",
                 "CreditDeskTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,3 +1,4 @@
+import CreditDeskCore
 import Foundation
 import Hummingbird
 
@@ -98,18 +99,7 @@ enum JSONResponse {
     }
 }
 
-/// RFC 3339 timestamps in UTC with milliseconds: what the API emits and accepts.
-public enum ISO8601 {
-    public static func format(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
-    }
-
-    public static func parse(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: .iso8601) { return date }
-        return try? Date(
-            text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
-
+extension ISO8601 {
     /// An optional timestamp field of a request body; a malformed one is a 400 naming it.
     static func parseField(_ text: String?, _ field: String) throws -> Date? {
         guard let text else { return nil }

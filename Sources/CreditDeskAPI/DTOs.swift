@@ -1,5 +1,7 @@
 import CreditDeskCore
-import CreditDeskPostgres
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
 import Foundation
 
 // Response shapes. Keys are encoded in snake_case; ids as lowercase UUIDs; times RFC 3339.

@@ -1,4 +1,6 @@
-import CreditDeskPostgres
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
 import Hummingbird
 
 /// `/healthz`: the process answers. `/readyz`: the database answers and has every migration.

@@ -1,3 +1,4 @@
+import CreditDeskCore
 import Foundation
 import Logging
 import NIOConcurrencyHelpers

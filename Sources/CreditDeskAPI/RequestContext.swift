@@ -1,4 +1,6 @@
-import CreditDeskPostgres
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
 import Foundation
 import Hummingbird
 import Logging

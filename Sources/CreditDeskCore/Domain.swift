@@ -55,6 +55,14 @@ public enum CreditUse {
     public static let kinds: [EntryKind] = [sent, received]
 }
 
+/// What a row of the job queue asks the dispatcher to do.
+public enum JobKind: String, Sendable, CaseIterable {
+    /// Submit a queued (or now due) message to its gateway.
+    case sendMessage = "send_message"
+    /// Forward an inbound reply to its user by email or SMS.
+    case routeReply = "route_reply"
+}
+
 public enum ReservationStatus: String, Codable, Sendable {
     case pending, posted, voided
 }

@@ -126,3 +126,11 @@ public enum MessagePricing {
         return MessagePrice(unit: .sms, segments: count.segments, credits: Int64(count.segments) * creditsPerSegment)
     }
 }
+
+/// Per-message callback signatures: HMAC-free but unforgeable without the stored token hash,
+/// which never leaves the database: sha256(token hash ‖ gateway id ‖ message id).
+public enum CallbackSignature {
+    public static func sign(messageID: UUID, gatewayID: UUID, key: [UInt8]) -> String {
+        Digest.hex(Digest.sha256(key + Array("\(gatewayID.uuidString.lowercased()) \(messageID.uuidString.lowercased())".utf8)))
+    }
+}

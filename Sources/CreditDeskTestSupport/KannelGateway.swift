@@ -1,4 +1,4 @@
-import CreditDeskPostgres
+import CreditDeskDB
 import Foundation
 
 /// A real Kannel for tests (Debian's `kannel` and `kannel-extras`): bearerbox, smsbox and the

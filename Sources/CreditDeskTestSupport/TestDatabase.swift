@@ -1,4 +1,4 @@
-import CreditDeskPostgres
+import CreditDeskDB
 import Foundation
 import Logging
 

@@ -1,7 +1,9 @@
 import ArgumentParser
-import CreditDeskCore
 import CreditDeskAPI
-import CreditDeskPostgres
+import CreditDeskCore
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
 import Foundation
 import Logging
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import CreditDeskCore
-import CreditDeskPostgres
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
 import Foundation
 
 struct GatewaysCommand: AsyncParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
-import CreditDeskPostgres
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
 import Foundation
 
 struct MigrateCommand: AsyncParsableCommand {

@@ -1,8 +1,10 @@
 import ArgumentParser
 import CreditDeskAPI
 import CreditDeskCore
+import CreditDeskDB
 import CreditDeskGateway
-import CreditDeskPostgres
+import CreditDeskServices
+import CreditDeskStore
 import Foundation
 import Hummingbird
 import Logging

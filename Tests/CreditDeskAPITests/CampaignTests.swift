@@ -1,11 +1,14 @@
-@testable import CreditDeskAPI
 import CreditDeskCore
+import CreditDeskDB
 import CreditDeskGateway
-import CreditDeskPostgres
+import CreditDeskStore
 import CreditDeskTestSupport
 import Foundation
 import HTTPTypes
 import Testing
+
+@testable import CreditDeskAPI
+@testable import CreditDeskServices
 
 /// Contacts, reply linking, unsubscribe by list and campaigns. In the messaging suite, so the
 /// Kannel-backed campaign runs alone.

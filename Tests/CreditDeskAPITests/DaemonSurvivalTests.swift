@@ -1,5 +1,7 @@
+import CreditDeskDB
 import CreditDeskGateway
-import CreditDeskPostgres
+import CreditDeskServices
+import CreditDeskStore
 import CreditDeskTestSupport
 import Foundation
 import Testing

@@ -1,6 +1,8 @@
 import CreditDeskAPI
 import CreditDeskCore
-import CreditDeskPostgres
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
 import Foundation
 import HTTPTypes
 import Testing

@@ -1,5 +1,7 @@
 import CreditDeskAPI
-import CreditDeskPostgres
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
 import CreditDeskTestSupport
 import Foundation
 import HTTPTypes

@@ -1,7 +1,7 @@
-@testable import CreditDeskAPI
 import CreditDeskCore
+import CreditDeskDB
 import CreditDeskGateway
-import CreditDeskPostgres
+import CreditDeskStore
 import CreditDeskTestSupport
 import Foundation
 import HTTPTypes
@@ -9,6 +9,9 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+
+@testable import CreditDeskAPI
+@testable import CreditDeskServices
 
 /// Messaging end to end: the live daemon (HTTP server and dispatcher) against a real Kannel
 /// (bearerbox, smsbox, fake SMSC) on loopback, started by each test.

@@ -1,5 +1,7 @@
 import CreditDeskCore
-import CreditDeskPostgres
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
 import Foundation
 import HTTPTypes
 import Testing

@@ -4,7 +4,10 @@ import Foundation
 import Logging
 import Testing
 
-@testable import CreditDeskPostgres
+@testable import CreditDeskDB
+@testable import CreditDeskServices
+@testable import CreditDeskStore
+
 
 @Suite("creditdesk command line")
 struct CLITests {

@@ -2,7 +2,10 @@ import CreditDeskTestSupport
 import Foundation
 import Testing
 
-@testable import CreditDeskPostgres
+@testable import CreditDeskDB
+@testable import CreditDeskServices
+@testable import CreditDeskStore
+
 
 @Suite("Errors mapped by SQLSTATE")
 struct ErrorMappingTests {

@@ -3,7 +3,10 @@ import Foundation
 import Logging
 import Testing
 
-@testable import CreditDeskPostgres
+@testable import CreditDeskDB
+@testable import CreditDeskServices
+@testable import CreditDeskStore
+
 
 @Suite("Migrations")
 struct MigratorTests {

@@ -1,4 +1,5 @@
 import CreditDeskCore
+import CreditDeskDB
 import Foundation
 
 /// Idempotency keys, claimed first thing in the mutation's own transaction. A key is the

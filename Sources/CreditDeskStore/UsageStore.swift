@@ -1,4 +1,5 @@
 import CreditDeskCore
+import CreditDeskDB
 import Foundation
 
 public enum UsageGrouping: String, Sendable, CaseIterable {
@@ -93,6 +94,16 @@ public struct UsageRow: Sendable, Equatable {
     public let opening: Int64
     public let flows: UsageFlows
     public let closing: Int64
+
+    package init(accountID: UUID, accountName: String, bucket: String, unit: CreditUnit, opening: Int64, flows: UsageFlows, closing: Int64) {
+        self.accountID = accountID
+        self.accountName = accountName
+        self.bucket = bucket
+        self.unit = unit
+        self.opening = opening
+        self.flows = flows
+        self.closing = closing
+    }
 }
 
 public struct RevenueRow: Sendable, Equatable {
@@ -212,7 +223,7 @@ public enum UsageStore {
         """
 
     /// Opens the entries cursor inside a read-only snapshot on `connection`.
-    static func openEntriesCursor(
+    package static func openEntriesCursor(
         _ connection: PostgresConnection, root: UUID, scope: UsageScope, period: UsagePeriod
     ) throws {
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -223,7 +234,7 @@ public enum UsageStore {
     /// FETCH takes its count as syntax, not a parameter; it comes from code, never a request.
     /// Rows are encoded straight from the result's bytes: an export gains nothing from making
     /// Swift values of ids and enums only to print them again.
-    static func fetchEntries(_ connection: PostgresConnection, batch: Int, encoder: ExportByteEncoder) throws
+    package static func fetchEntries(_ connection: PostgresConnection, batch: Int, encoder: ExportByteEncoder) throws
         -> ([UInt8], Int)
     {
         precondition((1...100_000).contains(batch), "fetch batch out of range")

@@ -1,4 +1,6 @@
 import CreditDeskCore
+import CreditDeskDB
+import CreditDeskStore
 import Foundation
 
 /// Every admin and ledger operation, with its authorization and domain rules, over a

@@ -1,4 +1,5 @@
 import CreditDeskCore
+import CreditDeskDB
 import Foundation
 
 /// The ledger invariants of DESIGN.md §3, checked against the data as it is.

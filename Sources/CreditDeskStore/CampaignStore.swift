@@ -1,4 +1,5 @@
 import CreditDeskCore
+import CreditDeskDB
 import Foundation
 
 public enum CampaignStatus: String, Codable, Sendable { case draft, confirmed, cancelled }
@@ -46,6 +47,16 @@ public struct CampaignMessage: Sendable {
     public let text: String
     public let segments: Int
     public let credits: Int64
+
+    package init(position: Int, contactID: UUID, messageID: UUID, phone: String, text: String, segments: Int, credits: Int64) {
+        self.position = position
+        self.contactID = contactID
+        self.messageID = messageID
+        self.phone = phone
+        self.text = text
+        self.segments = segments
+        self.credits = credits
+    }
 }
 
 /// Campaigns and their recipients. Confirming writes the campaign's messages, jobs and
@@ -91,7 +102,7 @@ public enum CampaignStore {
         """
     static let insertJobs = """
         INSERT INTO jobs (tenant_id, kind, subject_id, run_at)
-        SELECT $1::uuid, 'send_message', id, coalesce($2::timestamptz, now()) FROM unnest($3::text::uuid[]) AS m (id)
+        SELECT $1::uuid, '\(JobKind.sendMessage.rawValue)', id, coalesce($2::timestamptz, now()) FROM unnest($3::text::uuid[]) AS m (id)
         """
     static let insertRecipients = """
         INSERT INTO campaign_recipients (tenant_id, campaign_id, position, contact_id, phone, message_id, skip_reason)
@@ -149,6 +160,18 @@ public enum CampaignStore {
         public let batchID: UUID
         public let messages: [CampaignMessage]
         public let skipped: [(position: Int, contactID: UUID, phone: String?, reason: String)]
+
+        package init(campaign: CampaignRecord, account: AccountRecord, userID: UUID?, gateway: GatewayConnectionRecord, unit: CreditUnit, sendAt: Date?, batchID: UUID, messages: [CampaignMessage], skipped: [(position: Int, contactID: UUID, phone: String?, reason: String)]) {
+            self.campaign = campaign
+            self.account = account
+            self.userID = userID
+            self.gateway = gateway
+            self.unit = unit
+            self.sendAt = sendAt
+            self.batchID = batchID
+            self.messages = messages
+            self.skipped = skipped
+        }
     }
 
     /// Writes the messages (each on its reservation of the batch), their jobs and the recipient rows,

@@ -1,4 +1,5 @@
 import CreditDeskCore
+import CreditDeskDB
 import Foundation
 
 public struct GatewayConnectionRecord: Sendable, Equatable {
@@ -48,7 +49,8 @@ public struct MessageRecord: Sendable, Equatable {
 
 public struct JobRecord: Sendable, Equatable {
     public let id: Int64
-    public let kind: String
+    /// Nil for a kind this build does not know (written by a newer one): never guessed.
+    public let kind: JobKind?
     public let subjectID: UUID
     public let attempts: Int
     public let maxAttempts: Int
@@ -340,14 +342,14 @@ public enum MessagingStore {
 
     // MARK: jobs
 
-    public static func enqueue(_ connection: PostgresConnection, tenantID: UUID, kind: String, subjectID: UUID, runAt: Date?) throws {
-        try connection.execute(insertJob, [tenantID, kind, subjectID, runAt])
+    public static func enqueue(_ connection: PostgresConnection, tenantID: UUID, kind: JobKind, subjectID: UUID, runAt: Date?) throws {
+        try connection.execute(insertJob, [tenantID, kind.rawValue, subjectID, runAt])
     }
 
     public static func claim(_ connection: PostgresConnection, limit: Int, leaseSeconds: Int) throws -> [JobRecord] {
         try connection.execute(claimJobs, [Int64(limit), Int64(leaseSeconds)]).rows.map {
             JobRecord(
-                id: try $0.decode(Int64.self, "id"), kind: try $0.decode(String.self, "kind"),
+                id: try $0.decode(Int64.self, "id"), kind: JobKind(rawValue: try $0.decode(String.self, "kind")),
                 subjectID: try $0.decode(UUID.self, "subject_id"), attempts: Int(try $0.decode(Int64.self, "attempts")),
                 maxAttempts: Int(try $0.decode(Int64.self, "max_attempts")))
         }

@@ -1,4 +1,5 @@
 import CreditDeskCore
+import CreditDeskDB
 import Foundation
 
 public struct PackageRecord: Sendable, Equatable {
@@ -71,7 +72,7 @@ public enum PackageStore {
         try decode(try connection.execute(update, [id, name, active]).single())
     }
 
-    static func recordSale(
+    package static func recordSale(
         _ connection: PostgresConnection, _ context: OperationContext, package: PackageRecord, buyer: AccountRecord
     ) throws -> SaleRecord {
         let id = UUID()

@@ -1,4 +1,6 @@
 import CreditDeskCore
+import CreditDeskDB
+import CreditDeskStore
 import Foundation
 
 /// Messaging operations (issue 5): gateway connections, sending, cancelling, delivery reports,
@@ -196,7 +198,7 @@ public enum MessagingOperations {
             reservationID: reservation.id, sendAt: sendAt)
         message.id = messageID
         let record = try MessagingStore.insert(connection, message)
-        try MessagingStore.enqueue(connection, tenantID: account.tenantID, kind: "send_message", subjectID: messageID, runAt: sendAt)
+        try MessagingStore.enqueue(connection, tenantID: account.tenantID, kind: .sendMessage, subjectID: messageID, runAt: sendAt)
         return record
     }
 
@@ -396,7 +398,7 @@ public enum MessagingOperations {
             let userID = try replyOwner(connection, accountID: account.id, sender: sender, gateway: gateway),
             let routing = try ContactStore.replyRouting(connection, userID: userID), routing.channel != .none
         {
-            try MessagingStore.enqueue(connection, tenantID: account.tenantID, kind: "route_reply", subjectID: stored.id, runAt: nil)
+            try MessagingStore.enqueue(connection, tenantID: account.tenantID, kind: .routeReply, subjectID: stored.id, runAt: nil)
         }
         return stored
     }

@@ -1,4 +1,6 @@
 import CreditDeskCore
+import CreditDeskDB
+import CreditDeskStore
 import Foundation
 
 /// Campaigns (DESIGN.md §4): a template sent to a contact list.

@@ -1,4 +1,5 @@
 import CreditDeskCore
+import CreditDeskDB
 import Foundation
 
 public struct Balance: Sendable, Equatable {
@@ -181,7 +182,7 @@ public enum LedgerStore {
     /// given as nil account with its id). Fails with `insufficient_credits` when the source
     /// would fall below its limit.
     @discardableResult
-    static func move(
+    package static func move(
         _ connection: PostgresConnection, _ context: OperationContext, kind: EntryKind, unit: CreditUnit, amount: Int64,
         from source: LedgerParty, to destination: LedgerParty, reason: String?, saleID: UUID? = nil,
         refundedEntryID: Int64? = nil

@@ -1,4 +1,5 @@
 import CreditDeskCore
+import CreditDeskDB
 import Foundation
 
 public struct UserRecord: Sendable, Equatable {
@@ -134,7 +135,7 @@ public enum UserStore {
             keyID: keyID, accountSuspended: try row.decode(Bool.self, "suspended"))
     }
 
-    static func newSecret() -> String {
+    package static func newSecret() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         return "cdk_" + Base64URL.encode(bytes)

@@ -1,4 +1,5 @@
 import CreditDeskCore
+import CreditDeskDB
 import Foundation
 
 public struct ContactRecord: Sendable, Equatable {
@@ -13,6 +14,20 @@ public struct ContactRecord: Sendable, Equatable {
     public var email: String?
     public var smsConsent: Bool
     public var createdAt: Date
+
+    package init(id: UUID, tenantID: UUID, accountID: UUID, firstName: String, lastName: String?, mobile: String?, workPhone: String?, homePhone: String?, email: String?, smsConsent: Bool, createdAt: Date) {
+        self.id = id
+        self.tenantID = tenantID
+        self.accountID = accountID
+        self.firstName = firstName
+        self.lastName = lastName
+        self.mobile = mobile
+        self.workPhone = workPhone
+        self.homePhone = homePhone
+        self.email = email
+        self.smsConsent = smsConsent
+        self.createdAt = createdAt
+    }
 
     /// The values a campaign template can use.
     public var templateValues: [String: String] { ["first_name": firstName, "last_name": lastName ?? ""] }

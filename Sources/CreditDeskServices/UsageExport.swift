@@ -1,4 +1,6 @@
 import CreditDeskCore
+import CreditDeskDB
+import CreditDeskStore
 import Foundation
 
 /// A usage export, produced batch by batch: each batch is a short query on a pooled

@@ -1,4 +1,6 @@
 import CreditDeskCore
+import CreditDeskDB
+import CreditDeskStore
 import Foundation
 
 /// Contacts, lists and the messaging settings of a client account. Contacts are kept by the

@@ -1,6 +1,7 @@
 import CreditDeskCore
+import CreditDeskDB
 import CreditDeskGateway
-import CreditDeskPostgres
+import CreditDeskStore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -73,14 +74,6 @@ final class PublicBaseURL: @unchecked Sendable {
     static func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
 }
 
-/// Per-message callback signatures: HMAC-free but unforgeable without the stored token hash,
-/// which never leaves the database: sha256(token hash ‖ gateway id ‖ message id).
-enum CallbackSignature {
-    static func sign(messageID: UUID, gatewayID: UUID, key: [UInt8]) -> String {
-        Digest.hex(Digest.sha256(key + Array("\(gatewayID.uuidString.lowercased()) \(messageID.uuidString.lowercased())".utf8)))
-    }
-}
-
 /// Consumes the job queue: submits due messages to their gateways and records the outcome.
 /// Jobs are claimed with a lease (FOR UPDATE SKIP LOCKED), so several daemons can run side by
 /// side; a daemon that dies mid-submission leaves the job to be claimed again when the lease
@@ -146,8 +139,11 @@ public struct MessageDispatcher: Service {
 
     func process(_ job: JobRecord) async throws {
         switch job.kind {
-        case "route_reply": try await routeReply(job)
-        default: try await sendMessage(job)
+        case .sendMessage: try await sendMessage(job)
+        case .routeReply: try await routeReply(job)
+        case nil:
+            logger.error("job of an unknown kind left undone", metadata: ["job.id": "\(job.id)"])
+            try await pool.withTransaction { try MessagingStore.finish($0, jobID: job.id, error: "unknown job kind") }
         }
     }
 
