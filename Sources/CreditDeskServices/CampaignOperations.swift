@@ -94,7 +94,7 @@ public enum CampaignOperations {
     static func gateway(_ connection: PostgresConnection, _ principal: Principal, _ account: AccountRecord) throws
         -> GatewayConnectionRecord
     {
-        guard let gateway = try MessagingStore.sendingConnection(connection, accountID: account.id, userID: principal.userID) else {
+        guard let gateway = try GatewayStore.sendingConnection(connection, accountID: account.id, userID: principal.userID) else {
             throw DomainError(.conflict, "no gateway connection: link the office's or your own first")
         }
         return gateway

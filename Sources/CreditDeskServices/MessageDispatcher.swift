@@ -118,7 +118,7 @@ public struct MessageDispatcher: Service {
     @discardableResult
     public func runOnce() async throws -> Int {
         let jobs = try await pool.withTransaction { [batchSize, leaseSeconds] in
-            try MessagingStore.claim($0, limit: batchSize, leaseSeconds: leaseSeconds)
+            try JobStore.claim($0, limit: batchSize, leaseSeconds: leaseSeconds)
         }
         await withTaskGroup(of: Void.self) { group in
             for job in jobs {
@@ -128,7 +128,7 @@ public struct MessageDispatcher: Service {
                     } catch {
                         logger.error("job failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
                         try? await pool.withTransaction {
-                            try MessagingStore.retry($0, jobID: job.id, afterSeconds: 30, error: "\(error)")
+                            try JobStore.retry($0, jobID: job.id, afterSeconds: 30, error: "\(error)")
                         }
                     }
                 }
@@ -143,7 +143,7 @@ public struct MessageDispatcher: Service {
         case .routeReply: try await routeReply(job)
         case nil:
             logger.error("job of an unknown kind left undone", metadata: ["job.id": "\(job.id)"])
-            try await pool.withTransaction { try MessagingStore.finish($0, jobID: job.id, error: "unknown job kind") }
+            try await pool.withTransaction { try JobStore.finish($0, jobID: job.id, error: "unknown job kind") }
         }
     }
 
@@ -156,15 +156,15 @@ public struct MessageDispatcher: Service {
             try MessagingOperations.replyToRoute($0, messageID: job.subjectID)
         }
         guard let reply = loaded else {
-            try await pool.withTransaction { try MessagingStore.finish($0, jobID: job.id, error: "nothing to route") }
+            try await pool.withTransaction { try JobStore.finish($0, jobID: job.id, error: "nothing to route") }
             return
         }
         let destination = settings.replyRule.destination(
             channel: reply.routing.channel, email: reply.routing.email, mobile: reply.routing.mobile.map(PhoneNumber.init(e164:)))
         func record(_ outcome: String) async throws {
             try await pool.withTransaction { connection in
-                try MessagingStore.setRoutedTo(connection, id: reply.message.id, outcome)
-                try MessagingStore.finish(connection, jobID: job.id)
+                try MessageStore.setRoutedTo(connection, id: reply.message.id, outcome)
+                try JobStore.finish(connection, jobID: job.id)
             }
         }
         switch destination {
@@ -198,8 +198,8 @@ public struct MessageDispatcher: Service {
                 } catch let error as DomainError {
                     outcome = "not routed: \(error.message)"
                 }
-                try MessagingStore.setRoutedTo(connection, id: reply.message.id, outcome)
-                try MessagingStore.finish(connection, jobID: job.id)
+                try MessageStore.setRoutedTo(connection, id: reply.message.id, outcome)
+                try JobStore.finish(connection, jobID: job.id)
             }
         }
     }
@@ -207,12 +207,12 @@ public struct MessageDispatcher: Service {
     func sendMessage(_ job: JobRecord) async throws {
         let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
         let loaded = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
-            try MessagingStore.message(connection, id: job.subjectID).flatMap { message in
-                try message.connectionID.flatMap { try MessagingStore.connection(connection, id: $0) }.map { (message, $0) }
+            try MessageStore.message(connection, id: job.subjectID).flatMap { message in
+                try message.connectionID.flatMap { try GatewayStore.connection(connection, id: $0) }.map { (message, $0) }
             }
         }
         guard let (message, gateway) = loaded, message.status == .queued || message.status == .scheduled else {
-            try await pool.withTransaction { try MessagingStore.finish($0, jobID: job.id, error: "nothing to send") }
+            try await pool.withTransaction { try JobStore.finish($0, jobID: job.id, error: "nothing to send") }
             return
         }
         let associated = Array(gateway.id.uuidString.lowercased().utf8)
@@ -258,7 +258,7 @@ public struct MessageDispatcher: Service {
     private func retryWithBackoff(_ job: JobRecord, error: String) async throws -> Bool {
         guard job.attempts < job.maxAttempts else { return false }
         let delay = min(300, 1 << min(job.attempts, 8))
-        try await pool.withTransaction { try MessagingStore.retry($0, jobID: job.id, afterSeconds: delay, error: error) }
+        try await pool.withTransaction { try JobStore.retry($0, jobID: job.id, afterSeconds: delay, error: error) }
         return true
     }
 
@@ -267,7 +267,7 @@ public struct MessageDispatcher: Service {
     ) async throws {
         try await pool.withRetryingTransaction { connection in
             try MessagingOperations.recordSubmission(connection, context, messageID: message.id, outcome: outcome)
-            try MessagingStore.finish(connection, jobID: job.id)
+            try JobStore.finish(connection, jobID: job.id)
         }
     }
 }

@@ -19,124 +19,6 @@ public enum MessagingOperations {
         case delivered = 1, failed = 2, buffered = 4, smscAccepted = 8, smscRejected = 16
     }
 
-    // MARK: gateway connections
-
-    public struct GatewayInput: Sendable {
-        public var provider: GatewayProvider
-        public var name: String
-        public var baseURL: String
-        public var username: String
-        public var password: String
-        public var sender: String
-        public var homePrefix: String
-        public var userID: UUID?
-
-        public init(
-            provider: GatewayProvider, name: String, baseURL: String, username: String, password: String, sender: String,
-            homePrefix: String, userID: UUID?
-        ) {
-            self.provider = provider
-            self.name = name
-            self.baseURL = baseURL
-            self.username = username
-            self.password = password
-            self.sender = sender
-            self.homePrefix = homePrefix
-            self.userID = userID
-        }
-    }
-
-    /// Creates a connection and returns it with its callback token (shown this once). The office
-    /// connection (no user) needs an admin; an agent may link its own.
-    public static func createGateway(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, input: GatewayInput, box: SecretBox
-    ) throws -> (GatewayConnectionRecord, callbackToken: String) {
-        let account = try Operations.account(connection, principal, accountID, for: .read)
-        guard account.kind == .client else {
-            throw DomainError.invalid("account", "gateway connections belong to client accounts")
-        }
-        if let userID = input.userID {
-            guard let user = try UserStore.findUser(connection, id: userID), user.accountID == account.id else {
-                throw DomainError.invalid("user_id", "must be a user of this account")
-            }
-            // An agent links its own connection to send with it: a role that sends, not a
-            // read-only one.
-            try Authorization.check(
-                principal, userID == principal.userID ? .consumeCredits : .manageMessaging, targetPath: account.path)
-        } else {
-            try Authorization.check(principal, .manageMessaging, targetPath: account.path)
-        }
-        try Operations.requireActive(account)
-        let name = try Validate.name(input.name)
-        _ = try Validate.httpURL(input.baseURL, field: "base_url")
-        guard (1...200).contains(input.username.count) else { throw DomainError.invalid("username", "must be 1 to 200 characters") }
-        guard (1...500).contains(input.password.count) else { throw DomainError.invalid("password", "must be 1 to 500 characters") }
-        guard (1...20).contains(input.sender.count), !input.sender.contains(where: \.isWhitespace) else {
-            throw DomainError.invalid("sender", "must be a number or sender id of 1 to 20 characters without spaces")
-        }
-        guard input.homePrefix.wholeMatch(of: /[1-9][0-9]{0,3}/) != nil else {
-            throw DomainError.invalid("home_prefix", "must be a country calling code, e.g. 64")
-        }
-        let token = UserStore.newSecret()
-        do {
-            let record = try MessagingStore.createConnection(
-                connection, account: account, userID: input.userID, provider: input.provider, name: name,
-                baseURL: input.baseURL, username: input.username, sender: input.sender, homePrefix: input.homePrefix,
-                seal: { id in (box.seal(Array(input.password.utf8), associatedData: Array(id.uuidString.lowercased().utf8)), box.keyID) },
-                callbackTokenHash: Digest.sha256(Array(token.utf8)))
-            return (record, token)
-        } catch let error as DatabaseError where error.code == .uniqueViolation {
-            throw DomainError(
-                .conflict, input.userID == nil ? "the office already has a gateway connection" : "this user already has one")
-        }
-    }
-
-    public static func gateways(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
-        -> [GatewayConnectionRecord]
-    {
-        _ = try Operations.account(connection, principal, accountID, for: .read)
-        return try MessagingStore.connections(connection, accountID: accountID)
-    }
-
-    /// The connection a callback names, if its token matches (compared as hashes, so timing
-    /// says nothing about the stored value).
-    public static func authenticateCallback(_ connection: PostgresConnection, connectionID: UUID, token: String) throws
-        -> GatewayConnectionRecord
-    {
-        guard let record = try MessagingStore.connection(connection, id: connectionID),
-            Digest.sha256(Array(token.utf8)) == record.callbackTokenHash
-        else { throw DomainError(.unauthorized, "unknown gateway connection or wrong callback token") }
-        return record
-    }
-
-    /// Re-seals every connection's secret under `newBox`; values already under it are skipped.
-    public static func reencryptSecrets(_ connection: PostgresConnection, oldBox: SecretBox, newBox: SecretBox) throws -> Int {
-        var changed = 0
-        for secret in try MessagingStore.lockAllSecrets(connection) where secret.keyID != newBox.keyID {
-            let associated = Array(secret.id.uuidString.lowercased().utf8)
-            guard let plain = oldBox.open(secret.sealed, associatedData: associated) else {
-                throw DomainError(.invalidRequest, "the old key does not open the secret of connection \(secret.id)")
-            }
-            try MessagingStore.reseal(connection, id: secret.id, sealed: newBox.seal(plain, associatedData: associated), keyID: newBox.keyID)
-            changed += 1
-        }
-        return changed
-    }
-
-    public static func setRate(
-        _ connection: PostgresConnection, _ principal: Principal, resellerID: UUID, prefix: String, creditsPerSegment: Int64
-    ) throws {
-        let reseller = try Operations.account(connection, principal, resellerID, for: .managePackages)
-        guard reseller.kind == .reseller else { throw DomainError.invalid("account", "rates belong to resellers") }
-        guard prefix.wholeMatch(of: /[1-9][0-9]{0,5}/) != nil else {
-            throw DomainError.invalid("prefix", "must be a calling-code prefix of 1 to 6 digits, e.g. 44 or 447")
-        }
-        guard (1...1000).contains(creditsPerSegment) else {
-            throw DomainError.invalid("credits_per_segment", "must be between 1 and 1000")
-        }
-        try MessagingStore.setRate(connection, reseller: reseller, prefix: prefix, creditsPerSegment: creditsPerSegment)
-    }
-
     // MARK: sending
 
     public struct SendInput: Sendable {
@@ -166,11 +48,11 @@ public enum MessagingOperations {
         for (index, url) in input.mediaURLs.enumerated() {
             _ = try Validate.httpURL(url, field: "media_urls[\(index)]")
         }
-        guard let gateway = try MessagingStore.sendingConnection(connection, accountID: account.id, userID: principal.userID) else {
+        guard let gateway = try GatewayStore.sendingConnection(connection, accountID: account.id, userID: principal.userID) else {
             throw DomainError(.conflict, "no gateway connection: link the office's or your own first")
         }
         // Refused before anything is reserved: an opted-out number is never charged.
-        if try MessagingStore.isOptedOut(connection, accountID: account.id, phone: to.e164) {
+        if try OptOutStore.isOptedOut(connection, accountID: account.id, phone: to.e164) {
             throw DomainError(
                 .recipientOptedOut, "\(to.e164) has opted out (from/to pair violates a blacklist rule); nothing was charged",
                 details: ["to": .string(to.e164)])
@@ -191,14 +73,14 @@ public enum MessagingOperations {
         let reservation = try LedgerStore.reserve(
             connection, context, account: account, unit: price.unit, amount: price.credits,
             reference: "message \(messageID.uuidString.lowercased())")
-        var message = MessagingStore.NewMessage(
+        var message = MessageStore.NewMessage(
             account: account, userID: principal.userID, connectionID: gateway.id, direction: .outbound, unit: price.unit,
             sender: gateway.sender, recipient: to.e164, body: input.text, mediaURLs: input.mediaURLs,
             segments: price.segments, credits: price.credits, status: sendAt == nil ? .queued : .scheduled,
             reservationID: reservation.id, sendAt: sendAt)
         message.id = messageID
-        let record = try MessagingStore.insert(connection, message)
-        try MessagingStore.enqueue(connection, tenantID: account.tenantID, kind: .sendMessage, subjectID: messageID, runAt: sendAt)
+        let record = try MessageStore.insert(connection, message)
+        try JobStore.enqueue(connection, tenantID: account.tenantID, kind: .sendMessage, subjectID: messageID, runAt: sendAt)
         return record
     }
 
@@ -215,7 +97,7 @@ public enum MessagingOperations {
         {
             let resellerID = account.path.count >= 2 ? account.path[account.path.count - 2] : account.id
             return OutboundPricing(
-                account: account, gateway: gateway, rates: try MessagingStore.rates(connection, resellerID: resellerID))
+                account: account, gateway: gateway, rates: try RateStore.rates(connection, resellerID: resellerID))
         }
 
         public func price(to: PhoneNumber, text: String, mediaCount: Int) throws -> MessagePrice {
@@ -242,7 +124,7 @@ public enum MessagingOperations {
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, messageID: UUID
     ) throws -> MessageRecord {
         let (message, _) = try Operations.owned(
-            connection, principal, try MessagingStore.lockMessage(connection, id: messageID), owner: \.accountID,
+            connection, principal, try MessageStore.lockMessage(connection, id: messageID), owner: \.accountID,
             for: .consumeCredits, what: "message")
         guard let cancelled = try cancelUnsent(connection, context, message) else {
             throw DomainError(
@@ -258,13 +140,13 @@ public enum MessagingOperations {
         -> MessageRecord?
     {
         guard message.status == .scheduled || message.status == .queued,
-            let jobID = try MessagingStore.lockIdleJob(connection, subjectID: message.id)
+            let jobID = try JobStore.lockIdleJob(connection, subjectID: message.id)
         else { return nil }
-        try MessagingStore.finish(connection, jobID: jobID, error: "cancelled")
+        try JobStore.finish(connection, jobID: jobID, error: "cancelled")
         if let reservationID = message.reservationID, let reservation = try LedgerStore.lockReservation(connection, id: reservationID) {
             _ = try LedgerStore.void(connection, context, reservation: reservation)
         }
-        return try MessagingStore.setStatus(connection, id: message.id, .cancelled, reason: "cancelled before it was sent")
+        return try MessageStore.setStatus(connection, id: message.id, .cancelled, reason: "cancelled before it was sent")
     }
 
     public static func messages(
@@ -273,7 +155,7 @@ public enum MessagingOperations {
     ) throws -> [MessageRecord] {
         _ = try Operations.account(connection, principal, accountID, for: .read)
         let phone = try phone.map { try PhoneNumber.parse($0, field: "phone").e164 }
-        return try MessagingStore.messages(
+        return try MessageStore.messages(
             connection, accountID: accountID, direction: direction, status: status, phone: phone, afterID: afterID,
             limit: limit)
     }
@@ -290,7 +172,7 @@ public enum MessagingOperations {
     public static func recordSubmission(
         _ connection: PostgresConnection, _ context: OperationContext, messageID: UUID, outcome: SubmitOutcome
     ) throws {
-        guard let message = try MessagingStore.lockMessage(connection, id: messageID),
+        guard let message = try MessageStore.lockMessage(connection, id: messageID),
             message.status == .queued || message.status == .scheduled
         else { return }
         switch outcome {
@@ -301,7 +183,7 @@ public enum MessagingOperations {
             if let reservation, reservation.status == .pending {
                 _ = try LedgerStore.void(connection, context, reservation: reservation)
             }
-            try MessagingStore.setStatus(connection, id: messageID, .failed, reason: reason)
+            try MessageStore.setStatus(connection, id: messageID, .failed, reason: reason)
         }
     }
 
@@ -315,7 +197,7 @@ public enum MessagingOperations {
         {
             _ = try LedgerStore.post(connection, context, reservation: reservation, amount: nil)
         }
-        return try MessagingStore.setStatus(connection, id: message.id, .sent)
+        return try MessageStore.setStatus(connection, id: message.id, .sent)
     }
 
     /// Applies a delivery report. Repeats and reports for finished messages change nothing.
@@ -326,7 +208,7 @@ public enum MessagingOperations {
         _ connection: PostgresConnection, _ context: OperationContext, gateway: GatewayConnectionRecord, messageID: UUID,
         status: Int
     ) throws {
-        guard var message = try MessagingStore.lockMessage(connection, id: messageID), message.connectionID == gateway.id else {
+        guard var message = try MessageStore.lockMessage(connection, id: messageID), message.connectionID == gateway.id else {
             throw DomainError.notFound("message")
         }
         if message.status == .queued || message.status == .scheduled {
@@ -334,7 +216,7 @@ public enum MessagingOperations {
         }
         guard message.status == .sent else { return }
         if status & DeliveryStatus.delivered.rawValue != 0 {
-            try MessagingStore.setStatus(connection, id: messageID, .delivered)
+            try MessageStore.setStatus(connection, id: messageID, .delivered)
         } else if status & (DeliveryStatus.failed.rawValue | DeliveryStatus.smscRejected.rawValue) != 0 {
             if let reservationID = message.reservationID,
                 let entry = try LedgerStore.lockPostEntry(connection, reservationID: reservationID),
@@ -344,7 +226,7 @@ public enum MessagingOperations {
                     connection, context, entry: entry, account: account, amount: nil,
                     reason: "message \(messageID.uuidString.lowercased()) was not delivered")
             }
-            try MessagingStore.setStatus(
+            try MessageStore.setStatus(
                 connection, id: messageID, .failed,
                 reason: status & DeliveryStatus.smscRejected.rawValue != 0 ? "rejected by the network" : "not delivered")
         }
@@ -361,7 +243,7 @@ public enum MessagingOperations {
         guard let account = try AccountStore.find(connection, id: gateway.accountID) else { throw DomainError.notFound("account") }
         let gatewayMessageID = gatewayMessageID.flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
         if let gatewayMessageID,
-            let stored = try MessagingStore.lockInbound(connection, connectionID: gateway.id, gatewayMessageID: gatewayMessageID)
+            let stored = try MessageStore.lockInbound(connection, connectionID: gateway.id, gatewayMessageID: gatewayMessageID)
         {
             return stored
         }
@@ -370,8 +252,8 @@ public enum MessagingOperations {
             connection, accountID: account.id, phone: sender,
             order: try ContactStore.replyMatchOrder(connection, accountID: account.id))
         switch OptKeyword.parse(text) {
-        case .optOut: try MessagingStore.optOut(connection, account: account, phone: sender, source: "keyword")
-        case .optIn: _ = try MessagingStore.optIn(connection, accountID: account.id, phone: sender)
+        case .optOut: try OptOutStore.optOut(connection, account: account, phone: sender, source: "keyword")
+        case .optIn: _ = try OptOutStore.optIn(connection, accountID: account.id, phone: sender)
         case nil: break
         }
         let isMMS = !mediaURLs.isEmpty
@@ -385,122 +267,22 @@ public enum MessagingOperations {
                 failure = "not charged: no MMS credit available"
             }
         }
-        var message = MessagingStore.NewMessage(
+        var message = MessageStore.NewMessage(
             account: account, userID: gateway.userID, connectionID: gateway.id, direction: .inbound,
             unit: isMMS ? .mms : .sms, sender: sender, recipient: gateway.sender, body: String(text.prefix(2000)),
             mediaURLs: Array(mediaURLs.prefix(MessagePricing.maxMediaURLs)), segments: isMMS ? 1 : Segmenter.count(text).segments,
             credits: isMMS && failure == nil ? 1 : 0, status: .received, failureReason: failure)
         message.contactID = contactID
         message.gatewayMessageID = gatewayMessageID
-        let stored = try MessagingStore.insert(connection, message)
+        let stored = try MessageStore.insert(connection, message)
         // A reply (not a keyword) is routed when its owner forwards replies.
         if OptKeyword.parse(text) == nil,
             let userID = try replyOwner(connection, accountID: account.id, sender: sender, gateway: gateway),
-            let routing = try ContactStore.replyRouting(connection, userID: userID), routing.channel != .none
+            let routing = try ReplyRoutingStore.replyRouting(connection, userID: userID), routing.channel != .none
         {
-            try MessagingStore.enqueue(connection, tenantID: account.tenantID, kind: .routeReply, subjectID: stored.id, runAt: nil)
+            try JobStore.enqueue(connection, tenantID: account.tenantID, kind: .routeReply, subjectID: stored.id, runAt: nil)
         }
         return stored
     }
 
-    // MARK: reply routing
-
-    /// Sets where replies to a user's messages go. Users who send set their own; admins anyone's below.
-    public static func setReplyRouting(
-        _ connection: PostgresConnection, _ principal: Principal, userID: UUID, channel: ReplyChannel, mobile: String?,
-        email: String?
-    ) throws -> ContactStore.ReplyRouting {
-        let user = try Operations.user(
-            connection, principal, userID, for: userID == principal.userID ? .consumeCredits : .manageUsers)
-        let mobile = try mobile.map { try PhoneNumber.parse($0, field: "mobile").e164 }
-        let email = try Validate.email(email)
-        switch channel {
-        case .mobile where mobile == nil: throw DomainError.invalid("mobile", "is required to forward replies to a mobile")
-        case .email where (email ?? user.email) == nil:
-            throw DomainError.invalid("email", "is required: the user has no email address")
-        default: break
-        }
-        return try ContactStore.setReplyRouting(connection, user: user, channel: channel, mobile: mobile, email: email)
-    }
-
-    /// A user's reply routing holds its private mobile and email: the user itself and admins
-    /// above it read it, colleagues do not.
-    public static func replyRouting(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
-        -> ContactStore.ReplyRouting
-    {
-        _ = try Operations.user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
-        return try ContactStore.replyRouting(connection, userID: userID)!
-    }
-
-    /// Whose a reply is: the user who last wrote to the number from this account, else the agent
-    /// whose own connection received it.
-    static func replyOwner(
-        _ connection: PostgresConnection, accountID: UUID, sender: String, gateway: GatewayConnectionRecord
-    ) throws -> UUID? {
-        try ContactStore.lastWriter(connection, accountID: accountID, phone: sender) ?? gateway.userID
-    }
-
-    /// What a route_reply job needs: the reply, its account, and the user it belongs to.
-    public struct ReplyToRoute: Sendable {
-        public let message: MessageRecord
-        public let account: AccountRecord
-        public let user: UserRecord
-        public let routing: ContactStore.ReplyRouting
-    }
-
-    public static func replyToRoute(_ connection: PostgresConnection, messageID: UUID) throws -> ReplyToRoute? {
-        guard let message = try MessagingStore.message(connection, id: messageID), message.routedTo == nil,
-            let account = try AccountStore.find(connection, id: message.accountID),
-            let gateway = try message.connectionID.flatMap({ try MessagingStore.connection(connection, id: $0) }),
-            let userID = try replyOwner(connection, accountID: account.id, sender: message.sender, gateway: gateway),
-            let user = try UserStore.findUser(connection, id: userID),
-            let routing = try ContactStore.replyRouting(connection, userID: userID)
-        else { return nil }
-        return ReplyToRoute(message: message, account: account, user: user, routing: routing)
-    }
-
-    /// Forwards a reply to the user's mobile: an ordinary outbound message, sent (and charged)
-    /// as that user.
-    public static func forwardReply(
-        _ connection: PostgresConnection, _ context: OperationContext, _ reply: ReplyToRoute, to mobile: PhoneNumber
-    ) throws -> MessageRecord {
-        let principal = Principal(
-            userID: reply.user.id, accountID: reply.account.id, tenantID: reply.account.tenantID, role: reply.user.role,
-            accountKind: reply.account.kind)
-        return try send(
-            connection, principal, context, accountID: reply.account.id,
-            input: .init(to: mobile.e164, text: String("Reply from \(reply.message.sender): \(reply.message.body)".prefix(600)),
-                         mediaURLs: [], sendAt: nil))
-    }
-
-    // MARK: opt-outs
-
-    public static func addOptOuts(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, phones: [String]
-    ) throws -> [String] {
-        let account = try Operations.account(connection, principal, accountID, for: .manageMessaging)
-        guard (1...1000).contains(phones.count) else { throw DomainError.invalid("phones", "must hold 1 to 1000 numbers") }
-        var added: [String] = []
-        for (index, phone) in phones.enumerated() {
-            let number = try PhoneNumber.parse(phone, field: "phones[\(index)]")
-            try MessagingStore.optOut(connection, account: account, phone: number.e164, source: "admin")
-            added.append(number.e164)
-        }
-        return added
-    }
-
-    public static func removeOptOut(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, phone: String) throws {
-        _ = try Operations.account(connection, principal, accountID, for: .manageMessaging)
-        let number = try PhoneNumber.parse(phone, field: "phone")
-        guard try MessagingStore.optIn(connection, accountID: accountID, phone: number.e164) else {
-            throw DomainError.notFound("opt-out")
-        }
-    }
-
-    public static func optOuts(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, after: String?, limit: Int
-    ) throws -> [(phone: String, source: String, createdAt: Date)] {
-        _ = try Operations.account(connection, principal, accountID, for: .read)
-        return try MessagingStore.optOuts(connection, accountID: accountID, after: after, limit: limit)
-    }
 }

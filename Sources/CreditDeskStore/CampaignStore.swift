@@ -111,7 +111,7 @@ public enum CampaignStore {
              AS r (position, contact_id, phone, message_id, skip_reason)
         """
     static let lockUnsentMessages = """
-        SELECT \(MessagingStore.messageColumns) FROM messages
+        SELECT \(MessageStore.messageColumns) FROM messages
         WHERE campaign_id = $1 AND status IN ('scheduled', 'queued') ORDER BY id FOR UPDATE
         """
     static let statusCounts = "SELECT status, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status"
@@ -220,7 +220,7 @@ public enum CampaignStore {
     }
 
     public static func lockUnsentMessages(_ connection: PostgresConnection, campaignID: UUID) throws -> [MessageRecord] {
-        try connection.execute(lockUnsentMessages, [campaignID]).rows.map(MessagingStore.decodeMessage)
+        try connection.execute(lockUnsentMessages, [campaignID]).rows.map(MessageStore.decodeMessage)
     }
 
     public static func markCancelled(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord {
@@ -255,7 +255,7 @@ public enum CampaignStore {
             accountID: try row.decode(UUID.self, "account_id"), userID: try row.decode(UUID?.self, "user_id"),
             listID: try row.decode(UUID.self, "list_id"), name: try row.decode(String.self, "name"),
             template: try row.decode(String.self, "template"),
-            mediaURLs: MessagingStore.decodeMedia(media),
+            mediaURLs: MessageStore.decodeMedia(media),
             status: CampaignStatus(rawValue: try row.decode(String.self, "status")) ?? .draft,
             sendAt: try row.decode(Date?.self, "send_at"), termsAcceptedAt: try row.decode(Date?.self, "terms_accepted_at"),
             batchID: try row.decode(UUID?.self, "batch_id"), recipients: Int(try row.decode(Int64.self, "recipients")),

@@ -191,51 +191,6 @@ public enum ContactStore {
         try connection.execute(upsertSettings, [account.tenantID, account.id, arrayLiteral(order.map(\.rawValue))])
     }
 
-    // MARK: reply routing
-
-    static let upsertRouting = """
-        INSERT INTO reply_routing (tenant_id, user_id, channel, mobile, email) VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (user_id) DO UPDATE SET channel = EXCLUDED.channel, mobile = EXCLUDED.mobile, email = EXCLUDED.email,
-            updated_at = now()
-        """
-    static let selectRouting = """
-        SELECT u.id, coalesce(r.channel, 'none') AS channel, r.mobile, coalesce(r.email, u.email) AS email
-        FROM users u LEFT JOIN reply_routing r ON r.user_id = u.id WHERE u.id = $1
-        """
-    /// The user who last wrote to a number from this account: replies from it are theirs.
-    static let lastWriter = """
-        SELECT user_id FROM messages
-        WHERE account_id = $1 AND direction = 'outbound' AND recipient = $2 AND user_id IS NOT NULL
-        ORDER BY created_at DESC LIMIT 1
-        """
-
-    public struct ReplyRouting: Sendable, Equatable {
-        public let userID: UUID
-        public let channel: ReplyChannel
-        public let mobile: String?
-        public let email: String?
-    }
-
-    public static func setReplyRouting(
-        _ connection: PostgresConnection, user: UserRecord, channel: ReplyChannel, mobile: String?, email: String?
-    ) throws -> ReplyRouting {
-        try connection.execute(upsertRouting, [user.tenantID, user.id, channel.rawValue, mobile, email])
-        return try replyRouting(connection, userID: user.id)!
-    }
-
-    public static func replyRouting(_ connection: PostgresConnection, userID: UUID) throws -> ReplyRouting? {
-        try connection.execute(selectRouting, [userID]).first.map { row in
-            ReplyRouting(
-                userID: try row.decode(UUID.self, "id"),
-                channel: ReplyChannel(rawValue: try row.decode(String.self, "channel")) ?? .none,
-                mobile: try row.decode(String?.self, "mobile"), email: try row.decode(String?.self, "email"))
-        }
-    }
-
-    public static func lastWriter(_ connection: PostgresConnection, accountID: UUID, phone: String) throws -> UUID? {
-        try connection.execute(lastWriter, [accountID, phone]).first?.decode(UUID.self, "user_id")
-    }
-
     // MARK: lists
 
     public static func createList(_ connection: PostgresConnection, account: AccountRecord, name: String) throws

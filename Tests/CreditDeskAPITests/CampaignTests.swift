@@ -365,7 +365,7 @@ extension MessagingTests {
                 .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user, body: ["to": "+64211112222", "text": "hi"])
             #expect(sent["status"] as? String == "queued")
             let gatewayID = try #require(UUID(uuidString: gateway.id)), messageID = try #require(UUID(uuidString: sent.id))
-            let tokenHash = try await pool.withConnection { try #require(try MessagingStore.connection($0, id: gatewayID)).callbackTokenHash }
+            let tokenHash = try await pool.withConnection { try #require(try GatewayStore.connection($0, id: gatewayID)).callbackTokenHash }
             let signature = CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: tokenHash)
             let report = try await api.call(
                 .post, "/v1/callbacks/twilio/\(gateway.id)/status?message=\(sent.id)&signature=\(signature)", key: nil,

@@ -174,7 +174,7 @@ struct MessagingTests {
 
             // A message the network later reports as failed (status 2) is refunded in full.
             let message = try await pool.withTransaction { connection -> MessageRecord in
-                let gateway = try #require(try MessagingStore.connections(connection, accountID: fixture.client.id).first)
+                let gateway = try #require(try GatewayStore.connections(connection, accountID: fixture.client.id).first)
                 let principal = Principal(
                     userID: fixture.users[.clientUser]!, accountID: fixture.client.id, tenantID: fixture.client.tenantID,
                     role: .user, accountKind: .client)
@@ -187,7 +187,7 @@ struct MessagingTests {
                 return message
             }
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (99, 0, 99))
-            let gateway = try await pool.withConnection { try MessagingStore.connection($0, id: message.connectionID!)! }
+            let gateway = try await pool.withConnection { try GatewayStore.connection($0, id: message.connectionID!)! }
             let url = settings.deliveryReportURL(gateway, messageID: message.id, token: nil)
                 .replacingOccurrences(of: settings.publicBaseURL, with: "")
             let forged = try await api.call(

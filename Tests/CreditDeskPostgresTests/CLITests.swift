@@ -94,7 +94,7 @@ struct CLITests {
         }
         func stored() async throws -> GatewayConnectionRecord {
             try await runBlocking {
-                try #require(try MessagingStore.connection(try PostgresConnection(settings: ConnectionSettings(url: url)), id: gatewayID))
+                try #require(try GatewayStore.connection(try PostgresConnection(settings: ConnectionSettings(url: url)), id: gatewayID))
             }
         }
         func reencrypt(old: String?, new: String) async throws -> Subprocess.Result {

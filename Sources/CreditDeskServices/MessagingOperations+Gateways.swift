@@ -1,0 +1,123 @@
+import CreditDeskCore
+import CreditDeskDB
+import CreditDeskStore
+import Foundation
+
+/// Gateway connections: linking an office's or an agent's own, callbacks' authentication, key rotation, rates.
+extension MessagingOperations {
+    public struct GatewayInput: Sendable {
+        public var provider: GatewayProvider
+        public var name: String
+        public var baseURL: String
+        public var username: String
+        public var password: String
+        public var sender: String
+        public var homePrefix: String
+        public var userID: UUID?
+
+        public init(
+            provider: GatewayProvider, name: String, baseURL: String, username: String, password: String, sender: String,
+            homePrefix: String, userID: UUID?
+        ) {
+            self.provider = provider
+            self.name = name
+            self.baseURL = baseURL
+            self.username = username
+            self.password = password
+            self.sender = sender
+            self.homePrefix = homePrefix
+            self.userID = userID
+        }
+    }
+
+    /// Creates a connection and returns it with its callback token (shown this once). The office
+    /// connection (no user) needs an admin; an agent may link its own.
+    public static func createGateway(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, input: GatewayInput, box: SecretBox
+    ) throws -> (GatewayConnectionRecord, callbackToken: String) {
+        let account = try Operations.account(connection, principal, accountID, for: .read)
+        guard account.kind == .client else {
+            throw DomainError.invalid("account", "gateway connections belong to client accounts")
+        }
+        if let userID = input.userID {
+            guard let user = try UserStore.findUser(connection, id: userID), user.accountID == account.id else {
+                throw DomainError.invalid("user_id", "must be a user of this account")
+            }
+            // An agent links its own connection to send with it: a role that sends, not a
+            // read-only one.
+            try Authorization.check(
+                principal, userID == principal.userID ? .consumeCredits : .manageMessaging, targetPath: account.path)
+        } else {
+            try Authorization.check(principal, .manageMessaging, targetPath: account.path)
+        }
+        try Operations.requireActive(account)
+        let name = try Validate.name(input.name)
+        _ = try Validate.httpURL(input.baseURL, field: "base_url")
+        guard (1...200).contains(input.username.count) else { throw DomainError.invalid("username", "must be 1 to 200 characters") }
+        guard (1...500).contains(input.password.count) else { throw DomainError.invalid("password", "must be 1 to 500 characters") }
+        guard (1...20).contains(input.sender.count), !input.sender.contains(where: \.isWhitespace) else {
+            throw DomainError.invalid("sender", "must be a number or sender id of 1 to 20 characters without spaces")
+        }
+        guard input.homePrefix.wholeMatch(of: /[1-9][0-9]{0,3}/) != nil else {
+            throw DomainError.invalid("home_prefix", "must be a country calling code, e.g. 64")
+        }
+        let token = UserStore.newSecret()
+        do {
+            let record = try GatewayStore.createConnection(
+                connection, account: account, userID: input.userID, provider: input.provider, name: name,
+                baseURL: input.baseURL, username: input.username, sender: input.sender, homePrefix: input.homePrefix,
+                seal: { id in (box.seal(Array(input.password.utf8), associatedData: Array(id.uuidString.lowercased().utf8)), box.keyID) },
+                callbackTokenHash: Digest.sha256(Array(token.utf8)))
+            return (record, token)
+        } catch let error as DatabaseError where error.code == .uniqueViolation {
+            throw DomainError(
+                .conflict, input.userID == nil ? "the office already has a gateway connection" : "this user already has one")
+        }
+    }
+
+    public static func gateways(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
+        -> [GatewayConnectionRecord]
+    {
+        _ = try Operations.account(connection, principal, accountID, for: .read)
+        return try GatewayStore.connections(connection, accountID: accountID)
+    }
+
+    /// The connection a callback names, if its token matches (compared as hashes, so timing
+    /// says nothing about the stored value).
+    public static func authenticateCallback(_ connection: PostgresConnection, connectionID: UUID, token: String) throws
+        -> GatewayConnectionRecord
+    {
+        guard let record = try GatewayStore.connection(connection, id: connectionID),
+            Digest.sha256(Array(token.utf8)) == record.callbackTokenHash
+        else { throw DomainError(.unauthorized, "unknown gateway connection or wrong callback token") }
+        return record
+    }
+
+    /// Re-seals every connection's secret under `newBox`; values already under it are skipped.
+    public static func reencryptSecrets(_ connection: PostgresConnection, oldBox: SecretBox, newBox: SecretBox) throws -> Int {
+        var changed = 0
+        for secret in try GatewayStore.lockAllSecrets(connection) where secret.keyID != newBox.keyID {
+            let associated = Array(secret.id.uuidString.lowercased().utf8)
+            guard let plain = oldBox.open(secret.sealed, associatedData: associated) else {
+                throw DomainError(.invalidRequest, "the old key does not open the secret of connection \(secret.id)")
+            }
+            try GatewayStore.reseal(connection, id: secret.id, sealed: newBox.seal(plain, associatedData: associated), keyID: newBox.keyID)
+            changed += 1
+        }
+        return changed
+    }
+
+    public static func setRate(
+        _ connection: PostgresConnection, _ principal: Principal, resellerID: UUID, prefix: String, creditsPerSegment: Int64
+    ) throws {
+        let reseller = try Operations.account(connection, principal, resellerID, for: .managePackages)
+        guard reseller.kind == .reseller else { throw DomainError.invalid("account", "rates belong to resellers") }
+        guard prefix.wholeMatch(of: /[1-9][0-9]{0,5}/) != nil else {
+            throw DomainError.invalid("prefix", "must be a calling-code prefix of 1 to 6 digits, e.g. 44 or 447")
+        }
+        guard (1...1000).contains(creditsPerSegment) else {
+            throw DomainError.invalid("credits_per_segment", "must be between 1 and 1000")
+        }
+        try RateStore.setRate(connection, reseller: reseller, prefix: prefix, creditsPerSegment: creditsPerSegment)
+    }
+}

@@ -1,0 +1,106 @@
+import CreditDeskCore
+import CreditDeskDB
+import CreditDeskStore
+import Foundation
+
+/// Reply routing (who gets a reply, and how) and the opt-out list.
+extension MessagingOperations {
+    /// Sets where replies to a user's messages go. Users who send set their own; admins anyone's below.
+    public static func setReplyRouting(
+        _ connection: PostgresConnection, _ principal: Principal, userID: UUID, channel: ReplyChannel, mobile: String?,
+        email: String?
+    ) throws -> ReplyRoutingStore.ReplyRouting {
+        let user = try Operations.user(
+            connection, principal, userID, for: userID == principal.userID ? .consumeCredits : .manageUsers)
+        let mobile = try mobile.map { try PhoneNumber.parse($0, field: "mobile").e164 }
+        let email = try Validate.email(email)
+        switch channel {
+        case .mobile where mobile == nil: throw DomainError.invalid("mobile", "is required to forward replies to a mobile")
+        case .email where (email ?? user.email) == nil:
+            throw DomainError.invalid("email", "is required: the user has no email address")
+        default: break
+        }
+        return try ReplyRoutingStore.setReplyRouting(connection, user: user, channel: channel, mobile: mobile, email: email)
+    }
+
+    /// A user's reply routing holds its private mobile and email: the user itself and admins
+    /// above it read it, colleagues do not.
+    public static func replyRouting(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
+        -> ReplyRoutingStore.ReplyRouting
+    {
+        _ = try Operations.user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
+        return try ReplyRoutingStore.replyRouting(connection, userID: userID)!
+    }
+
+    /// Whose a reply is: the user who last wrote to the number from this account, else the agent
+    /// whose own connection received it.
+    static func replyOwner(
+        _ connection: PostgresConnection, accountID: UUID, sender: String, gateway: GatewayConnectionRecord
+    ) throws -> UUID? {
+        try ReplyRoutingStore.lastWriter(connection, accountID: accountID, phone: sender) ?? gateway.userID
+    }
+
+    /// What a route_reply job needs: the reply, its account, and the user it belongs to.
+    public struct ReplyToRoute: Sendable {
+        public let message: MessageRecord
+        public let account: AccountRecord
+        public let user: UserRecord
+        public let routing: ReplyRoutingStore.ReplyRouting
+    }
+
+    public static func replyToRoute(_ connection: PostgresConnection, messageID: UUID) throws -> ReplyToRoute? {
+        guard let message = try MessageStore.message(connection, id: messageID), message.routedTo == nil,
+            let account = try AccountStore.find(connection, id: message.accountID),
+            let gateway = try message.connectionID.flatMap({ try GatewayStore.connection(connection, id: $0) }),
+            let userID = try replyOwner(connection, accountID: account.id, sender: message.sender, gateway: gateway),
+            let user = try UserStore.findUser(connection, id: userID),
+            let routing = try ReplyRoutingStore.replyRouting(connection, userID: userID)
+        else { return nil }
+        return ReplyToRoute(message: message, account: account, user: user, routing: routing)
+    }
+
+    /// Forwards a reply to the user's mobile: an ordinary outbound message, sent (and charged)
+    /// as that user.
+    public static func forwardReply(
+        _ connection: PostgresConnection, _ context: OperationContext, _ reply: ReplyToRoute, to mobile: PhoneNumber
+    ) throws -> MessageRecord {
+        let principal = Principal(
+            userID: reply.user.id, accountID: reply.account.id, tenantID: reply.account.tenantID, role: reply.user.role,
+            accountKind: reply.account.kind)
+        return try send(
+            connection, principal, context, accountID: reply.account.id,
+            input: .init(to: mobile.e164, text: String("Reply from \(reply.message.sender): \(reply.message.body)".prefix(600)),
+                         mediaURLs: [], sendAt: nil))
+    }
+
+    // MARK: opt-outs
+
+    public static func addOptOuts(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, phones: [String]
+    ) throws -> [String] {
+        let account = try Operations.account(connection, principal, accountID, for: .manageMessaging)
+        guard (1...1000).contains(phones.count) else { throw DomainError.invalid("phones", "must hold 1 to 1000 numbers") }
+        var added: [String] = []
+        for (index, phone) in phones.enumerated() {
+            let number = try PhoneNumber.parse(phone, field: "phones[\(index)]")
+            try OptOutStore.optOut(connection, account: account, phone: number.e164, source: "admin")
+            added.append(number.e164)
+        }
+        return added
+    }
+
+    public static func removeOptOut(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, phone: String) throws {
+        _ = try Operations.account(connection, principal, accountID, for: .manageMessaging)
+        let number = try PhoneNumber.parse(phone, field: "phone")
+        guard try OptOutStore.optIn(connection, accountID: accountID, phone: number.e164) else {
+            throw DomainError.notFound("opt-out")
+        }
+    }
+
+    public static func optOuts(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, after: String?, limit: Int
+    ) throws -> [(phone: String, source: String, createdAt: Date)] {
+        _ = try Operations.account(connection, principal, accountID, for: .read)
+        return try OptOutStore.optOuts(connection, accountID: accountID, after: after, limit: limit)
+    }
+}

@@ -1,0 +1,108 @@
+import CreditDeskCore
+import CreditDeskDB
+import Foundation
+
+public struct GatewayConnectionRecord: Sendable, Equatable {
+    public let id: UUID
+    public let tenantID: UUID
+    public let accountID: UUID
+    public let userID: UUID?
+    public let provider: GatewayProvider
+    public let name: String
+    public let baseURL: String
+    public let username: String
+    public let sender: String
+    public let homePrefix: String
+    public let secretSealed: [UInt8]
+    public let secretKeyID: String
+    public let callbackTokenHash: [UInt8]
+    public let createdAt: Date
+}
+
+/// Gateway connections: one per office, or an agent's own; secrets sealed. Every function runs
+/// in the caller's transaction.
+public enum GatewayStore {
+    // MARK: statements
+
+    static let connectionColumns = """
+        id, tenant_id, account_id, user_id, provider, name, base_url, username, sender, home_prefix,
+        secret_sealed, secret_key_id, callback_token_hash, created_at
+        """
+    static let insertConnection = """
+        INSERT INTO gateway_connections (tenant_id, id, account_id, user_id, provider, name, base_url, username, sender,
+            home_prefix, secret_sealed, secret_key_id, callback_token_hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        RETURNING \(connectionColumns)
+        """
+    static let selectConnection = "SELECT \(connectionColumns) FROM gateway_connections WHERE id = $1"
+    static let selectConnections = """
+        SELECT \(connectionColumns) FROM gateway_connections WHERE account_id = $1 ORDER BY created_at, id
+        """
+    /// The sending user's own connection when there is one, else the office's.
+    static let selectSendingConnection = """
+        SELECT \(connectionColumns) FROM gateway_connections
+        WHERE account_id = $1 AND (user_id = $2 OR user_id IS NULL)
+        ORDER BY user_id NULLS LAST LIMIT 1
+        """
+    static let resealConnection = """
+        UPDATE gateway_connections SET secret_sealed = $2, secret_key_id = $3, updated_at = now() WHERE id = $1
+        """
+    static let selectAllConnectionSecrets = "SELECT id, secret_sealed, secret_key_id FROM gateway_connections ORDER BY id FOR UPDATE"
+
+    public static func createConnection(
+        _ connection: PostgresConnection, account: AccountRecord, userID: UUID?, provider: GatewayProvider, name: String,
+        baseURL: String, username: String, sender: String, homePrefix: String, seal: (UUID) -> ([UInt8], String),
+        callbackTokenHash: [UInt8]
+    ) throws -> GatewayConnectionRecord {
+        let id = UUID()
+        let (sealed, keyID) = seal(id)
+        return try decodeConnection(
+            try connection.execute(
+                insertConnection,
+                [account.tenantID, id, account.id, userID, provider.rawValue, name, baseURL, username, sender,
+                 homePrefix, sealed, keyID, callbackTokenHash]
+            ).single())
+    }
+
+    public static func connection(_ connection: PostgresConnection, id: UUID) throws -> GatewayConnectionRecord? {
+        try connection.execute(selectConnection, [id]).first.map(decodeConnection)
+    }
+
+    public static func connections(_ connection: PostgresConnection, accountID: UUID) throws -> [GatewayConnectionRecord] {
+        try connection.execute(selectConnections, [accountID]).rows.map(decodeConnection)
+    }
+
+    public static func sendingConnection(_ connection: PostgresConnection, accountID: UUID, userID: UUID) throws
+        -> GatewayConnectionRecord?
+    {
+        try connection.execute(selectSendingConnection, [accountID, userID]).first.map(decodeConnection)
+    }
+
+    /// Every connection's sealed secret, locked, for a key rotation.
+    public static func lockAllSecrets(_ connection: PostgresConnection) throws -> [(id: UUID, sealed: [UInt8], keyID: String)] {
+        try connection.execute(selectAllConnectionSecrets).rows.map {
+            (try $0.decode(UUID.self, "id"), try $0.decode([UInt8].self, "secret_sealed"),
+             try $0.decode(String.self, "secret_key_id"))
+        }
+    }
+
+    public static func reseal(_ connection: PostgresConnection, id: UUID, sealed: [UInt8], keyID: String) throws {
+        try connection.execute(resealConnection, [id, sealed, keyID])
+    }
+
+    // MARK: decoding
+
+    static func decodeConnection(_ row: PostgresRow) throws -> GatewayConnectionRecord {
+        GatewayConnectionRecord(
+            id: try row.decode(UUID.self, "id"), tenantID: try row.decode(UUID.self, "tenant_id"),
+            accountID: try row.decode(UUID.self, "account_id"), userID: try row.decode(UUID?.self, "user_id"),
+            provider: GatewayProvider(rawValue: try row.decode(String.self, "provider")) ?? .kannel,
+            name: try row.decode(String.self, "name"), baseURL: try row.decode(String.self, "base_url"),
+            username: try row.decode(String.self, "username"), sender: try row.decode(String.self, "sender"),
+            homePrefix: try row.decode(String.self, "home_prefix"),
+            secretSealed: try row.decode([UInt8].self, "secret_sealed"),
+            secretKeyID: try row.decode(String.self, "secret_key_id"),
+            callbackTokenHash: try row.decode([UInt8].self, "callback_token_hash"),
+            createdAt: try row.decode(Date.self, "created_at"))
+    }
+}

@@ -1,0 +1,71 @@
+import CreditDeskCore
+import CreditDeskDB
+import Foundation
+
+public struct JobRecord: Sendable, Equatable {
+    public let id: Int64
+    /// Nil for a kind this build does not know (written by a newer one): never guessed.
+    public let kind: JobKind?
+    public let subjectID: UUID
+    public let attempts: Int
+    public let maxAttempts: Int
+}
+
+/// The job queue: due jobs leased with SKIP LOCKED, so several daemons share it.
+public enum JobStore {
+    // MARK: statements
+
+    static let insertJob = """
+        INSERT INTO jobs (tenant_id, kind, subject_id, run_at) VALUES ($1, $2, $3, coalesce($4, now())) RETURNING id
+        """
+    /// Due jobs nobody holds, leased to the caller for `$2` seconds. SKIP LOCKED lets several
+    /// daemons claim side by side without waiting on each other.
+    static let claimJobs = """
+        WITH due AS (
+            SELECT tenant_id, id FROM jobs
+            WHERE done_at IS NULL AND run_at <= now() AND (locked_until IS NULL OR locked_until < now())
+            ORDER BY run_at, id LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE jobs j SET locked_until = now() + make_interval(secs => $2), attempts = j.attempts + 1
+        FROM due WHERE j.tenant_id = due.tenant_id AND j.id = due.id
+        RETURNING j.id, j.kind, j.subject_id, j.attempts, j.max_attempts
+        """
+    static let finishJob = "UPDATE jobs SET done_at = now(), locked_until = NULL, last_error = $2 WHERE id = $1"
+    static let retryJob = """
+        UPDATE jobs SET run_at = now() + make_interval(secs => $2), locked_until = NULL, last_error = $3 WHERE id = $1
+        """
+    /// The open job of a message, if nobody is working on it right now.
+    static let lockIdleJob = """
+        SELECT id FROM jobs
+        WHERE subject_id = $1 AND done_at IS NULL AND (locked_until IS NULL OR locked_until < now())
+        FOR UPDATE SKIP LOCKED
+        """
+
+    public static func enqueue(_ connection: PostgresConnection, tenantID: UUID, kind: JobKind, subjectID: UUID, runAt: Date?) throws {
+        try connection.execute(insertJob, [tenantID, kind.rawValue, subjectID, runAt])
+    }
+
+    public static func claim(_ connection: PostgresConnection, limit: Int, leaseSeconds: Int) throws -> [JobRecord] {
+        try connection.execute(claimJobs, [Int64(limit), Int64(leaseSeconds)]).rows.map {
+            JobRecord(
+                id: try $0.decode(Int64.self, "id"), kind: JobKind(rawValue: try $0.decode(String.self, "kind")),
+                subjectID: try $0.decode(UUID.self, "subject_id"), attempts: Int(try $0.decode(Int64.self, "attempts")),
+                maxAttempts: Int(try $0.decode(Int64.self, "max_attempts")))
+        }
+    }
+
+    public static func finish(_ connection: PostgresConnection, jobID: Int64, error: String? = nil) throws {
+        try connection.execute(finishJob, [jobID, error])
+    }
+
+    public static func retry(_ connection: PostgresConnection, jobID: Int64, afterSeconds: Int, error: String) throws {
+        try connection.execute(retryJob, [jobID, Int64(afterSeconds), error])
+    }
+
+    /// The job of a message that nobody is working on, locked; nil when it is being worked on
+    /// (or there is none).
+    public static func lockIdleJob(_ connection: PostgresConnection, subjectID: UUID) throws -> Int64? {
+        try connection.execute(lockIdleJob, [subjectID]).first?.decode(Int64.self, "id")
+    }
+}
