@@ -24,16 +24,14 @@ struct Access: Sendable {
         _ work: @escaping @Sendable (PostgresConnection, Principal) throws -> T
     ) async throws -> Response {
         let principal = try principal(context).principal
-        let value = try await translate {
-            try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
-                try work(connection, principal)
-            }
+        let value = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+            try work(connection, principal)
         }
         return try JSONResponse.make(status: .ok, body: value)
     }
 
-    /// A mutation: requires an Idempotency-Key; the key's claim, the work and the recorded
-    /// response commit together. A replay of the same request answers what the first answered.
+    /// A mutation: requires an Idempotency-Key, then runs as `IdempotentMutation` (the key's
+    /// claim, the work and the recorded response commit together).
     func mutate<T: Encodable & Sendable>(
         _ request: Request, _ context: AppRequestContext, body: [UInt8], canonicalBody: [UInt8]? = nil,
         status: HTTPResponse.Status = .ok,
@@ -41,43 +39,34 @@ struct Access: Sendable {
     ) async throws -> Response {
         let auth = try principal(context)
         let principal = auth.principal
-        let key = try translate { try Validate.idempotencyKey(request.headers[.idempotencyKey]) }
+        let key = try Validate.idempotencyKey(request.headers[.idempotencyKey])
         if auth.accountSuspended {
             throw APIError(.forbidden, code: "account_suspended", message: "your account is suspended; it can only read")
         }
         var fingerprint = Array("\(request.method.rawValue) \(request.uri.path)\n".utf8)
         fingerprint += canonicalBody ?? Self.canonicalJSON(body)
         let requestHash = Digest.hex(Digest.sha256(fingerprint))
-        let requestID = context.requestID
-        let (stored, replayed) = try await translate {
-            try await pool.withRetryingTransaction { connection in
-                let operation = OperationContext(actorUserID: principal.userID, requestID: requestID)
-                switch try IdempotencyStore.claim(
-                    connection, principal: principal, key: key, requestHash: requestHash,
-                    operationID: operation.operationID)
-                {
-                case .replay(let stored):
-                    return (stored, true)
-                case .claimed:
-                    let value = try work(connection, principal, operation)
-                    let body = String(decoding: try JSONResponse.encoder.encode(value), as: UTF8.self)
-                    // A secret shown once is left out of what a replay can answer.
-                    let replayBody = try (value as? any OneTimeSecretResponse).map {
-                        String(decoding: try JSONResponse.encoder.encode($0.withoutSecret), as: UTF8.self)
-                    }
-                    try IdempotencyStore.complete(
-                        connection, principal: principal, key: key,
-                        response: .init(status: Int(status.code), body: replayBody ?? body))
-                    return (IdempotencyStore.StoredResponse(status: Int(status.code), body: body), false)
-                }
-            }
+        let outcome = try await IdempotentMutation.run(
+            pool: pool, principal: principal, key: key, requestHash: requestHash, requestID: context.requestID,
+            status: Int(status.code), render: Self.render
+        ) { connection, operation in
+            try work(connection, principal, operation)
         }
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        if replayed { headers[.idempotentReplayed] = "true" }
+        if outcome.replayed { headers[.idempotentReplayed] = "true" }
         return Response(
-            status: HTTPResponse.Status(code: stored.status), headers: headers,
-            body: .init(byteBuffer: ByteBuffer(string: stored.body + "\n")))
+            status: HTTPResponse.Status(code: outcome.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: outcome.body + "\n")))
+    }
+
+    /// A result as JSON; a secret shown once is left out of what a replay can answer.
+    @Sendable static func render(_ value: some Encodable) throws -> IdempotentMutation.Rendering {
+        let body = String(decoding: try JSONResponse.encoder.encode(value), as: UTF8.self)
+        let replayBody = try (value as? any OneTimeSecretResponse).map {
+            String(decoding: try JSONResponse.encoder.encode($0.withoutSecret), as: UTF8.self)
+        }
+        return IdempotentMutation.Rendering(body: body, replayBody: replayBody)
     }
 
     /// The body with object keys sorted, so a retry that serializes the same JSON differently
@@ -87,25 +76,6 @@ struct Access: Sendable {
             let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
         else { return body }
         return Array(data)
-    }
-
-    /// Runs `body`, turning domain and database errors into API errors.
-    func translate<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as DomainError {
-            throw ErrorMapping.apiError(error)
-        } catch let error as DatabaseError {
-            throw ErrorMapping.apiError(error) ?? error
-        }
-    }
-
-    func translate<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as DomainError {
-            throw ErrorMapping.apiError(error)
-        }
     }
 }
 
@@ -134,12 +104,8 @@ struct AuthMiddleware: RouterMiddleware {
             throw APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
         }
         let secret = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
-        let auth: AuthenticatedKey?
-        do {
-            auth = try await pool.withConnection { try UserStore.authenticate($0, secret: secret) }
-        } catch let error as DatabaseError {
-            throw ErrorMapping.apiError(error) ?? error
-        }
+        // Database trouble propagates as is: the logging middleware maps it (503) and logs it.
+        let auth = try await pool.withConnection { try UserStore.authenticate($0, secret: secret) }
         guard let auth else {
             throw APIError(.unauthorized, code: "unauthorized", message: "the API key is unknown or revoked")
         }

@@ -54,45 +54,25 @@ struct AdminSession {
     }
 
     /// The whole life of a mutating command: open the database, act as the key's user, apply
-    /// `work` once per idempotency key, print what it did (or that it was already applied).
+    /// `work` once per idempotency key (`IdempotentMutation`, as the API does), and print what it
+    /// did, or, for a replay, what the first run did.
     static func act<T: Sendable>(
         _ options: DatabaseOptions, _ actor: ActorOptions, fingerprint: String,
-        describe: (T) -> String,
+        describe: @escaping @Sendable (T) -> String,
         _ work: @escaping @Sendable (PostgresConnection, Principal, OperationContext) throws -> T
     ) async throws {
         try await run(options) { session in
             let principal = try await session.principal(apiKey: actor.apiKey)
-            let value = try await session.mutate(principal: principal, key: actor.key, fingerprint: fingerprint) {
-                try work($0, principal, $1)
-            }
-            print(value.map(describe) ?? "already applied (same --idempotency-key)")
+            let outcome = try await IdempotentMutation.run(
+                pool: session.pool, principal: principal, key: actor.key, requestHash: Digest.sha256Hex(fingerprint),
+                requestID: "cli", status: 200, render: { .init(body: describe($0)) }
+            ) { try work($0, principal, $1) }
+            print(outcome.replayed ? "already applied (same --idempotency-key): \(outcome.body)" : outcome.body)
         }
     }
 
     static func describe(_ entry: EntryRecord) -> String {
         "entry \(entry.id): \(entry.kind.rawValue) \(entry.amount) \(entry.unit.rawValue)"
-    }
-
-    /// A mutation with an idempotency key: the same key and arguments never apply twice.
-    func mutate<T: Sendable>(
-        principal: Principal, key: String, fingerprint: String,
-        _ work: @escaping @Sendable (PostgresConnection, OperationContext) throws -> T
-    ) async throws -> T? {
-        let hash = Digest.sha256Hex(fingerprint)
-        return try await pool.withRetryingTransaction { connection in
-            let operation = OperationContext(actorUserID: principal.userID, requestID: "cli")
-            switch try IdempotencyStore.claim(
-                connection, principal: principal, key: key, requestHash: hash, operationID: operation.operationID)
-            {
-            case .replay:
-                return nil
-            case .claimed:
-                let value = try work(connection, operation)
-                try IdempotencyStore.complete(
-                    connection, principal: principal, key: key, response: .init(status: 200, body: "{}"))
-                return value
-            }
-        }
     }
 }
 

@@ -1,0 +1,51 @@
+import CreditDeskCore
+import CreditDeskDB
+import CreditDeskStore
+import Foundation
+
+/// The one way a mutation runs, for the API and the CLI alike: in one transaction, claim the
+/// acting user's idempotency key, do the work, store the answer, commit. A replay (same user,
+/// same key, same request) answers the stored answer without doing the work again; the same key
+/// with a different request is `idempotency_conflict`; a failure rolls the claim back with the
+/// work, so the key can be used again. Transient failures retry the whole transaction.
+public enum IdempotentMutation {
+    /// What the caller answers with: the stored response, and whether it is a replay.
+    public struct Outcome: Sendable {
+        public let status: Int
+        public let body: String
+        public let replayed: Bool
+    }
+
+    /// How a result is written down: the body answered now, and the body stored for replays
+    /// (the same, or without a secret that is shown once).
+    public struct Rendering: Sendable {
+        public let body: String
+        public let replayBody: String
+
+        public init(body: String, replayBody: String? = nil) {
+            self.body = body
+            self.replayBody = replayBody ?? body
+        }
+    }
+
+    public static func run<T>(
+        pool: DatabasePool, principal: Principal, key: String, requestHash: String, requestID: String, status: Int,
+        render: @escaping @Sendable (T) throws -> Rendering,
+        _ work: @escaping @Sendable (PostgresConnection, OperationContext) throws -> T
+    ) async throws -> Outcome {
+        try await pool.withRetryingTransaction { connection in
+            let operation = OperationContext(actorUserID: principal.userID, requestID: requestID)
+            switch try IdempotencyStore.claim(
+                connection, principal: principal, key: key, requestHash: requestHash, operationID: operation.operationID)
+            {
+            case .replay(let stored):
+                return Outcome(status: stored.status, body: stored.body, replayed: true)
+            case .claimed:
+                let rendering = try render(try work(connection, operation))
+                try IdempotencyStore.complete(
+                    connection, principal: principal, key: key, response: .init(status: status, body: rendering.replayBody))
+                return Outcome(status: status, body: rendering.body, replayed: false)
+            }
+        }
+    }
+}
