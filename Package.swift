@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
     ],
     targets: [
         // libpq, found through pkg-config (Debian: libpq-dev).
@@ -91,6 +92,14 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedOpenAPI"]
+        ),
+        // The contract (openapi.yaml) as JSON in the API module, at build time.
+        .plugin(name: "EmbedOpenAPI", capability: .buildTool(), dependencies: ["creditdesk-openapi-embed"]),
+        .executableTarget(
+            name: "creditdesk-openapi-embed",
+            dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // Outbound HTTP (libcurl, blocking, one handle per thread) and the SMS/MMS gateway clients.

@@ -3,7 +3,7 @@ import Testing
 
 @testable import CreditDeskAPI
 
-@Suite("OpenAPI document")
+@Suite("OpenAPI contract")
 struct OpenAPITests {
     /// Every `router.<method>("<path>")` registered in the API sources.
     static func registeredRoutes() throws -> Set<String> {
@@ -19,57 +19,65 @@ struct OpenAPITests {
         return routes
     }
 
-    @Test("every registered route is documented, and nothing else is")
+    static func document() throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any])
+    }
+
+    @Test("every registered route is in the contract, and nothing else is")
     func coverage() throws {
         let registered = try Self.registeredRoutes()
         let documented = Set(OpenAPIController.operations.map { "\($0.method) \($0.path)" })
-        #expect(registered.count > 25)
+        #expect(registered.count > 60)
         #expect(registered.subtracting(documented).isEmpty, "undocumented: \(registered.subtracting(documented).sorted())")
         #expect(documented.subtracting(registered).isEmpty, "documented but missing: \(documented.subtracting(registered).sorted())")
     }
 
-    @Test("the document is OpenAPI 3.1 JSON with an Idempotency-Key on every mutation but gateway callbacks")
+    @Test("OpenAPI 3.1; an Idempotency-Key on every mutation but gateway callbacks; callbacks and health are public")
     func shape() throws {
-        let data = try JSONResponse.encoder.encode(OpenAPIController.document)
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(object["openapi"] as? String == "3.1.0")
-        let paths = try #require(object["paths"] as? [String: [String: Any]])
-        for (path, methods) in paths {
-            for (method, operation) in methods where method != "get" {
-                let parameters = (operation as? [String: Any])?["parameters"] as? [[String: Any]] ?? []
-                // Gateways cannot send our headers; their callbacks are idempotent by state.
-                let isCallback = path.hasPrefix("/v1/callbacks/")
-                #expect(parameters.contains { $0["name"] as? String == "Idempotency-Key" } != isCallback, "\(method) \(path)")
-                #expect(((operation as? [String: Any])?["security"] as? [Any])?.isEmpty == isCallback ? true : !isCallback)
-            }
+        #expect(try Self.document()["openapi"] as? String == "3.1.0")
+        for operation in OpenAPIController.operations {
+            let name = "\(operation.method) \(operation.path)"
+            let isCallback = operation.path.hasPrefix("/v1/callbacks/")
+            let isHealth = ["/healthz", "/readyz", "/openapi.json"].contains(operation.path)
+            #expect(operation.isPublic == (isCallback || isHealth), "\(name)")
+            let needsKey = operation.method != "get" && !isCallback
+            #expect((operation.parameters["header"] ?? []).contains("Idempotency-Key") == needsKey, "\(name)")
         }
+    }
+
+    @Test("every {name} in a path is declared as a path parameter; operation ids are unique")
+    func parameters() throws {
+        var ids = Set<String>()
+        let paths = try #require(try Self.document()["paths"] as? [String: [String: Any]])
+        for operation in OpenAPIController.operations {
+            let names = operation.path.matches(of: /\{([a-z_]+)\}/).map { String($0.1) }
+            #expect((operation.parameters["path"] ?? []).sorted() == names.sorted(), "\(operation.method) \(operation.path)")
+            let entry = paths[operation.path]?[operation.method] as? [String: Any]
+            let id = try #require(entry?["operationId"] as? String)
+            #expect(ids.insert(id).inserted, "\(id) twice")
+        }
+        #expect(OpenAPIController.queryParameters["/v1/callbacks/kannel/{gateway}/dlr"] == ["message", "status", "signature"])
+        #expect(OpenAPIController.queryParameters["/v1/accounts/{id}/entries"]?.contains("cursor") == true)
+    }
+
+    @Test("the success status of each route is the contract's")
+    func successStatuses() throws {
+        let created = Set(OpenAPIController.operations.filter { $0.successStatus == 201 }.map { "\($0.method) \($0.path)" })
+        #expect(created.contains("post /v1/accounts") && created.contains("post /v1/accounts/{id}/charges"))
+        let accepted = Set(OpenAPIController.operations.filter { $0.successStatus == 202 }.map { "\($0.method) \($0.path)" })
+        #expect(accepted == ["post /v1/accounts/{id}/messages", "post /v1/campaigns/{id}/test"])
     }
 }
 
-@Suite("OpenAPI parameters")
-struct OpenAPIParameterTests {
-    @Test("every {name} in a path is declared as a required path parameter with a type")
-    func pathParameters() throws {
-        let data = try JSONResponse.encoder.encode(OpenAPIController.document)
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let paths = try #require(object["paths"] as? [String: [String: Any]])
-        var checked = 0
-        for (path, methods) in paths {
-            let names = Set(path.matches(of: /\{([a-z_]+)\}/).map { String($0.1) })
-            for (method, operation) in methods {
-                let parameters = (operation as? [String: Any])?["parameters"] as? [[String: Any]] ?? []
-                let declared = parameters.filter { $0["in"] as? String == "path" }
-                #expect(Set(declared.compactMap { $0["name"] as? String }) == names, "\(method) \(path)")
-                for parameter in declared {
-                    #expect(parameter["required"] as? Bool == true)
-                    #expect((parameter["schema"] as? [String: Any])?["type"] != nil, "\(method) \(path)")
-                    checked += 1
-                }
-            }
+@Suite("OpenAPI document served")
+struct OpenAPIServedTests {
+    @Test("GET /openapi.json serves the contract, without a key")
+    func served() async throws {
+        try await withAPI { api, _, _ in
+            let reply = try await api.call(.get, "/openapi.json", key: nil)
+            #expect(reply.status == .ok)
+            #expect(reply["openapi"] as? String == "3.1.0")
+            #expect((reply["paths"] as? [String: Any])?.count == Set(OpenAPIController.operations.map(\.path)).count)
         }
-        #expect(checked > 50)
-        let callback = try #require(paths["/v1/callbacks/kannel/{gateway}/dlr"]?["get"] as? [String: Any])
-        let queries = (callback["parameters"] as? [[String: Any]] ?? []).filter { $0["in"] as? String == "query" }
-        #expect(Set(queries.compactMap { $0["name"] as? String }) == ["message", "status", "signature"])
     }
 }
