@@ -82,7 +82,7 @@ struct AccountsController {
         router.get("/v1/accounts/:id/children") { request, context in
             let id = try Parameters.uuid(context, "id")
             let limit = try Parameters.limit(request)
-            let search = Parameters.query(request, "search")
+            let search = try Parameters.search(request)
             let cursor = try Cursor.decodeNameAndID(request).map { AccountStore.ChildCursor(lowerName: $0.0, id: $0.1) }
             return try await access.read(context) { connection, principal in
                 let rows = try Operations.children(

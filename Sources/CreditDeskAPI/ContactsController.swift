@@ -111,7 +111,7 @@ struct ContactsController {
         }
         router.post("/v1/accounts/:id/contacts/batch") { request, context in
             let id = try Parameters.uuid(context, "id")
-            let body = try await Body.collect(request, context)
+            let body = try await Body.collect(request, context, limit: Limits.maxBatchBodyBytes)
             let input = try Body.decode(ContactBatch.self, from: body, fields: ContactBatch.fields)
             return try await access.mutate(request, context, body: body, status: .created) { connection, principal, _ in
                 let created = try ContactOperations.createContacts(
@@ -122,7 +122,7 @@ struct ContactsController {
         router.get("/v1/accounts/:id/contacts") { request, context in
             let id = try Parameters.uuid(context, "id")
             let limit = try Parameters.limit(request)
-            let search = Parameters.query(request, "search")
+            let search = try Parameters.search(request)
             let after = try Cursor.decodeNameAndID(request)
             return try await access.read(context) { connection, principal in
                 let rows = try ContactOperations.contacts(
@@ -160,7 +160,7 @@ struct ContactsController {
         }
         router.post("/v1/contact-lists/:id/members") { request, context in
             let id = try Parameters.uuid(context, "id")
-            let body = try await Body.collect(request, context)
+            let body = try await Body.collect(request, context, limit: Limits.maxBatchBodyBytes)
             let input = try Body.decode(Members.self, from: body, fields: Members.fields)
             return try await access.mutate(request, context, body: body) { connection, principal, _ in
                 ContactListDTO(try ContactOperations.addMembers(connection, principal, listID: id, contactIDs: input.contactIds))

@@ -132,7 +132,7 @@ struct CreditsController {
         router.get("/v1/accounts/:id/packages") { request, context in
             let id = try Parameters.uuid(context, "id")
             let active: Bool? =
-                switch Parameters.query(request, "active") {
+                switch Parameters.typed(request, "active") {
                 case nil: nil
                 case "true": true
                 case "false": false
@@ -323,7 +323,7 @@ struct CreditsController {
         router.get("/v1/accounts/:id/clients") { request, context in
             let id = try Parameters.uuid(context, "id")
             let limit = try Parameters.limit(request)
-            let search = Parameters.query(request, "search")
+            let search = try Parameters.search(request)
             let sort = try Parameters.enumValue(request, "sort", OverviewSort.self) ?? .name
             let descending: Bool =
                 switch Parameters.query(request, "order") {

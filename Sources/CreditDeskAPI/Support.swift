@@ -21,7 +21,7 @@ enum ErrorMapping {
             case .forbidden, .featureDisabled, .accountSuspended: .forbidden
             case .notFound: .notFound
             case .invalidRequest, .idempotencyKeyRequired: .badRequest
-            case .insufficientCredits, .idempotencyConflict, .conflict: .conflict
+            case .insufficientCredits, .idempotencyConflict, .conflict, .wrongAccountKind: .conflict
             case .recipientOptedOut: .unprocessableContent
             }
         var details = [String: JSONValue]()
@@ -237,12 +237,30 @@ enum Parameters {
         return value
     }
 
+    /// A free-text query parameter; empty is the same as absent.
     static func query(_ request: Request, _ name: String) -> String? {
         request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// A typed query parameter as sent: absent is nil, but an empty value is a value (and a
+    /// wrong one for a number, an id, a time or an enum).
+    static func typed(_ request: Request, _ name: String) -> String? {
+        request.uri.queryParameters.get(name)
+    }
+
+    /// A free-text search term: at most `Limits.maxNameLength` characters (names are no longer).
+    static func search(_ request: Request) throws -> String? {
+        guard let text = query(request, "search") else { return nil }
+        guard text.count <= Limits.maxNameLength else {
+            throw APIError.badRequest(
+                code: "invalid_parameter", "search must be at most \(Limits.maxNameLength) characters",
+                details: ["field": "search"])
+        }
+        return text
+    }
+
     static func limit(_ request: Request) throws -> Int {
-        guard let text = query(request, "limit") else { return Limits.defaultPageSize }
+        guard let text = typed(request, "limit") else { return Limits.defaultPageSize }
         guard let value = RequestParsing.int64(text).flatMap(Int.init(exactly:)) else {
             throw APIError.badRequest(code: "invalid_parameter", "limit must be a number", details: ["field": "limit"])
         }
@@ -255,7 +273,7 @@ enum Parameters {
 
     static func enumValue<T: RawRepresentable>(_ request: Request, _ name: String, _ type: T.Type) throws -> T?
     where T.RawValue == String {
-        guard let text = query(request, name) else { return nil }
+        guard let text = typed(request, name) else { return nil }
         guard let value = T(rawValue: text) else {
             throw APIError.badRequest(code: "invalid_parameter", "\(name) has an invalid value", details: ["field": .string(name)])
         }
@@ -263,7 +281,7 @@ enum Parameters {
     }
 
     static func uuid(_ request: Request, _ name: String) throws -> UUID? {
-        guard let text = query(request, name) else { return nil }
+        guard let text = typed(request, name) else { return nil }
         guard let id = UUID(uuidString: text) else {
             throw APIError.badRequest(code: "invalid_parameter", "\(name) must be a UUID", details: ["field": .string(name)])
         }
@@ -271,7 +289,7 @@ enum Parameters {
     }
 
     static func date(_ request: Request, _ name: String) throws -> Date? {
-        guard let text = query(request, name) else { return nil }
+        guard let text = typed(request, name) else { return nil }
         guard let date = ISO8601.parse(text) else {
             throw APIError.badRequest(
                 code: "invalid_parameter", "\(name) must be an RFC 3339 timestamp", details: ["field": .string(name)])

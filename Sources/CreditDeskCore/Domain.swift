@@ -98,6 +98,8 @@ public enum Limits {
     public static let maxBulkReservations = 100_000
     /// The largest request body a bulk reservation may send (100,000 items with references).
     public static let maxBulkBodyBytes = 32 * 1024 * 1024
+    /// The largest body of a contact batch or a list's new members (10,000 full contacts fit).
+    public static let maxBatchBodyBytes = 8 * 1024 * 1024
 }
 
 /// Effective features: an account has a feature only if it and every ancestor have it on.

@@ -11,6 +11,9 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         case conflict
         case accountSuspended = "account_suspended"
         case recipientOptedOut = "recipient_opted_out"
+        /// The target account is of a kind this operation does not apply to (contacts on a
+        /// reseller, rates on a client, an operator on a client …): a conflict with its state.
+        case wrongAccountKind = "wrong_account_kind"
     }
 
     public enum Detail: Sendable, Equatable {
@@ -31,6 +34,16 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
 
     public static func notFound(_ what: String) -> DomainError { DomainError(.notFound, "\(what) not found") }
+
+    /// A well-formed value that the current state does not allow (more than is reserved,
+    /// refundable or unreserved): a 409, not a malformed request.
+    public static func beyondState(_ field: String, _ message: String) -> DomainError {
+        DomainError(.conflict, "\(field): \(message)", details: ["field": .string(field)])
+    }
+
+    public static func wrongKind(_ field: String, _ message: String) -> DomainError {
+        DomainError(.wrongAccountKind, "\(field): \(message)", details: ["field": .string(field)])
+    }
 
     public static func invalid(_ field: String, _ message: String) -> DomainError {
         DomainError(.invalidRequest, "\(field): \(message)", details: ["field": .string(field)])

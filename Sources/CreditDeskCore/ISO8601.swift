@@ -6,9 +6,6 @@ public enum ISO8601 {
         date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
     }
 
-    public static func parse(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: .iso8601) { return date }
-        return try? Date(
-            text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
+    /// Any RFC 3339 timestamp (with or without a fraction, `Z` or an offset).
+    public static func parse(_ text: String) -> Date? { RequestParsing.timestamp(text) }
 }

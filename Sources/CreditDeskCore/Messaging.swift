@@ -12,6 +12,7 @@ public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
     /// so is a number without `+` (a national number cannot be routed unambiguously).
     public static func parse(_ text: String, field: String = "to") throws(DomainError) -> PhoneNumber {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard text.unicodeScalars.count <= maxLength else { throw .invalid(field, "must be at most \(maxLength) characters") }
         guard trimmed.hasPrefix("+") else {
             throw .invalid(field, "must be in international format: + and the country code, e.g. +64211234567")
         }
@@ -28,6 +29,9 @@ public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
         }
         return PhoneNumber(e164: "+" + digits)
     }
+
+    /// The longest text accepted as a number, separators included.
+    public static let maxLength = 40
 
     public init(e164: String) { self.e164 = e164 }
 

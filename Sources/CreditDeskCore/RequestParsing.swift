@@ -1,3 +1,5 @@
+import Foundation
+
 /// Total parsers for text that arrives in requests: each returns a value or nil, never traps,
 /// whatever the bytes. Digits are ASCII only: Unicode's other decimal digits (Arabic-Indic,
 /// fullwidth, …) are not numbers here.
@@ -12,6 +14,52 @@ public enum RequestParsing {
         else { return nil }
         guard (1...daysIn(month: month, year: year)).contains(day) else { return nil }
         return (year, month, day)
+    }
+
+    /// An RFC 3339 timestamp: `YYYY-MM-DDTHH:MM:SS`, an optional fraction of any length, then
+    /// `Z` or `±HH:MM`; `t`, `z` and a space for the `T` are accepted, as RFC 3339 allows.
+    public static func timestamp(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, let day = calendarDay(String(decoding: bytes[0..<10], as: UTF8.self)),
+            [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(bytes[10]),
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+            let hour = asciiNumber(bytes[11..<13]), let minute = asciiNumber(bytes[14..<16]),
+            let second = asciiNumber(bytes[17..<19]), hour < 24, minute < 60, second <= 60
+        else { return nil }
+        var index = 19
+        var fraction = 0.0
+        if bytes[index] == UInt8(ascii: ".") {
+            let start = index + 1
+            index = start
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            guard index > start else { return nil }
+            // Milliseconds are what the API keeps; more digits are read but add nothing.
+            fraction = Double(asciiNumber(bytes[start..<min(index, start + 9)]) ?? 0) / pow(10, Double(min(index - start, 9)))
+        }
+        guard let offsetSeconds = offset(bytes[index...]) else { return nil }
+        let days = daysSinceEpoch(year: day.year, month: day.month, day: day.day)
+        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offsetSeconds
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+    }
+
+    /// `Z`, `z` or `±HH:MM`, and nothing after it.
+    static func offset(_ bytes: ArraySlice<UInt8>) -> Int? {
+        let bytes = Array(bytes)
+        if bytes == [UInt8(ascii: "Z")] || bytes == [UInt8(ascii: "z")] { return 0 }
+        guard bytes.count == 6, bytes[0] == UInt8(ascii: "+") || bytes[0] == UInt8(ascii: "-"), bytes[3] == UInt8(ascii: ":"),
+            let hours = asciiNumber(bytes[1..<3]), let minutes = asciiNumber(bytes[4..<6]), hours < 24, minutes < 60
+        else { return nil }
+        return (bytes[0] == UInt8(ascii: "-") ? -1 : 1) * (hours * 3_600 + minutes * 60)
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     static func daysIn(month: Int, year: Int) -> Int {

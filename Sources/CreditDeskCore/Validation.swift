@@ -5,7 +5,8 @@ public enum Validate {
     public static func name(_ value: String, field: String = "name") throws(DomainError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw .invalid(field, "must not be empty") }
-        guard trimmed.count <= Limits.maxNameLength else {
+        // Counted as the contract counts (code points, before trimming).
+        guard value.unicodeScalars.count <= Limits.maxNameLength else {
             throw .invalid(field, "must be at most \(Limits.maxNameLength) characters")
         }
         guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
@@ -20,7 +21,7 @@ public enum Validate {
             if required { throw .invalid("reason", "is required for this operation") }
             return nil
         }
-        guard trimmed.count <= Limits.maxReasonLength else {
+        guard (value ?? "").unicodeScalars.count <= Limits.maxReasonLength else {
             throw .invalid("reason", "must be at most \(Limits.maxReasonLength) characters")
         }
         return trimmed
@@ -28,7 +29,7 @@ public enum Validate {
 
     public static func reference(_ value: String?, field: String = "reference") throws(DomainError) -> String? {
         guard let value, !value.isEmpty else { return nil }
-        guard value.count <= Limits.maxReferenceLength else {
+        guard value.unicodeScalars.count <= Limits.maxReferenceLength else {
             throw .invalid(field, "must be at most \(Limits.maxReferenceLength) characters")
         }
         return value

@@ -36,10 +36,10 @@ public enum ContactOperations {
                 return try PhoneNumber.parse(value, field: prefix + field).e164
             }
             if let firstName { contact.firstName = try Validate.name(firstName, field: prefix + "first_name") }
-            guard contact.firstName.count <= 100 else { throw DomainError.invalid(prefix + "first_name", "must be at most 100 characters") }
+            guard contact.firstName.unicodeScalars.count <= 100 else { throw DomainError.invalid(prefix + "first_name", "must be at most 100 characters") }
             if let lastName {
                 contact.lastName = lastName.isEmpty ? nil : try Validate.name(lastName, field: prefix + "last_name")
-                guard (contact.lastName?.count ?? 0) <= 100 else {
+                guard (contact.lastName?.unicodeScalars.count ?? 0) <= 100 else {
                     throw DomainError.invalid(prefix + "last_name", "must be at most 100 characters")
                 }
             }
@@ -62,7 +62,7 @@ public enum ContactOperations {
         -> AccountRecord
     {
         let account = try Operations.account(connection, principal, id, for: action)
-        guard account.kind == .client else { throw DomainError.invalid("account", "contacts belong to client accounts") }
+        guard account.kind == .client else { throw DomainError.wrongKind("account", "contacts belong to client accounts") }
         return account
     }
 

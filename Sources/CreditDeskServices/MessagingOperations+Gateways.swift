@@ -37,11 +37,11 @@ extension MessagingOperations {
     ) throws -> (GatewayConnectionRecord, callbackToken: String) {
         let account = try Operations.account(connection, principal, accountID, for: .read)
         guard account.kind == .client else {
-            throw DomainError.invalid("account", "gateway connections belong to client accounts")
+            throw DomainError.wrongKind("account", "gateway connections belong to client accounts")
         }
         if let userID = input.userID {
             guard let user = try UserStore.findUser(connection, id: userID), user.accountID == account.id else {
-                throw DomainError.invalid("user_id", "must be a user of this account")
+                throw DomainError(.notFound, "user not found in this account", details: ["field": .string("user_id")])
             }
             // An agent links its own connection to send with it: a role that sends, not a
             // read-only one.
@@ -111,7 +111,7 @@ extension MessagingOperations {
         _ connection: PostgresConnection, _ principal: Principal, resellerID: UUID, prefix: String, creditsPerSegment: Int64
     ) throws {
         let reseller = try Operations.account(connection, principal, resellerID, for: .managePackages)
-        guard reseller.kind == .reseller else { throw DomainError.invalid("account", "rates belong to resellers") }
+        guard reseller.kind == .reseller else { throw DomainError.wrongKind("account", "rates belong to resellers") }
         guard prefix.wholeMatch(of: /[1-9][0-9]{0,5}/) != nil else {
             throw DomainError.invalid("prefix", "must be a calling-code prefix of 1 to 6 digits, e.g. 44 or 447")
         }

@@ -17,7 +17,9 @@ extension MessagingOperations {
         switch channel {
         case .mobile where mobile == nil: throw DomainError.invalid("mobile", "is required to forward replies to a mobile")
         case .email where (email ?? user.email) == nil:
-            throw DomainError.invalid("email", "is required: the user has no email address")
+            // The request is well formed; the user's record lacks what it needs.
+            throw DomainError(
+                .conflict, "email: is required: the user has no email address", details: ["field": .string("email")])
         default: break
         }
         return try ReplyRoutingStore.setReplyRouting(connection, user: user, channel: channel, mobile: mobile, email: email)

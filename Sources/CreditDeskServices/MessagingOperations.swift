@@ -42,7 +42,7 @@ public enum MessagingOperations {
     ) throws -> MessageRecord {
         let account = try Operations.account(connection, principal, accountID, for: .consumeCredits)
         try Operations.requireActive(account)
-        guard account.kind == .client else { throw DomainError.invalid("account", "messages are sent by client accounts") }
+        guard account.kind == .client else { throw DomainError.wrongKind("account", "messages are sent by client accounts") }
         let to = try PhoneNumber.parse(input.to)
         guard input.text.count <= 2000 else { throw DomainError.invalid("text", "must be at most 2000 characters") }
         for (index, url) in input.mediaURLs.enumerated() {
@@ -108,7 +108,9 @@ public enum MessagingOperations {
                     details: ["feature": .string("international")])
             }
             guard let creditsPerSegment = rates.rate(for: to) ?? (international ? nil : 1) else {
-                throw DomainError.invalid("to", "no rate is set for destination \(to.e164); ask your reseller")
+                throw DomainError(
+                    .conflict, "to: no rate is set for destination \(to.e164); ask your reseller",
+                    details: ["field": .string("to")])
             }
             let price = try MessagePricing.price(text: text, mediaCount: mediaCount, creditsPerSegment: creditsPerSegment)
             try Operations.requireUnitAllowed(account, price.unit)

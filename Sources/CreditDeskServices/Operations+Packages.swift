@@ -10,7 +10,7 @@ extension Operations {
         mmsCredits: Int64, priceMinor: Int64, currency: String, active: Bool
     ) throws -> PackageRecord {
         let owner = try account(connection, principal, accountID, for: .managePackages)
-        guard owner.kind == .reseller else { throw DomainError.invalid("account_id", "only resellers sell packages") }
+        guard owner.kind == .reseller else { throw DomainError.wrongKind("account_id", "only resellers sell packages") }
         guard (0...Limits.maxAmount).contains(smsCredits) else {
             throw DomainError.invalid("sms_credits", "must be between 0 and \(Limits.maxAmount)")
         }

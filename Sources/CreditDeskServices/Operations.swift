@@ -57,7 +57,7 @@ public enum Operations {
             throw DomainError(.forbidden, "the \(principal.role.rawValue) role may not create accounts")
         }
         guard parent.kind.allowedChildren.contains(kind) else {
-            throw DomainError.invalid("kind", "a \(parent.kind.rawValue) cannot have a \(kind.rawValue) under it")
+            throw DomainError.wrongKind("kind", "a \(parent.kind.rawValue) cannot have a \(kind.rawValue) under it")
         }
         return try AccountStore.create(connection, parent: parent, kind: kind, name: try Validate.name(name))
     }
@@ -99,7 +99,7 @@ public enum Operations {
     ) throws -> UserRecord {
         let target = try account(connection, principal, accountID, for: .manageUsers)
         guard target.kind.allowedRoles.contains(role) else {
-            throw DomainError.invalid(
+            throw DomainError.wrongKind(
                 "role",
                 "a \(target.kind.rawValue) account's users can be \(target.kind.allowedRoles.map(\.rawValue).sorted().joined(separator: ", "))"
             )

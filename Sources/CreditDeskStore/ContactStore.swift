@@ -218,7 +218,10 @@ public enum ContactStore {
         let ids = arrayLiteral(contactIDs.map { $0.uuidString.lowercased() })
         let own = try connection.execute(countOwnContacts, [list.accountID, ids]).single().decode(Int64.self, "n")
         guard own == Set(contactIDs).count else {
-            throw DomainError.invalid("contact_ids", "every id must be a contact of this account")
+            // A referenced object that is not there (or not the caller's to see): not found.
+            throw DomainError(
+                .notFound, "contact not found: every id must be a contact of this account",
+                details: ["field": .string("contact_ids")])
         }
         try connection.execute(addMembers, [list.id, ids])
     }

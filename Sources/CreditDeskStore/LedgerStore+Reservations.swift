@@ -91,7 +91,7 @@ extension LedgerStore {
         }
         let postedAmount = amount ?? reservation.amount
         guard (1...reservation.amount).contains(postedAmount) else {
-            throw DomainError.invalid("amount", "must be between 1 and the reserved \(reservation.amount)")
+            throw DomainError.beyondState("amount", "must be between 1 and the reserved \(reservation.amount)")
         }
         try settle(connection, reservation, posted: postedAmount)
         try insert(

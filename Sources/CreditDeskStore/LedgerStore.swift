@@ -241,7 +241,7 @@ public enum LedgerStore {
         }
         let requested = amount ?? expirable
         guard (1...expirable).contains(requested) else {
-            throw DomainError.invalid("amount", "must be between 1 and the \(expirable) unreserved credits")
+            throw DomainError.beyondState("amount", "must be between 1 and the \(expirable) unreserved credits")
         }
         return try move(
             connection, context, kind: .expire, unit: unit, amount: requested, from: .customer(account),
@@ -269,7 +269,7 @@ public enum LedgerStore {
             throw DomainError(.conflict, "entry \(entry.id) is already fully refunded")
         }
         guard (1...refundable).contains(requested) else {
-            throw DomainError.invalid("amount", "must be between 1 and the refundable \(refundable)")
+            throw DomainError.beyondState("amount", "must be between 1 and the refundable \(refundable)")
         }
         return try move(
             connection, context, kind: .refund, unit: entry.unit, amount: requested,

@@ -113,7 +113,7 @@ struct UsageTests {
             let selfExpiry = try await api.call(.post, path, key: fixture.keys[.clientAdmin], body: ["unit": "sms"])
             #expect(selfExpiry.status == .forbidden)
             let tooMuch = try await api.call(.post, path, key: admin, body: ["unit": "sms", "amount": 1_145])
-            #expect(tooMuch.status == .badRequest && tooMuch.errorCode == "invalid_request")
+            #expect(tooMuch.status == .conflict && tooMuch.errorCode == "conflict")
             #expect((try await api.balance(fixture.client.id, .sms, key: admin)).posted == 1_155)
 
             // Everything unreserved; the pending reservation keeps its 11.

@@ -58,3 +58,27 @@ struct RequestParsingTests {
         }
     }
 }
+
+@Suite("RFC 3339 timestamps")
+struct TimestampParsingTests {
+    @Test("offsets, fractions and lower-case letters, to the same instants Foundation reads")
+    func instants() throws {
+        let reference = try #require(try? Date("2026-12-01T18:35:18Z", strategy: .iso8601))
+        for text in ["2026-12-01T18:35:18Z", "2026-12-01t18:35:18z", "2026-12-01 18:35:18Z", "2026-12-01T20:35:18+02:00",
+                     "2026-12-01T13:05:18-05:30", "2026-12-01T18:35:18.000Z", "2026-12-01T18:35:18.0000000001Z"]
+        {
+            #expect(RequestParsing.timestamp(text) == reference, "\(text)")
+        }
+        #expect(RequestParsing.timestamp("2026-12-01T18:35:18.250Z") == reference.addingTimeInterval(0.25))
+        #expect(RequestParsing.timestamp("1970-01-01T00:00:00Z") == Date(timeIntervalSince1970: 0))
+        #expect(RequestParsing.timestamp("2024-02-29T00:00:00Z") == Date(timeIntervalSince1970: 1_709_164_800))
+        for refused in ["2026-12-01T18:35:18", "2026-12-01T24:00:00Z", "2026-12-01T18:60:00Z", "2026-12-01T18:35:18+2:00",
+                        "2026-12-01T18:35:18.Z", "٢٠٢٦-١٢-٠١T18:35:18Z", "2026-12-01T18:35:18Zjunk", "2026-02-30T00:00:00Z"]
+        {
+            #expect(RequestParsing.timestamp(refused) == nil, "\(refused)")
+        }
+        for text in Adversarial.inputs(count: 500, seed: 0x5EED_0007) {
+            _ = RequestParsing.timestamp(text)
+        }
+    }
+}

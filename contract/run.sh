@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Contract test: schemathesis (every check) against a running daemon, once as each of three
+# roles (platform operator, reseller admin, client user), over a fixture of real objects that
+# the generated requests address through contract/schemathesis.toml. Passes with no failure.
+# Uses the debug build `make test` made; EXAMPLES= sets the examples per operation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+EXAMPLES=${EXAMPLES:-50}
+BIN=.build/debug/creditdesk
+VENV=$(realpath -m "${CONTRACT_VENV:-.venv-contract}")
+DATA=.bench/contract-data
+LOG=.bench/contract-server.log
+if [ ! -x "$VENV/bin/schemathesis" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r contract/requirements.txt
+fi
+mkdir -p .bench
+rm -rf "$DATA"
+: > "$LOG"
+PORT=$((20000 + RANDOM % 10000))
+BASE="http://127.0.0.1:$PORT"
+PG_CTL=$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)
+as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+DAEMON=""
+cleanup() {
+  [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null || true
+  [ -f "$DATA/pgdata/postmaster.pid" ] && as_pg_owner "$PG_CTL" stop -D "$DATA/pgdata" -m fast -w > /dev/null 2>&1 || true
+}
+trap cleanup EXIT
+"$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning >> "$LOG" 2>&1 &
+DAEMON=$!
+wait_ready "$BASE" "$LOG"
+bootstrap "$BIN" "$DATA"
+source contract/fixture.sh
+# The configuration with the fixture's ids filled in.
+python3 -c 'import os, sys; sys.stdout.write(os.path.expandvars(open("contract/schemathesis.toml").read()))' \
+  > .bench/contract.toml
+
+FAILED=0
+for ROLE in operator reseller_admin client_user; do
+  case $ROLE in
+    operator) ROLE_KEY=$KEY ;;
+    reseller_admin) ROLE_KEY=$RESELLER_KEY ;;
+    client_user) ROLE_KEY=$CLIENT_USER_KEY ;;
+  esac
+  echo "== contract as $ROLE"
+  if ! ("$VENV/bin/schemathesis" --config-file .bench/contract.toml run openapi.yaml --url "$BASE" --checks all \
+      --max-examples "$EXAMPLES" --header "Authorization: Bearer $ROLE_KEY" --no-color --seed 1 \
+      > ".bench/contract-$ROLE.log" 2>&1); then
+    FAILED=1
+  fi
+  sed -n '/^Failures:/,/^Seed/p;/generated/p' ".bench/contract-$ROLE.log" | grep -v '^$' || true
+  grep -E '^=+ .* in [0-9.]+s =+$' ".bench/contract-$ROLE.log" || true
+done
+if [ "$FAILED" != 0 ]; then
+  echo "contract: failures; the full reports are .bench/contract-*.log" >&2
+  exit 1
+fi
+echo "contract: 0 failures as operator, reseller admin and client user"
