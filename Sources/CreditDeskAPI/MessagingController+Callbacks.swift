@@ -38,7 +38,7 @@ extension MessagingController {
             guard let from = Parameters.query(request, "from") else {
                 throw APIError.badRequest(code: "invalid_parameter", "from is required")
             }
-            let text = request.uri.queryParameters.get("text") ?? ""
+            let text = Parameters.typed(request, "text") ?? ""
             try await inbound(request, gatewayID: gatewayID, from: from, text: text, media: [], gatewayMessageID: Parameters.query(request, "id"))
             return Response(status: .ok)
         }

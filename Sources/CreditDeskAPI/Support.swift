@@ -239,13 +239,15 @@ enum Parameters {
 
     /// A free-text query parameter; empty is the same as absent.
     static func query(_ request: Request, _ name: String) -> String? {
-        request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
+        typed(request, name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// A typed query parameter as sent: absent is nil, but an empty value is a value (and a
-    /// wrong one for a number, an id, a time or an enum).
+    /// wrong one for a number, an id, a time or an enum). The query is read as browsers and
+    /// HTTP libraries write it (`application/x-www-form-urlencoded`: `+` is a space, so a
+    /// phone's `+` travels as `%2B`); the first of repeated names counts.
     static func typed(_ request: Request, _ name: String) -> String? {
-        request.uri.queryParameters.get(name)
+        RequestParsing.form(Array((request.uri.query ?? "").utf8))[name]?.first
     }
 
     /// A free-text search term: at most `Limits.maxNameLength` characters (names are no longer).

@@ -35,8 +35,8 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static func notFound(_ what: String) -> DomainError { DomainError(.notFound, "\(what) not found") }
 
-    /// A well-formed value that the current state does not allow (more than is reserved,
-    /// refundable or unreserved): a 409, not a malformed request.
+    /// A well-formed value that the current state or the objects' relations do not allow (more
+    /// than is reserved or refundable, another reseller's package): a 409, not a malformed request.
     public static func beyondState(_ field: String, _ message: String) -> DomainError {
         DomainError(.conflict, "\(field): \(message)", details: ["field": .string(field)])
     }

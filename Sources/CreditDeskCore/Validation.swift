@@ -35,13 +35,18 @@ public enum Validate {
         return value
     }
 
-    /// An http or https URL without whitespace, at most 500 characters (gateway addresses, media).
+    /// An http or https URL: after the scheme, 1 to 490 code points, none a space or an ASCII
+    /// control (gateway addresses, media). The contract's pattern says the same.
     public static func httpURL(_ value: String, field: String) throws(DomainError) -> String {
-        guard value.wholeMatch(of: /https?:\/\/[^\s]{1,490}/) != nil else {
+        let rest = value.hasPrefix("https://") ? value.dropFirst(8) : value.hasPrefix("http://") ? value.dropFirst(7) : nil
+        guard let rest, (1...490).contains(rest.unicodeScalars.count), rest.unicodeScalars.allSatisfy(isVisible) else {
             throw .invalid(field, "must be an http or https URL")
         }
         return value
     }
+
+    /// Neither a space nor an ASCII control character.
+    static func isVisible(_ scalar: Unicode.Scalar) -> Bool { scalar.value > 0x20 && scalar.value != 0x7f }
 
     /// A positive amount of credits, within the per-operation limit.
     public static func amount(_ value: Int64, field: String = "amount") throws(DomainError) -> Int64 {
@@ -61,9 +66,12 @@ public enum Validate {
 
     public static func email(_ value: String?) throws(DomainError) -> String? {
         guard let value, !value.isEmpty else { return nil }
-        guard value.count <= 320, value.wholeMatch(of: /[^@\s]+@[^@\s]+\.[^@\s]+/) != nil else {
-            throw .invalid("email", "is not an email address")
-        }
+        // One @ between a local part and a domain with a dot inside it; no spaces or controls.
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        guard value.unicodeScalars.count <= 320, value.unicodeScalars.allSatisfy(isVisible), parts.count == 2,
+            !parts[0].isEmpty, let dot = parts[1].dropFirst().dropLast().firstIndex(of: ".")
+        else { throw .invalid("email", "is not an email address") }
+        _ = dot
         return value
     }
 

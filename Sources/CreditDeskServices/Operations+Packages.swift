@@ -58,7 +58,7 @@ extension Operations {
         let buyer = try account(connection, principal, buyerID, for: .manageCredits)
         let (package, seller) = try package(connection, principal, packageID, for: .read)
         guard buyer.parentID == seller.id else {
-            throw DomainError.invalid("package_id", "the package belongs to a reseller that is not this account's parent")
+            throw DomainError.beyondState("package_id", "the package belongs to a reseller that is not this account's parent")
         }
         guard package.active else { throw DomainError(.conflict, "package \(package.name) is not active") }
         if package.mmsCredits > 0 { try requireUnitAllowed(buyer, .mms) }
