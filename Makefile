@@ -1,19 +1,25 @@
 # CreditDesk — the two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
-APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config jq uuid-runtime bc curl kannel kannel-extras
+APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config jq uuid-runtime bc curl kannel kannel-extras python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/creditdesk
 
-.PHONY: run test deps build release migrate clean bench bench-export chaos
+.PHONY: run test deps build release migrate clean bench bench-export chaos contract
 
 ## run: install missing system packages, build, serve on an embedded PostgreSQL (Ctrl-C stops both)
 run: deps build
 	$(BIN) serve
 
-## test: install missing system packages, build, run every test against a throwaway PostgreSQL
+## test: install missing system packages, build, run every test against a throwaway PostgreSQL,
+## then the contract test (schemathesis against a running daemon, from a venv it creates)
 test: deps
 	swift build --build-tests
 	swift test --skip-build
+	bash contract/run.sh
+
+## contract: the contract test alone, on the debug build (EXAMPLES= per operation, default 50)
+contract: deps build
+	bash contract/run.sh
 
 ## deps: install the Debian packages CreditDesk needs, only those missing
 deps:

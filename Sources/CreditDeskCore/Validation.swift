@@ -38,8 +38,11 @@ public enum Validate {
     /// An http or https URL: after the scheme, 1 to 490 code points, none a space or an ASCII
     /// control (gateway addresses, media). The contract's pattern says the same.
     public static func httpURL(_ value: String, field: String) throws(DomainError) -> String {
-        let rest = value.hasPrefix("https://") ? value.dropFirst(8) : value.hasPrefix("http://") ? value.dropFirst(7) : nil
-        guard let rest, (1...490).contains(rest.unicodeScalars.count), rest.unicodeScalars.allSatisfy(isVisible) else {
+        // Code points, not Characters: a combining mark after the scheme must not hide it.
+        let scalars = Array(value.unicodeScalars)
+        let scheme = ["https://", "http://"].first { scalars.starts(with: $0.unicodeScalars) }
+        let rest = scheme.map { scalars.dropFirst($0.unicodeScalars.count) }
+        guard let rest, (1...490).contains(rest.count), rest.allSatisfy(isVisible) else {
             throw .invalid(field, "must be an http or https URL")
         }
         return value
