@@ -15,13 +15,7 @@ BIN=.build/debug/creditdesk
 TOOL=.build/debug/creditdesk-bench
 DATA=.bench/chaos-data
 LOG=.bench/chaos-server.log
-mkdir -p .bench
-rm -rf "$DATA"
-: > "$LOG"
-PORT=$((20000 + RANDOM % 10000))
-BASE="http://127.0.0.1:$PORT"
-PG_CTL=$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)
-as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+fresh_run "$DATA" "$LOG"
 
 DAEMON=""
 start_daemon() {
@@ -32,7 +26,7 @@ start_daemon() {
 cleanup() {
   [ -n "$DAEMON" ] && kill -9 "$DAEMON" 2>/dev/null || true
   # The first daemon started the cluster and was killed: stop the cluster here.
-  [ -f "$DATA/pgdata/postmaster.pid" ] && as_pg_owner "$PG_CTL" stop -D "$DATA/pgdata" -m fast -w > /dev/null 2>&1 || true
+  stop_cluster "$DATA"
 }
 trap cleanup EXIT
 

@@ -16,10 +16,7 @@ POOL_SIZE=${POOL_SIZE:-16}
 BIN=.build/release/creditdesk
 LOAD=.build/release/creditdesk-bench
 DATA=.bench/credit-data
-mkdir -p .bench
-rm -rf "$DATA"
-PORT=$((20000 + RANDOM % 10000))
-BASE="http://127.0.0.1:$PORT"
+fresh_run "$DATA" .bench/credit-server.log
 
 "$BIN" serve --data-dir "$DATA" --port "$PORT" --pool-size "$POOL_SIZE" --log-level warning 2> .bench/credit-server.log &
 SERVER=$!

@@ -9,15 +9,12 @@ ENTRIES=${ENTRIES:-1000000}
 CLIENTS=${CLIENTS:-1000}
 BIN=.build/release/creditdesk
 DATA=.bench/export-data
-mkdir -p .bench
-rm -rf "$DATA"
-PORT=$((20000 + RANDOM % 10000))
+fresh_run "$DATA" .bench/export-server.log
 
 "$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning 2> .bench/export-server.log &
 SERVER=$!
 cleanup() { kill -INT "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
 trap cleanup EXIT
-BASE="http://127.0.0.1:$PORT"
 wait_ready "$BASE" .bench/export-server.log
 
 bootstrap "$BIN" "$DATA"

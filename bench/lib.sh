@@ -21,3 +21,22 @@ api() {
   curl -sf -X "$2" -H "Authorization: Bearer $1" -H "Idempotency-Key: setup-$(uuidgen)" \
     -H "Content-Type: application/json" ${4:+-d "$4"} "$BASE$3"
 }
+
+# fresh_run DATA LOG: an empty data dir and log under .bench/, and a free-looking loopback port;
+# sets PORT and BASE.
+fresh_run() {
+  mkdir -p .bench
+  rm -rf "$1"
+  : > "$2"
+  PORT=$((20000 + RANDOM % 10000))
+  BASE="http://127.0.0.1:$PORT"
+}
+
+# The embedded cluster's pg_ctl, run as its owner (PostgreSQL refuses root).
+PG_CTL=$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -1)
+as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# stop_cluster DATA: stops the embedded cluster a killed daemon left running, if any.
+stop_cluster() {
+  [ -f "$1/pgdata/postmaster.pid" ] && as_pg_owner "$PG_CTL" stop -D "$1/pgdata" -m fast -w > /dev/null 2>&1 || true
+}

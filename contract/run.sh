@@ -15,17 +15,11 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r contract/requirements.txt
 fi
-mkdir -p .bench
-rm -rf "$DATA"
-: > "$LOG"
-PORT=$((20000 + RANDOM % 10000))
-BASE="http://127.0.0.1:$PORT"
-PG_CTL=$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)
-as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+fresh_run "$DATA" "$LOG"
 DAEMON=""
 cleanup() {
   [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null || true
-  [ -f "$DATA/pgdata/postmaster.pid" ] && as_pg_owner "$PG_CTL" stop -D "$DATA/pgdata" -m fast -w > /dev/null 2>&1 || true
+  stop_cluster "$DATA"
 }
 trap cleanup EXIT
 "$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning >> "$LOG" 2>&1 &

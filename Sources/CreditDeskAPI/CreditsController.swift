@@ -326,7 +326,7 @@ struct CreditsController {
             let search = try Parameters.search(request)
             let sort = try Parameters.enumValue(request, "sort", OverviewSort.self) ?? .name
             let descending: Bool =
-                switch Parameters.query(request, "order") {
+                switch Parameters.typed(request, "order") {
                 case nil, "asc": false
                 case "desc": true
                 default:

@@ -141,7 +141,7 @@ struct MessagingController {
             let limit = try Parameters.limit(request)
             let direction = try Parameters.enumValue(request, "direction", MessageDirection.self)
             let status = try Parameters.enumValue(request, "status", MessageStatus.self)
-            let phone = Parameters.query(request, "phone")
+            let phone = Parameters.typed(request, "phone")
             let after = try Cursor.decodeKey(request, UUID.init(uuidString:))
             return try await access.read(context) { connection, principal in
                 let rows = try MessagingOperations.messages(

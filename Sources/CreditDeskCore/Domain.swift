@@ -55,6 +55,22 @@ public enum CreditUse {
     public static let kinds: [EntryKind] = [sent, received]
 }
 
+/// When a message or campaign goes: `nil` (now) for no time or one already past; a later time
+/// needs the `scheduling` feature and lies within `Limits.maxScheduleAheadSeconds` of now (a
+/// well-formed time beyond that is refused by the clock, not by its form: a conflict).
+public enum Scheduling {
+    public static func sendTime(_ requested: Date?, now: Date, schedulingEnabled: Bool) throws(DomainError) -> Date? {
+        guard let requested, requested > now else { return nil }
+        guard schedulingEnabled else {
+            throw DomainError(.featureDisabled, "scheduled sends need the scheduling feature", details: ["feature": .string("scheduling")])
+        }
+        guard requested < now.addingTimeInterval(Limits.maxScheduleAheadSeconds) else {
+            throw DomainError.beyondState("send_at", "must be within a year from now")
+        }
+        return requested
+    }
+}
+
 /// What a row of the job queue asks the dispatcher to do.
 public enum JobKind: String, Sendable, CaseIterable {
     /// Submit a queued (or now due) message to its gateway.
@@ -98,6 +114,8 @@ public enum Limits {
     public static let maxBulkReservations = 100_000
     /// The largest request body a bulk reservation may send (100,000 items with references).
     public static let maxBulkBodyBytes = 32 * 1024 * 1024
+    /// How far ahead a message or campaign may be scheduled.
+    public static let maxScheduleAheadSeconds: Double = 366 * 86_400
     /// The largest body of a contact batch or a list's new members (10,000 full contacts fit).
     public static let maxBatchBodyBytes = 8 * 1024 * 1024
 }

@@ -73,14 +73,9 @@ public enum CampaignOperations {
             sendAt: try scheduledTime(account, input.sendAt, now: now))
     }
 
-    /// A future send time, checked like a scheduled message's; nil means now.
+    /// A campaign's send time, under the same rule as a scheduled message's; nil means now.
     static func scheduledTime(_ account: AccountRecord, _ sendAt: Date?, now: Date) throws -> Date? {
-        guard let sendAt, sendAt > now else { return nil }
-        guard account.effectiveFeatures.contains(.scheduling) else {
-            throw DomainError(.featureDisabled, "scheduled sends need the scheduling feature", details: ["feature": .string("scheduling")])
-        }
-        guard sendAt < now.addingTimeInterval(366 * 86_400) else { throw DomainError.invalid("send_at", "must be within a year") }
-        return sendAt
+        try Scheduling.sendTime(sendAt, now: now, schedulingEnabled: account.effectiveFeatures.contains(.scheduling))
     }
 
     static func load(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action, lock: Bool) throws

@@ -59,16 +59,8 @@ public enum MessagingOperations {
         }
         let price = try OutboundPricing.load(connection, account: account, gateway: gateway)
             .price(to: to, text: input.text, mediaCount: input.mediaURLs.count)
-        var sendAt: Date?
-        if let requested = input.sendAt, requested > now {
-            guard account.effectiveFeatures.contains(.scheduling) else {
-                throw DomainError(.featureDisabled, "scheduled sends need the scheduling feature", details: ["feature": .string("scheduling")])
-            }
-            guard requested < now.addingTimeInterval(366 * 86_400) else {
-                throw DomainError.invalid("send_at", "must be within a year")
-            }
-            sendAt = requested
-        }
+        let sendAt = try Scheduling.sendTime(
+            input.sendAt, now: now, schedulingEnabled: account.effectiveFeatures.contains(.scheduling))
         let messageID = UUID()
         let reservation = try LedgerStore.reserve(
             connection, context, account: account, unit: price.unit, amount: price.credits,
