@@ -6,7 +6,6 @@ import Testing
 @testable import CreditDeskServices
 @testable import CreditDeskStore
 
-
 @Suite("Parameter binding and decoding")
 struct BindingTests {
     @Test("text, int, bool, null, timestamp, UUID and bytea round-trip through parameters")

@@ -8,7 +8,6 @@ import Testing
 @testable import CreditDeskServices
 @testable import CreditDeskStore
 
-
 @Suite("creditdesk command line")
 struct CLITests {
     func run(_ arguments: [String], url: String) async throws -> Subprocess.Result {

@@ -6,7 +6,6 @@ import Testing
 @testable import CreditDeskServices
 @testable import CreditDeskStore
 
-
 @Suite("Errors mapped by SQLSTATE")
 struct ErrorMappingTests {
     static let schema = """

@@ -7,7 +7,6 @@ import Testing
 @testable import CreditDeskServices
 @testable import CreditDeskStore
 
-
 @Suite("Migrations")
 struct MigratorTests {
     let logger = Logger(label: "test")

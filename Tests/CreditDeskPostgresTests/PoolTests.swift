@@ -7,7 +7,6 @@ import Testing
 @testable import CreditDeskServices
 @testable import CreditDeskStore
 
-
 @Suite("Pool and transactions")
 struct PoolTests {
     struct Boom: Error {}
