@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault test (issue 6): concurrent clients run mixed credit operations with idempotency keys
+# Fault test: concurrent clients run mixed credit operations with idempotency keys
 # and retries while the daemon is killed with SIGKILL and restarted several times and
 # PostgreSQL is restarted once. Passes when every acknowledged operation was applied exactly
 # once (balances equal the clients' model; one stored response per key) and `creditdesk verify`

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Credit-path benchmark (issue 6). Starts its own PostgreSQL (through a release build of the
+# Credit-path benchmark. Starts its own PostgreSQL (through a release build of the
 # daemon, under .bench/credit-data) and measures in one run:
 #   pgbench -M prepared, tpcb-like, on a separate database of the same server;
 #   credit adjustments through the API (16 keep-alive clients: distinct accounts, one hot account);

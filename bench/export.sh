@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Export benchmark (issue 4): 1,000,000 ledger entries across 1,000 clients; the API's streamed
+# Export benchmark: 1,000,000 ledger entries across 1,000 clients; the API's streamed
 # CSV export against `COPY (same rows) TO STDOUT` on the same server, and the daemon's RSS.
 # Prints a table and writes .bench/export.json. Uses a release build and its own cluster.
 set -euo pipefail

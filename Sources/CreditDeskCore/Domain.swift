@@ -12,7 +12,7 @@ public enum AccountKind: String, Codable, Sendable, CaseIterable {
         }
     }
 
-    /// Roles a user of an account of this kind may have (DESIGN.md §2).
+    /// Roles a user of an account of this kind may have.
     public var allowedRoles: Set<Role> {
         switch self {
         case .platform: [.operator, .billing]

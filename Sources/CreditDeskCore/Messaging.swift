@@ -47,7 +47,7 @@ public struct SegmentCount: Sendable, Equatable {
     public let units: Int
 }
 
-/// SMS segment counting (DESIGN.md §4): GSM-7 with the extension table counted double, 160
+/// SMS segment counting: GSM-7 with the extension table counted double, 160
 /// per single message and 153 per part; otherwise UCS-2, 70 and 67.
 public enum Segmenter {
     static let basic: Set<Character> = Set(

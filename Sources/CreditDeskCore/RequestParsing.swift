@@ -37,7 +37,7 @@ public enum RequestParsing {
             fraction = Double(asciiNumber(bytes[start..<min(index, start + 9)]) ?? 0) / pow(10, Double(min(index - start, 9)))
         }
         guard let offsetSeconds = offset(bytes[index...]) else { return nil }
-        let days = daysSinceEpoch(year: day.year, month: day.month, day: day.day)
+        let days = CivilDate.daysSinceEpoch(year: day.year, month: day.month, day: day.day)
         let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offsetSeconds
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
@@ -50,16 +50,6 @@ public enum RequestParsing {
             let hours = asciiNumber(bytes[1..<3]), let minutes = asciiNumber(bytes[4..<6]), hours < 24, minutes < 60
         else { return nil }
         return (bytes[0] == UInt8(ascii: "-") ? -1 : 1) * (hours * 3_600 + minutes * 60)
-    }
-
-    /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
-    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
-        let shiftedYear = month <= 2 ? year - 1 : year
-        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
-        let yearOfEra = shiftedYear - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 
     static func daysIn(month: Int, year: Int) -> Int {
@@ -152,5 +142,19 @@ public enum RequestParsing {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
         default: nil
         }
+    }
+}
+
+/// Calendar arithmetic without Calendar or a time zone database (H. Hinnant's civil-calendar
+/// algorithms): exact for any proleptic Gregorian date.
+public enum CivilDate {
+    /// Days from 1970-01-01 to the date.
+    public static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 }

@@ -1,3 +1,4 @@
+import CreditDeskCore
 import Foundation
 
 /// A statement parameter. Values only ever travel as parameters, never inside statement text.
@@ -151,21 +152,12 @@ enum PostgresTimestamp {
             let (hours, minutes) = rest.count <= 2 ? (digits, Int64(0)) : (digits / 100, digits % 100)
             offsetSeconds = sign * (hours * 3600 + minutes * 60)
         }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = Int64(CivilDate.daysSinceEpoch(year: Int(year), month: Int(month), day: Int(day)))
         let unixSeconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         return Date(timeIntervalSince1970: Double(unixSeconds) + Double(micros) / 1_000_000)
     }
 
     // Howard Hinnant's civil-calendar algorithms: exact, no Calendar or time zone database.
-    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
     static func civil(fromUnixSeconds seconds: Int64)
         -> (Int64, Int64, Int64, Int64, Int64, Int64)
     {

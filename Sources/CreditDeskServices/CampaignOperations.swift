@@ -3,7 +3,7 @@ import CreditDeskDB
 import CreditDeskStore
 import Foundation
 
-/// Campaigns (DESIGN.md §4): a template sent to a contact list.
+/// Campaigns: a template sent to a contact list.
 ///
 /// A draft can be quoted (recipients, segments, credits needed against available) and
 /// test-sent to one number (an ordinary message: it costs its credits). Confirming needs the

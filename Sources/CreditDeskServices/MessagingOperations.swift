@@ -3,7 +3,7 @@ import CreditDeskDB
 import CreditDeskStore
 import Foundation
 
-/// Messaging operations (issue 5): gateway connections, sending, cancelling, delivery reports,
+/// Messaging operations: gateway connections, sending, cancelling, delivery reports,
 /// inbound messages and opt-outs. Like `Operations`, each runs inside the caller's transaction.
 ///
 /// Credits follow one rule set:

@@ -65,7 +65,7 @@ public struct ReservationBatch: Sendable, Equatable {
     public let balance: Balance
 }
 
-/// The credit ledger (DESIGN.md §3). Every function runs inside the caller's transaction and
+/// The credit ledger (double entry; see docs/ARCHITECTURE.md). Every function runs inside the caller's transaction and
 /// writes the balance change and the entries that explain it together. Balance rows are
 /// locked in account-id order before any is changed, so two transfers in opposite directions
 /// cannot deadlock; every debit is a conditional UPDATE that cannot take `available` below

@@ -2,7 +2,8 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-/// The ledger invariants of DESIGN.md §3, checked against the data as it is.
+/// The ledger invariants, checked against the data as it is: each balance equals the sum of its
+/// entries, no available goes below its limit, each unit sums to zero, every key applied once.
 public enum VerifyStore {
     public struct Violation: Sendable, Equatable, CustomStringConvertible {
         public let check: String
