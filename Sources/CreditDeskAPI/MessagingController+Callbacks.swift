@@ -61,7 +61,9 @@ extension MessagingController {
         let signature = Parameters.query(request, "signature") ?? ""
         try await access.pool.withRetryingTransaction { connection in
             guard let gateway = try GatewayStore.connection(connection, id: gatewayID),
-                signature == CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: gateway.callbackTokenHash)
+                Digest.constantTimeEqual(
+                    signature.utf8,
+                    CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: gateway.callbackTokenHash).utf8)
             else { throw DomainError(.unauthorized, "unknown gateway connection or wrong signature") }
             try MessagingOperations.applyDeliveryReport(
                 connection, OperationContext(actorUserID: nil, requestID: "dlr"), gateway: gateway, messageID: messageID,

@@ -26,4 +26,11 @@ public enum Digest {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// Whether two byte strings are equal, in a time that depends on their lengths only: for
+    /// comparing a secret the caller sent with the one expected.
+    public static func constantTimeEqual(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        return zip(lhs, rhs).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
 }

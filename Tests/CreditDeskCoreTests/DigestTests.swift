@@ -24,3 +24,14 @@ struct Base64URLTests {
         #expect(Base64URL.decode("!!") == nil)
     }
 }
+
+@Suite("Constant-time comparison")
+struct ConstantTimeTests {
+    @Test("equal only for the same bytes, whatever the lengths")
+    func equality() {
+        #expect(Digest.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!Digest.constantTimeEqual(Array("abc".utf8), Array("abd".utf8)))
+        #expect(!Digest.constantTimeEqual(Array("abc".utf8), Array("abcd".utf8)))
+        #expect(Digest.constantTimeEqual([UInt8](), [UInt8]()))
+    }
+}
