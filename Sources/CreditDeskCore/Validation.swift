@@ -72,9 +72,8 @@ public enum Validate {
         // One @ between a local part and a domain with a dot inside it; no spaces or controls.
         let parts = value.split(separator: "@", omittingEmptySubsequences: false)
         guard value.unicodeScalars.count <= 320, value.unicodeScalars.allSatisfy(isVisible), parts.count == 2,
-            !parts[0].isEmpty, let dot = parts[1].dropFirst().dropLast().firstIndex(of: ".")
+            !parts[0].isEmpty, parts[1].dropFirst().dropLast().contains(".")
         else { throw .invalid("email", "is not an email address") }
-        _ = dot
         return value
     }
 
