@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", exact: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", exact: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", exact: "2.1.0"),
     ],
     targets: [
         // libpq, found through pkg-config (Debian: libpq-dev).
@@ -87,15 +90,27 @@ let package = Package(
                 "CreditDeskStore",
                 "CreditDeskServices",
                 "CreditDeskGateway",
+                "CreditDeskContract",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings,
-            plugins: ["EmbedOpenAPI"]
+            swiftSettings: swiftSettings
         ),
-        // The contract (openapi.yaml) as JSON in the API module, at build time.
+        // The contract, openapi.yaml: the types, the handler protocol and a typed client that
+        // swift-openapi-generator derives from it, and the document itself as JSON.
+        .target(
+            name: "CreditDeskContract",
+            dependencies: ["CreditDeskCore", .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            plugins: [
+                .plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator"),
+                "EmbedOpenAPI",
+            ]
+        ),
+        // The contract (openapi.yaml) as JSON, at build time.
         .plugin(name: "EmbedOpenAPI", capability: .buildTool(), dependencies: ["creditdesk-openapi-embed"]),
         .executableTarget(
             name: "creditdesk-openapi-embed",
@@ -156,6 +171,7 @@ let package = Package(
             name: "CreditDeskAPITests",
             dependencies: [
                 "CreditDeskAPI",
+                "CreditDeskContract",
                 "CreditDeskGateway",
                 "CreditDeskDB",
                 "CreditDeskStore",
@@ -164,6 +180,7 @@ let package = Package(
                 "CreditDeskTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import CreditDeskContract
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskServices
@@ -5,59 +6,80 @@ import CreditDeskStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 
-/// Authenticated access to the database for route handlers: reads in a plain transaction,
-/// mutations in an idempotent one.
+/// What the middleware learnt about the request, for the generated handlers, which see only
+/// their typed input: who is calling, the request's id, method and path.
+struct RequestScope: Sendable {
+    @TaskLocal static var current: RequestScope?
+
+    let requestID: String
+    let auth: AuthenticatedKey?
+    let method: String
+    let path: String
+    /// As sent: the generated parser would percent-decode it (and make a malformed escape
+    /// an empty string), but a key is an opaque token, compared byte for byte.
+    let idempotencyKey: String?
+    let logger: Logger
+}
+
+/// Authenticated access to the database for the handlers: reads in a plain transaction,
+/// mutations in an idempotent one. Results travel as the contract's types.
 struct Access: Sendable {
     let pool: DatabasePool
 
-    func principal(_ context: AppRequestContext) throws -> AuthenticatedKey {
-        guard let auth = context.auth else {
+    static func scope() throws -> RequestScope {
+        guard let scope = RequestScope.current else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
+        }
+        return scope
+    }
+
+    static func principal() throws -> AuthenticatedKey {
+        guard let auth = try scope().auth else {
             throw APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
         }
         return auth
     }
 
     /// A read: runs `work` with the principal in a read-only transaction.
-    func read<T: Encodable & Sendable>(
-        _ context: AppRequestContext,
-        _ work: @escaping @Sendable (PostgresConnection, Principal) throws -> T
-    ) async throws -> Response {
-        let principal = try principal(context).principal
+    func read<Result: Encodable & Sendable, Wire: Decodable>(
+        _ work: @escaping @Sendable (PostgresConnection, Principal) throws -> Result
+    ) async throws -> Wire {
+        let principal = try Self.principal().principal
         let value = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
             try work(connection, principal)
         }
-        return try JSONResponse.make(status: .ok, body: value)
+        return try Wire.bridge(value)
     }
 
-    /// A mutation: requires an Idempotency-Key, then runs as `IdempotentMutation` (the key's
-    /// claim, the work and the recorded response commit together).
-    func mutate<T: Encodable & Sendable>(
-        _ request: Request, _ context: AppRequestContext, body: [UInt8], canonicalBody: [UInt8]? = nil,
-        status: HTTPResponse.Status = .ok,
-        _ work: @escaping @Sendable (PostgresConnection, Principal, OperationContext) throws -> T
-    ) async throws -> Response {
-        let auth = try principal(context)
+    /// A mutation: requires the request's Idempotency-Key, then runs as `IdempotentMutation` (the key's claim, the work and the recorded
+    /// response commit together). The request's fingerprint is its method, path and `input`
+    /// (a typed body, so key order and white space do not matter), or `fingerprint` as given.
+    func mutate<Result: Encodable & Sendable, Wire: Decodable>(
+        _ answer: Wire.Type, input: (some Encodable)?, fingerprint: [UInt8]? = nil, status: HTTPResponse.Status = .ok,
+        _ work: @escaping @Sendable (PostgresConnection, Principal, OperationContext) throws -> Result
+    ) async throws -> (Wire, replayed: Components.Headers.IdempotentReplayed?) {
+        let scope = try Self.scope()
+        let auth = try Self.principal()
         let principal = auth.principal
-        let key = try Validate.idempotencyKey(request.headers[.idempotencyKey])
+        let key = try Validate.idempotencyKey(scope.idempotencyKey)
         if auth.accountSuspended {
             throw APIError(.forbidden, code: "account_suspended", message: "your account is suspended; it can only read")
         }
-        var fingerprint = Array("\(request.method.rawValue) \(request.uri.path)\n".utf8)
-        fingerprint += canonicalBody ?? Self.canonicalJSON(body)
-        let requestHash = Digest.hex(Digest.sha256(fingerprint))
+        var bytes = Array("\(scope.method) \(scope.path)\n".utf8)
+        if let fingerprint {
+            bytes += fingerprint
+        } else if let input {
+            bytes += try WireCoding.canonicalEncoder.encode(input)
+        }
         let outcome = try await IdempotentMutation.run(
-            pool: pool, principal: principal, key: key, requestHash: requestHash, requestID: context.requestID,
-            status: Int(status.code), render: Self.render
+            pool: pool, principal: principal, key: key, requestHash: Digest.hex(Digest.sha256(bytes)),
+            requestID: scope.requestID, status: Int(status.code), render: Self.render
         ) { connection, operation in
             try work(connection, principal, operation)
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        if outcome.replayed { headers[.idempotentReplayed] = "true" }
-        return Response(
-            status: HTTPResponse.Status(code: outcome.status), headers: headers,
-            body: .init(byteBuffer: ByteBuffer(string: outcome.body + "\n")))
+        return (try WireCoding.decoder.decode(Wire.self, from: Data(outcome.body.utf8)), outcome.replayed ? ._true : nil)
     }
 
     /// A result as JSON; a secret shown once is left out of what a replay can answer.
@@ -68,14 +90,38 @@ struct Access: Sendable {
         }
         return IdempotentMutation.Rendering(body: body, replayBody: replayBody)
     }
+}
 
-    /// The body with object keys sorted, so a retry that serializes the same JSON differently
-    /// (key order, whitespace) is still recognised as the same request.
-    static func canonicalJSON(_ body: [UInt8]) -> [UInt8] {
-        guard !body.isEmpty, let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
-            let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
-        else { return body }
-        return Array(data)
+/// JSON between the service results and the contract's types.
+enum WireCoding {
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            guard let date = ISO8601.parse(try container.decode(String.self)) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 timestamp")
+            }
+            return date
+        }
+        return decoder
+    }()
+
+    /// Sorted keys, so the same request always has the same fingerprint.
+    static let canonicalEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(ISO8601.format(date))
+        }
+        return encoder
+    }()
+}
+
+extension Decodable {
+    /// The contract's type of a service result, through the JSON both share.
+    static func bridge(_ value: some Encodable) throws -> Self {
+        try WireCoding.decoder.decode(Self.self, from: JSONResponse.encoder.encode(value))
     }
 }
 
@@ -86,8 +132,8 @@ protocol OneTimeSecretResponse: Encodable {
     var withoutSecret: Self { get }
 }
 
-/// Resolves `Authorization: Bearer …` to a principal. Requests without a valid key get 401,
-/// except the public health and documentation routes.
+/// Resolves `Authorization: Bearer …` to a principal and opens the request's scope. Requests
+/// without a valid key get 401, except the public health and documentation routes.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let pool: DatabasePool
@@ -96,10 +142,19 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        var context = context
         // Gateways' callbacks authenticate with their connection's token or a signature instead.
-        if Self.publicPaths.contains(request.uri.path) || request.uri.path.hasPrefix("/v1/callbacks/") {
-            return try await next(request, context)
+        if !(Self.publicPaths.contains(request.uri.path) || request.uri.path.hasPrefix("/v1/callbacks/")) {
+            context.auth = try await authenticate(request)
+            context.logger[metadataKey: "auth.user_id"] = context.auth.map { "\($0.principal.userID)" }
         }
+        let scope = RequestScope(
+            requestID: context.requestID, auth: context.auth, method: request.method.rawValue, path: request.uri.path,
+            idempotencyKey: request.headers[.idempotencyKey], logger: context.logger)
+        return try await RequestScope.$current.withValue(scope) { try await next(request, context) }
+    }
+
+    func authenticate(_ request: Request) async throws -> AuthenticatedKey {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
         }
@@ -109,9 +164,6 @@ struct AuthMiddleware: RouterMiddleware {
         guard let auth else {
             throw APIError(.unauthorized, code: "unauthorized", message: "the API key is unknown or revoked")
         }
-        var context = context
-        context.auth = auth
-        context.logger[metadataKey: "auth.user_id"] = "\(auth.principal.userID)"
-        return try await next(request, context)
+        return auth
     }
 }

@@ -5,6 +5,9 @@ import CreditDeskStore
 import Foundation
 import Hummingbird
 import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
+import CreditDeskContract
 
 public struct ServerSettings: Sendable {
     public var host: String
@@ -32,28 +35,27 @@ public struct AppDependencies: Sendable {
     }
 }
 
-/// Every route of the API, in one place.
-public func buildRouter(dependencies: AppDependencies) -> Router<AppRequestContext> {
+/// Every route of the API, in one place: the contract's operations through the generated
+/// server, and the plain routes beside them (probes, the document, the export, callbacks).
+public func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestLoggingMiddleware())
     router.add(middleware: AuthMiddleware(pool: dependencies.pool))
-    HealthController(pool: dependencies.pool, migrator: dependencies.migrator).addRoutes(to: router)
     let access = Access(pool: dependencies.pool)
-    AccountsController(access: access).addRoutes(to: router)
-    CreditsController(access: access).addRoutes(to: router)
+    try APIHandlers(access: access, messaging: dependencies.messaging)
+        .registerHandlers(on: router, configuration: .creditDesk)
+    HealthController(pool: dependencies.pool, migrator: dependencies.migrator).addRoutes(to: router)
     UsageController(access: access).addRoutes(to: router)
     MessagingController(access: access, settings: dependencies.messaging).addRoutes(to: router)
-    ContactsController(access: access).addRoutes(to: router)
-    CampaignsController(access: access).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
     return router
 }
 
 public func buildApplication(
     settings: ServerSettings, dependencies: AppDependencies, logger: Logger
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     Application(
-        router: buildRouter(dependencies: dependencies),
+        router: try buildRouter(dependencies: dependencies),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "CreditDesk"),
         services: [MessageDispatcher(pool: dependencies.pool, settings: dependencies.messaging, logger: logger)],
         logger: logger)

@@ -257,3 +257,16 @@ struct MeDTO: Encodable, Sendable {
 extension UUID {
     var lower: String { uuidString.lowercased() }
 }
+
+struct FeaturesDTO: Encodable, Sendable {
+    let accountId: String
+    let features: [String: Bool]
+    let effective: [String: Bool]
+
+    init(_ account: AccountRecord) {
+        accountId = account.id.lower
+        features = Dictionary(uniqueKeysWithValues: Feature.allCases.map { ($0.rawValue, account.ownFeatures.contains($0)) })
+        effective = Dictionary(
+            uniqueKeysWithValues: Feature.allCases.map { ($0.rawValue, account.effectiveFeatures.contains($0)) })
+    }
+}

@@ -12,11 +12,14 @@ public struct AppRequestContext: RequestContext {
     public var requestID: String
     /// Set by the auth middleware for every non-public route.
     public var auth: AuthenticatedKey?
+    /// The request body, read whole by the logging middleware within its route's limit.
+    public var body: ByteBuffer
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
         self.auth = nil
+        self.body = ByteBuffer()
     }
 
     /// Request bodies are small JSON documents; anything larger is refused with 413.

@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import OpenAPIRuntime
 
 /// Gives every request an id, logs one JSON line per request (method, path, status, duration),
 /// and turns every error into the API's JSON error shape, so no route can leak a bare 500 page.
@@ -22,7 +23,16 @@ struct RequestLoggingMiddleware: RouterMiddleware {
         context.logger[metadataKey: "request.id"] = "\(requestID)"
         let start = ContinuousClock.now
         var response: Response
+        var request = request
         do {
+            // Buffered once, within its route's limit: the generated decoders read a body
+            // whole and without a limit of their own, and an error can still name its field.
+            context.body = try await request.collectBody(upTo: Self.bodyLimit(request.uri.path, context))
+            if context.body.readableBytes == 0, request.method != .get, !request.uri.path.hasPrefix("/v1/callbacks/") {
+                // The contract's rule: an empty body is `{}` (a void, a cancel, a revoke need none).
+                context.body = ByteBuffer(string: "{}")
+                request.body = RequestBody(buffer: context.body)
+            }
             response = try await next(request, context)
         } catch {
             response = Self.response(for: error, request: request, context: context)
@@ -49,9 +59,21 @@ struct RequestLoggingMiddleware: RouterMiddleware {
         return value
     }
 
+    /// Bulk reservations and contact batches may be megabytes; every other body is small.
+    static func bodyLimit(_ path: String, _ context: Context) -> Int {
+        if path.hasSuffix("/reservations/bulk") { return Limits.maxBulkBodyBytes }
+        if path.hasSuffix("/contacts/batch") || path.hasSuffix("/members") { return Limits.maxBatchBodyBytes }
+        return context.maxUploadSize
+    }
+
     static func response(for error: any Error, request: Request, context: Context) -> Response {
         let apiError: APIError
         switch error {
+        case let error as ServerError where error.operationInput != nil:
+            // The handler ran and threw: its own error, mapped like any other.
+            return response(for: error.underlyingError, request: request, context: context)
+        case let error as ServerError:
+            apiError = ContractErrors.apiError(error, request: request, body: context.body)
         case let error as APIError:
             apiError = error
         case let error as DomainError:

@@ -94,33 +94,44 @@ enum Body {
         do {
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
-            var (path, problem): ([any CodingKey], String) =
-                switch error {
-                case .typeMismatch(let type, let context): (context.codingPath, "must be \(describe(type))")
-                case .valueNotFound(_, let context): (context.codingPath, "must not be null")
-                case .keyNotFound(let key, let context): (context.codingPath + [key], "is required")
-                case .dataCorrupted(let context):
-                    (context.codingPath, context.debugDescription == "unknown field" ? "is not a known field" : "has an invalid value")
-                @unknown default: ([], "is invalid")
-                }
-            // contacts[1].mobile: array positions in brackets, member names in snake case.
-            var field = path.reduce(into: "") { field, key in
-                if let index = key.intValue {
-                    field += "[\(index)]"
-                } else {
-                    field += (field.isEmpty ? "" : ".") + snakeCase(key.stringValue)
-                }
+            throw fieldError(error, body: data)
+        }
+    }
+
+    /// A decoding error as the 400 naming the field: `contacts[1].mobile` (array positions in
+    /// brackets, member names in snake case), `unknown_field` for a member no schema has.
+    static func fieldError(_ error: DecodingError, body data: Data) -> APIError {
+        var (path, problem): ([any CodingKey], String) =
+            switch error {
+            case .typeMismatch(let type, let context): (context.codingPath, "must be \(describe(type))")
+            case .valueNotFound(_, let context): (context.codingPath, "must not be null")
+            case .keyNotFound(let key, let context): (context.codingPath + [key], "is required")
+            case .dataCorrupted(let context):
+                (context.codingPath, context.debugDescription == "unknown field" ? "is not a known field" : "has an invalid value")
+            @unknown default: ([], "is invalid")
             }
-            // Foundation reports a number no field can hold (1.5, 1e309, 2^63) without a path.
-            if field.isEmpty, case .dataCorrupted = error,
-                let culprit = (try? keyReader.decode(NumberProbe.self, from: data))?.firstNonWholeNumber()
-            {
-                field = culprit
-                problem = "must be a whole number from \(Int64.min) to \(Int64.max)"
+        var field = fieldName(path)
+        if case .dataCorrupted(let context) = error, context.debugDescription.hasPrefix("Additional properties are disabled") {
+            return APIError.badRequest(code: "unknown_field", "unknown field \(field)", details: ["field": .string(field)])
+        }
+        // Foundation reports a number no field can hold (1.5, 1e309, 2^63) without a path.
+        if field.isEmpty, case .dataCorrupted = error,
+            let culprit = (try? keyReader.decode(NumberProbe.self, from: data))?.firstNonWholeNumber()
+        {
+            field = culprit
+            problem = "must be a whole number from \(Int64.min) to \(Int64.max)"
+        }
+        return APIError.badRequest(
+            code: "invalid_field", "\(field.isEmpty ? "body" : field) \(problem)", details: ["field": .string(field)])
+    }
+
+    static func fieldName(_ path: [any CodingKey]) -> String {
+        path.reduce(into: "") { field, key in
+            if let index = key.intValue {
+                field += "[\(index)]"
+            } else {
+                field += (field.isEmpty ? "" : ".") + snakeCase(key.stringValue)
             }
-            throw APIError.badRequest(
-                code: "invalid_field", "\(field.isEmpty ? "body" : field) \(problem)",
-                details: ["field": .string(field)])
         }
     }
 
@@ -229,12 +240,23 @@ enum Parameters {
         return id
     }
 
-    static func int64(_ context: AppRequestContext, _ name: String) throws -> Int64 {
-        guard let text = context.parameters.get(name), let value = RequestParsing.int64(text), value > 0 else {
+    /// A path id that must be positive (ledger entries are numbered from 1).
+    static func positive(_ value: Int64, _ name: String) throws -> Int64 {
+        guard value > 0 else {
             throw APIError.badRequest(
                 code: "invalid_parameter", "\(name) must be a positive integer", details: ["field": .string(name)])
         }
         return value
+    }
+
+    /// An optional id in a body that the contract types as text (nullable ids are not named
+    /// schemas there): absent and null are nil, anything but a UUID is a 400 naming it.
+    static func uuidField(_ text: String?, _ field: String) throws -> UUID? {
+        guard let text else { return nil }
+        guard let id = UUID(uuidString: text) else {
+            throw APIError.badRequest(code: "invalid_field", "\(field) must be a UUID", details: ["field": .string(field)])
+        }
+        return id
     }
 
     /// A free-text query parameter; empty is the same as absent.
@@ -250,9 +272,10 @@ enum Parameters {
         RequestParsing.form(Array((request.uri.query ?? "").utf8))[name]?.first
     }
 
-    /// A free-text search term: at most `Limits.maxNameLength` characters (names are no longer).
-    static func search(_ request: Request) throws -> String? {
-        guard let text = query(request, "search") else { return nil }
+    /// A free-text search term: at most `Limits.maxNameLength` characters (names are no
+    /// longer); empty is the same as absent.
+    static func search(_ text: String?) throws -> String? {
+        guard let text, !text.isEmpty else { return nil }
         guard text.count <= Limits.maxNameLength else {
             throw APIError.badRequest(
                 code: "invalid_parameter", "search must be at most \(Limits.maxNameLength) characters",
@@ -261,11 +284,8 @@ enum Parameters {
         return text
     }
 
-    static func limit(_ request: Request) throws -> Int {
-        guard let text = typed(request, "limit") else { return Limits.defaultPageSize }
-        guard let value = RequestParsing.int64(text).flatMap(Int.init(exactly:)) else {
-            throw APIError.badRequest(code: "invalid_parameter", "limit must be a number", details: ["field": "limit"])
-        }
+    static func limit(_ value: Int?) throws -> Int {
+        guard let value else { return Limits.defaultPageSize }
         do {
             return try Validate.pageSize(value)
         } catch {
@@ -281,23 +301,6 @@ enum Parameters {
         }
         return value
     }
-
-    static func uuid(_ request: Request, _ name: String) throws -> UUID? {
-        guard let text = typed(request, name) else { return nil }
-        guard let id = UUID(uuidString: text) else {
-            throw APIError.badRequest(code: "invalid_parameter", "\(name) must be a UUID", details: ["field": .string(name)])
-        }
-        return id
-    }
-
-    static func date(_ request: Request, _ name: String) throws -> Date? {
-        guard let text = typed(request, name) else { return nil }
-        guard let date = ISO8601.parse(text) else {
-            throw APIError.badRequest(
-                code: "invalid_parameter", "\(name) must be an RFC 3339 timestamp", details: ["field": .string(name)])
-        }
-        return date
-    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral {
@@ -311,31 +314,33 @@ enum Cursor {
     }
 
     /// A one-part cursor (a row's id) parsed by `parse`; a part it rejects is a bad cursor.
-    static func decodeKey<Key>(_ request: Request, _ parse: (String) -> Key?) throws -> Key? {
-        try decode(request, count: 1).map { parts in
+    static func decodeKey<Key>(_ text: String?, _ parse: (String) -> Key?) throws -> Key? {
+        try decode(text, count: 1).map { parts in
             guard let key = parse(parts[0]) else {
-                throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
+                throw foreign
             }
             return key
         }
     }
 
     /// A two-part cursor of a listing ordered by lower-cased name, then id.
-    static func decodeNameAndID(_ request: Request) throws -> (String, UUID)? {
-        try decode(request, count: 2).map { parts in
-            guard let id = UUID(uuidString: parts[1]) else {
-                throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued")
-            }
+    static func decodeNameAndID(_ text: String?) throws -> (String, UUID)? {
+        try decode(text, count: 2).map { parts in
+            guard let id = UUID(uuidString: parts[1]) else { throw foreign }
             return (parts[0], id)
         }
     }
 
-    static func decode(_ request: Request, count: Int) throws -> [String]? {
-        guard let text = Parameters.query(request, "cursor") else { return nil }
+    /// The error for a cursor this API did not issue (or issued for another listing).
+    static let foreign = APIError.badRequest(
+        code: "invalid_parameter", "cursor is not one this API issued", details: ["field": "cursor"])
+
+    static func decode(_ text: String?, count: Int) throws -> [String]? {
+        guard let text, !text.isEmpty else { return nil }
         guard let bytes = Base64URL.decode(text), let parts = try? JSONDecoder().decode([String].self, from: Data(bytes)),
             parts.count == count
         else {
-            throw APIError.badRequest(code: "invalid_parameter", "cursor is not one this API issued", details: ["field": "cursor"])
+            throw foreign
         }
         return parts
     }

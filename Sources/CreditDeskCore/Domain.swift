@@ -79,7 +79,7 @@ public enum JobKind: String, Sendable, CaseIterable {
     case routeReply = "route_reply"
 }
 
-public enum ReservationStatus: String, Codable, Sendable {
+public enum ReservationStatus: String, Codable, Sendable, CaseIterable {
     case pending, posted, voided
 }
 

@@ -95,13 +95,13 @@ public enum OptKeyword: Sendable, Equatable {
     }
 }
 
-public enum MessageDirection: String, Codable, Sendable { case outbound, inbound }
+public enum MessageDirection: String, Codable, Sendable, CaseIterable { case outbound, inbound }
 
 public enum MessageStatus: String, Codable, Sendable, CaseIterable {
     case scheduled, queued, sent, delivered, failed, cancelled, received
 }
 
-public enum GatewayProvider: String, Codable, Sendable { case kannel, twilio }
+public enum GatewayProvider: String, Codable, Sendable, CaseIterable { case kannel, twilio }
 
 /// The credits a message costs and which unit pays.
 public struct MessagePrice: Sendable, Equatable {

@@ -107,7 +107,7 @@ public enum MessagingOperations {
             let price = try MessagePricing.price(text: text, mediaCount: mediaCount, creditsPerSegment: creditsPerSegment)
             try Operations.requireUnitAllowed(account, price.unit)
             if price.unit == .mms, gateway.provider == .kannel {
-                throw DomainError.invalid("media_urls", "this gateway (Kannel) carries SMS only; MMS needs a twilio connection")
+                throw DomainError.beyondState("media_urls", "this gateway (Kannel) carries SMS only; MMS needs a twilio connection")
             }
             return price
         }

@@ -2,7 +2,7 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public enum CampaignStatus: String, Codable, Sendable { case draft, confirmed, cancelled }
+public enum CampaignStatus: String, Codable, Sendable, CaseIterable { case draft, confirmed, cancelled }
 
 public struct CampaignRecord: Sendable, Equatable {
     public let id: UUID

@@ -19,8 +19,8 @@ do {
     guard !json.contains("\"###") else { throw CocoaError(.fileWriteInvalidFileName) }
     let swift = """
         // Generated from openapi.yaml by the EmbedOpenAPI build plugin. Do not edit.
-        enum OpenAPIDocument {
-            static let json = ###"\(json)"###
+        package enum OpenAPIDocument {
+            package static let json = ###"\(json)"###
         }
 
         """

@@ -63,7 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
             },
             replyRule: try ReplyRoutingRule.parse(environment["CREDITDESK_EMAIL_ONLY_REPLY_COUNTRIES"] ?? "64"),
             publicBaseURL: environment["CREDITDESK_PUBLIC_URL"] ?? "http://\(settings.host):\(settings.port)")
-        let app = buildApplication(
+        let app = try buildApplication(
             settings: settings, dependencies: AppDependencies(pool: pool, migrator: migrator, messaging: messaging),
             logger: logger)
         // Services stop in reverse order: the HTTP server first, then the pool, then PostgreSQL.

@@ -124,7 +124,7 @@ func withAPI(
         let migrator = try await TestCluster.shared.ready().migrator
         var dependencies = AppDependencies(pool: pool, migrator: migrator)
         if let messaging { dependencies.messaging = messaging }
-        let app = Application(router: buildRouter(dependencies: dependencies))
+        let app = Application(router: try buildRouter(dependencies: dependencies))
         try await app.test(.router) { client in
             try await body(API(client: client), fixture, pool)
         }

@@ -14,7 +14,7 @@ import Testing
 struct HealthTests {
     func app(_ pool: DatabasePool) async throws -> some ApplicationProtocol {
         let migrator = try await TestCluster.shared.ready().migrator
-        return Application(router: buildRouter(dependencies: AppDependencies(pool: pool, migrator: migrator)))
+        return Application(router: try buildRouter(dependencies: AppDependencies(pool: pool, migrator: migrator)))
     }
 
     @Test("healthz answers 200; readyz answers 200 on a migrated database")

@@ -41,7 +41,7 @@ struct MessagingTests {
                     pool: pool, settings: settings, logger: Logger(label: "test.dispatcher.\(index)"),
                     pollInterval: .milliseconds(100))
             }
-            let app = Application(router: buildRouter(dependencies: dependencies), services: dispatchers)
+            let app = Application(router: try buildRouter(dependencies: dependencies), services: dispatchers)
             try await app.test(.live) { client in
                 settings.setPublicBaseURL("http://127.0.0.1:\(client.port ?? 0)")
                 let api = API(client: client)

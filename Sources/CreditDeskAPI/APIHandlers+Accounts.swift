@@ -1,0 +1,129 @@
+import CreditDeskContract
+import CreditDeskCore
+import CreditDeskServices
+import CreditDeskStore
+import Foundation
+
+/// Accounts, their features, their users and API keys.
+extension APIHandlers {
+    func getMe(_ input: Endpoints.GetMe.Input) async throws -> Endpoints.GetMe.Output {
+        .ok(.init(body: .json(try await access.read { connection, principal in
+            guard let user = try UserStore.findUser(connection, id: principal.userID),
+                let account = try AccountStore.find(connection, id: principal.accountID)
+            else { throw DomainError.notFound("user") }
+            return MeDTO(user: UserDTO(user), account: AccountDTO(account))
+        })))
+    }
+
+    func createAccount(_ input: Endpoints.CreateAccount.Input) async throws -> Endpoints.CreateAccount.Output {
+        let body = switch input.body { case .json(let body): body }
+        let kind: AccountKind = try body.kind.converted()
+        let (account, replayed) = try await access.mutate(
+            Components.Schemas.Account.self, input: body, status: .created
+        ) { connection, principal, _ in
+            AccountDTO(
+                try Operations.createAccount(connection, principal, parentID: body.parentId.uuid, kind: kind, name: body.name))
+        }
+        return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(account)))
+    }
+
+    func getAccount(_ input: Endpoints.GetAccount.Input) async throws -> Endpoints.GetAccount.Output {
+        let id = input.path.id.uuid
+        return .ok(.init(body: .json(try await access.read { connection, principal in
+            AccountDTO(try Operations.account(connection, principal, id, for: .read))
+        })))
+    }
+
+    func updateAccount(_ input: Endpoints.UpdateAccount.Input) async throws -> Endpoints.UpdateAccount.Output {
+        let id = input.path.id.uuid
+        let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
+        let status: AccountStatus? = try body.status.converted()
+        let (account, replayed) = try await access.mutate(Components.Schemas.Account.self, input: body) {
+            connection, principal, _ in
+            AccountDTO(try Operations.updateAccount(connection, principal, id: id, name: body.name, status: status))
+        }
+        return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(account)))
+    }
+
+    func listChildren(_ input: Endpoints.ListChildren.Input) async throws -> Endpoints.ListChildren.Output {
+        let id = input.path.id.uuid
+        let limit = try Parameters.limit(input.query.limit)
+        let search = try Parameters.search(input.query.search)
+        let cursor = try Cursor.decodeNameAndID(input.query.cursor).map {
+            AccountStore.ChildCursor(lowerName: $0.0, id: $0.1)
+        }
+        return .ok(.init(body: .json(try await access.read { connection, principal in
+            let rows = try Operations.children(
+                connection, principal, parentID: id, search: search, after: cursor, limit: limit + 1)
+            return Page(rows: rows, limit: limit, item: AccountDTO.init, cursor: { [$0.name.lowercased(), $0.id.lower] })
+        })))
+    }
+
+    func getFeatures(_ input: Endpoints.GetFeatures.Input) async throws -> Endpoints.GetFeatures.Output {
+        let id = input.path.id.uuid
+        return .ok(.init(body: .json(try await access.read { connection, principal in
+            FeaturesDTO(try Operations.account(connection, principal, id, for: .read))
+        })))
+    }
+
+    func updateFeatures(_ input: Endpoints.UpdateFeatures.Input) async throws -> Endpoints.UpdateFeatures.Output {
+        let id = input.path.id.uuid
+        let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
+        let named: [(Feature, Bool?)] = [
+            (.mms, body.mms), (.international, body.international), (.campaigns, body.campaigns),
+            (.scheduling, body.scheduling), (.inbound, body.inbound),
+        ]
+        let changes = Dictionary(uniqueKeysWithValues: named.compactMap { feature, value in value.map { (feature, $0) } })
+        let (features, replayed) = try await access.mutate(Components.Schemas.Features.self, input: body) {
+            connection, principal, _ in
+            FeaturesDTO(try Operations.setFeatures(connection, principal, id: id, changes: changes))
+        }
+        return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(features)))
+    }
+
+    func createUser(_ input: Endpoints.CreateUser.Input) async throws -> Endpoints.CreateUser.Output {
+        let id = input.path.id.uuid
+        let body = switch input.body { case .json(let body): body }
+        let role: Role = try body.role.converted()
+        let (user, replayed) = try await access.mutate(Components.Schemas.User.self, input: body, status: .created) {
+            connection, principal, _ in
+            UserDTO(
+                try Operations.createUser(connection, principal, accountID: id, name: body.name, email: body.email, role: role))
+        }
+        return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(user)))
+    }
+
+    func listUsers(_ input: Endpoints.ListUsers.Input) async throws -> Endpoints.ListUsers.Output {
+        let id = input.path.id.uuid
+        return .ok(.init(body: .json(try await access.read { connection, principal in
+            Page(items: try Operations.users(connection, principal, accountID: id).map(UserDTO.init), nextCursor: nil)
+        })))
+    }
+
+    func createKey(_ input: Endpoints.CreateKey.Input) async throws -> Endpoints.CreateKey.Output {
+        let id = input.path.id.uuid
+        let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
+        let (key, replayed) = try await access.mutate(Components.Schemas.NewKey.self, input: body, status: .created) {
+            connection, principal, _ in
+            let (key, secret) = try Operations.createKey(connection, principal, userID: id, label: body.label ?? "")
+            return NewKeyDTO(key: KeyDTO(key), secret: secret)
+        }
+        return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(key)))
+    }
+
+    func listKeys(_ input: Endpoints.ListKeys.Input) async throws -> Endpoints.ListKeys.Output {
+        let id = input.path.id.uuid
+        return .ok(.init(body: .json(try await access.read { connection, principal in
+            Page(items: try Operations.keys(connection, principal, userID: id).map(KeyDTO.init), nextCursor: nil)
+        })))
+    }
+
+    func revokeKey(_ input: Endpoints.RevokeKey.Input) async throws -> Endpoints.RevokeKey.Output {
+        let id = input.path.id.uuid
+        let (key, replayed) = try await access.mutate(Components.Schemas.Key.self, input: Optional<String>.none) {
+            connection, principal, _ in
+            KeyDTO(try Operations.revokeKey(connection, principal, keyID: id))
+        }
+        return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(key)))
+    }
+}

@@ -1,0 +1,62 @@
+import CreditDeskContract
+import CreditDeskCore
+import CreditDeskServices
+import CreditDeskStore
+import Foundation
+
+/// What resellers and billing staff look at: the clients table, the dashboard, usage reports.
+extension APIHandlers {
+    func listClients(_ input: Endpoints.ListClients.Input) async throws -> Endpoints.ListClients.Output {
+        let id = input.path.id.uuid
+        let query = input.query
+        let limit = try Parameters.limit(query.limit)
+        let search = try Parameters.search(query.search)
+        let sort: OverviewSort = try query.sort.converted() ?? .name
+        let descending = query.order == .desc
+        let cursor = try Cursor.decode(query.cursor, count: 2).map { parts in
+            guard let id = UUID(uuidString: parts[1]), sort == .name || Int64(parts[0]) != nil else {
+                throw Cursor.foreign
+            }
+            return OverviewCursor(sortValue: parts[0], id: id)
+        }
+        return .ok(.init(body: .json(try await access.read { connection, principal in
+            _ = try Operations.account(connection, principal, id, for: .read)
+            let rows = try OverviewStore.clients(
+                connection, resellerID: id, search: search, sort: sort, descending: descending, after: cursor,
+                limit: limit + 1, periodStart: OverviewStore.monthStart(of: Date()))
+            return Page(rows: rows, limit: limit, item: { ClientRowDTO($0.0) }, cursor: { [$0.sortValue, $0.0.id.lower] })
+        })))
+    }
+
+    func getDashboard(_ input: Endpoints.GetDashboard.Input) async throws -> Endpoints.GetDashboard.Output {
+        let id = input.path.id.uuid
+        return .ok(.init(body: .json(try await access.read { connection, principal in
+            let (account, balances) = try Operations.balances(connection, principal, accountID: id)
+            let dashboard = try OverviewStore.dashboard(
+                connection, accountID: account.id, periodStart: OverviewStore.monthStart(of: Date()))
+            return DashboardDTO(
+                accountId: account.id.lower, periodStart: dashboard.periodStart, smsUsed: dashboard.smsUsed,
+                mmsUsed: dashboard.mmsUsed, clients: dashboard.clients, resellers: dashboard.resellers,
+                balances: balances.map(BalanceDTO.init))
+        })))
+    }
+
+    func getUsage(_ input: Endpoints.GetUsage.Input) async throws -> Endpoints.GetUsage.Output {
+        let id = input.path.id.uuid
+        let query = input.query
+        let period = try UsageController.period(from: query.from, to: query.to, timeZone: query.tz)
+        let grouping: UsageGrouping = try query.group.converted() ?? .day
+        let scope: UsageScope = try query.scope.converted() ?? .account
+        return .ok(.init(body: .json(try await access.read { connection, principal in
+            let report = try Operations.usageReport(
+                connection, principal, accountID: id, scope: scope, period: period, grouping: grouping)
+            return UsageController.ReportDTO(
+                accountId: id.lower, from: period.from, to: period.to, tz: period.timeZone, group: grouping.rawValue,
+                scope: scope.rawValue, rows: report.rows.map(UsageController.UsageRowDTO.init),
+                totals: report.totals.map(UsageController.UsageRowDTO.init),
+                revenue: report.revenue.map {
+                    UsageController.RevenueDTO(currency: $0.currency, sales: $0.sales, amountMinor: $0.amountMinor)
+                })
+        })))
+    }
+}
