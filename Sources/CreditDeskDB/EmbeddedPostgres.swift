@@ -16,6 +16,8 @@ public final class EmbeddedPostgres: Sendable {
         public var unsafeFastStorage: Bool = false
         public var superuser: String = "creditdesk"
         public var database: String = "creditdesk"
+        /// PostgreSQL's programs; nil: the newest `/usr/lib/postgresql/N/bin`, else `pg_config --bindir`.
+        public var binDirectory: URL?
 
         public init(directory: URL, unsafeFastStorage: Bool = false) {
             self.directory = directory
@@ -49,7 +51,7 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     static func startBlocking(options: Options, logger: Logger) throws -> EmbeddedPostgres {
-        let binDirectory = try locateBinaries()
+        let binDirectory = try options.binDirectory ?? locateBinaries()
         let runAsUser = getuid() == 0 ? "postgres" : nil
         let fileManager = FileManager.default
         let directory = options.directory
@@ -205,14 +207,11 @@ public final class EmbeddedPostgres: Sendable {
 
     // MARK: helpers
 
-    /// `$CREDITDESK_PG_BINDIR`, else the newest `/usr/lib/postgresql/N/bin`, else `pg_config --bindir`.
+    /// The newest `/usr/lib/postgresql/N/bin`, else `pg_config --bindir`.
     static func locateBinaries() throws -> URL {
         let fileManager = FileManager.default
         func usable(_ path: String) -> Bool {
             fileManager.isExecutableFile(atPath: path + "/initdb") && fileManager.isExecutableFile(atPath: path + "/pg_ctl")
-        }
-        if let explicit = ProcessInfo.processInfo.environment["CREDITDESK_PG_BINDIR"], usable(explicit) {
-            return URL(fileURLWithPath: explicit)
         }
         let versions = ((try? fileManager.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .compactMap(Int.init).sorted(by: >)

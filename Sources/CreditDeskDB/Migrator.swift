@@ -73,15 +73,12 @@ public struct Migrator: Sendable {
         return Migrator(migrations: migrations)
     }
 
-    /// Finds the `sql/` directory: an explicit path, then `$CREDITDESK_MIGRATIONS`, then `./sql`,
+    /// Finds the `sql/` directory: an explicit path (the configuration's), then `./sql`,
     /// then beside an installed binary (`../share/creditdesk/sql`), then the source checkout the
     /// binary was built in (`.build/<config>/creditdesk` → `sql`).
     public static func locateDirectory(explicit: String? = nil) throws -> URL {
         var candidates = [String]()
         if let explicit { candidates.append(explicit) }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["CREDITDESK_MIGRATIONS"] {
-            candidates.append(fromEnvironment)
-        }
         candidates.append(FileManager.default.currentDirectoryPath + "/sql")
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let binDirectory = executable.deletingLastPathComponent()

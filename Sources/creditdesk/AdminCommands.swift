@@ -11,17 +11,18 @@ struct AdminSession {
     let pool: DatabasePool
     let handle: DatabaseHandle
     let logger: Logger
+    let configuration: AppConfiguration
 
     static func open(_ options: DatabaseOptions) async throws -> AdminSession {
-        let logger = try options.makeLogger()
-        let handle = try await DatabaseHandle.open(options, logger: logger)
+        let configuration = try options.configuration()
+        let logger = configuration.makeLogger()
+        let handle = try await DatabaseHandle.open(configuration, logger: logger)
         let pool = DatabasePool(settings: PoolSettings(connection: ConnectionSettings(url: handle.url), size: 2), logger: logger)
         if handle.embedded != nil {
             // The embedded cluster may be brand new: bring it to the current schema first.
-            let migrator = try Migrator.load(directory: try Migrator.locateDirectory(explicit: options.migrationsDirectory))
-            try await migrator.migrate(pool: pool, logger: logger)
+            try await configuration.migrator().migrate(pool: pool, logger: logger)
         }
-        return AdminSession(pool: pool, handle: handle, logger: logger)
+        return AdminSession(pool: pool, handle: handle, logger: logger, configuration: configuration)
     }
 
     func close() async {
@@ -44,7 +45,7 @@ struct AdminSession {
 
     /// The principal behind an API key: the CLI acts with exactly the rights that key has in the API.
     func principal(apiKey: String?) async throws -> Principal {
-        guard let secret = apiKey ?? ProcessInfo.processInfo.environment["CREDITDESK_API_KEY"] else {
+        guard let secret = apiKey ?? configuration.apiKey else {
             throw ValidationError("pass --api-key or set CREDITDESK_API_KEY (creditdesk bootstrap prints the first one)")
         }
         guard let auth = try await pool.withConnection({ try UserStore.authenticate($0, secret: secret) }) else {

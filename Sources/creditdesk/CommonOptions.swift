@@ -39,44 +39,33 @@ struct DatabaseOptions: ParsableArguments {
         help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (env LOG_LEVEL, default info).", valueName: "level"))
     var logLevel: String?
 
-    static let environment = ProcessInfo.processInfo.environment
-
-    var resolvedDatabaseURL: String? { databaseURL ?? Self.environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 } }
-    var resolvedDataDirectory: URL {
-        URL(fileURLWithPath: dataDirectory ?? Self.environment["CREDITDESK_DATA_DIR"] ?? ".creditdesk")
-    }
-
-    func resolvedPoolSize() throws -> Int {
-        let size = try poolSize ?? Self.environment["CREDITDESK_POOL_SIZE"].map {
-            guard let value = Int($0) else { throw ValidationError("CREDITDESK_POOL_SIZE must be a number") }
-            return value
-        } ?? 8
-        guard (1...256).contains(size) else { throw ValidationError("--pool-size must be between 1 and 256") }
-        return size
-    }
-
-    func resolvedLogLevel() throws -> Logger.Level {
-        let text = logLevel ?? Self.environment["LOG_LEVEL"] ?? "info"
-        guard let level = Logger.Level(rawValue: text.lowercased()) else {
-            throw ValidationError("unknown log level \(text)")
+    /// The one configuration: these flags (and the command's own), then the environment.
+    func configuration(host: String? = nil, port: Int? = nil, apiKey: String? = nil) throws -> AppConfiguration {
+        do {
+            return try AppConfiguration(
+                flags: .init(
+                    databaseURL: databaseURL, dataDirectory: dataDirectory, poolSize: poolSize,
+                    migrationsDirectory: migrationsDirectory, logLevel: logLevel, host: host, port: port, apiKey: apiKey),
+                environment: ProcessInfo.processInfo.environment)
+        } catch let error as AppConfiguration.Invalid {
+            throw ValidationError(error.description)
         }
-        return level
     }
+}
 
-    /// The key that seals gateway credentials: CREDITDESK_SECRET_KEY (base64url of 32 bytes), or,
-    /// for an embedded cluster, `secret.key` in its directory (created on first use, mode 0600).
-    /// Without either, the daemon runs but cannot store gateway credentials.
+extension AppConfiguration {
+    /// The key that seals gateway credentials: CREDITDESK_SECRET_KEY, or, for an embedded
+    /// cluster, `secret.key` in its directory (created on first use, mode 0600). Without
+    /// either, the daemon runs but cannot store gateway credentials.
     func secretBox(logger: Logger) throws -> SecretBox? {
-        if let encoded = Self.environment["CREDITDESK_SECRET_KEY"], !encoded.isEmpty {
-            return try SecretBox(encodedKey: encoded)
-        }
-        guard resolvedDatabaseURL == nil else {
+        if let secretKey { return try SecretBox(encodedKey: secretKey) }
+        guard databaseURL == nil else {
             logger.warning("CREDITDESK_SECRET_KEY is not set: gateway connections cannot be created")
             return nil
         }
-        let file = resolvedDataDirectory.appendingPathComponent("secret.key")
+        let file = dataDirectory.appendingPathComponent("secret.key")
         if let stored = try? String(contentsOf: file, encoding: .utf8) { return try SecretBox(encodedKey: stored) }
-        try FileManager.default.createDirectory(at: resolvedDataDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let key = SecretBox.generateKey()
         guard FileManager.default.createFile(atPath: file.path, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600])
         else { throw ValidationError("cannot write \(file.path)") }
@@ -84,16 +73,19 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// The key being retired in a rotation (CREDITDESK_OLD_SECRET_KEY), if set.
-    static func previousSecretBox() throws -> SecretBox? {
-        guard let encoded = environment["CREDITDESK_OLD_SECRET_KEY"], !encoded.isEmpty else { return nil }
-        return try SecretBox(encodedKey: encoded)
+    func previousSecretBox() throws -> SecretBox? {
+        try previousSecretKey.map { try SecretBox(encodedKey: $0) }
     }
 
     /// Installs JSON logging once per process and returns the root logger.
-    func makeLogger() throws -> Logger {
-        let level = try resolvedLogLevel()
+    func makeLogger() -> Logger {
+        let level = logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         return Logger(label: "creditdesk")
+    }
+
+    func migrator() throws -> Migrator {
+        try Migrator.load(directory: try Migrator.locateDirectory(explicit: migrationsDirectory))
     }
 }
 
@@ -102,12 +94,13 @@ struct DatabaseHandle {
     let url: String
     let embedded: EmbeddedPostgres?
 
-    static func open(_ options: DatabaseOptions, logger: Logger) async throws -> DatabaseHandle {
-        if let url = options.resolvedDatabaseURL {
+    static func open(_ configuration: AppConfiguration, logger: Logger) async throws -> DatabaseHandle {
+        if let url = configuration.databaseURL {
             logger.info("using configured database", metadata: ["db.url": "\(ConnectionSettings.redact(url))"])
             return DatabaseHandle(url: url, embedded: nil)
         }
-        let embeddedOptions = EmbeddedPostgres.Options(directory: options.resolvedDataDirectory.standardizedFileURL)
+        var embeddedOptions = EmbeddedPostgres.Options(directory: configuration.dataDirectory.standardizedFileURL)
+        embeddedOptions.binDirectory = configuration.postgresBinDirectory.map { URL(fileURLWithPath: $0) }
         if let url = EmbeddedPostgres.runningURL(options: embeddedOptions) {
             // A `creditdesk serve` already runs this cluster: use it, and leave it running.
             return DatabaseHandle(url: url, embedded: nil)

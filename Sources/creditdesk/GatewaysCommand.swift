@@ -20,10 +20,11 @@ struct GatewaysCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            guard let oldBox = try DatabaseOptions.previousSecretBox() else {
+            let configuration = try database.configuration()
+            guard let oldBox = try configuration.previousSecretBox() else {
                 throw ValidationError("set CREDITDESK_OLD_SECRET_KEY to the key the secrets are sealed under now")
             }
-            guard let encoded = DatabaseOptions.environment["CREDITDESK_SECRET_KEY"], !encoded.isEmpty else {
+            guard let encoded = configuration.secretKey else {
                 throw ValidationError("set CREDITDESK_SECRET_KEY to the new key")
             }
             let newBox = try SecretBox(encodedKey: encoded)

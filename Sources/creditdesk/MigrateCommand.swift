@@ -12,9 +12,10 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let logger = try database.makeLogger()
-        let migrator = try Migrator.load(directory: try Migrator.locateDirectory(explicit: database.migrationsDirectory))
-        let handle = try await DatabaseHandle.open(database, logger: logger)
+        let configuration = try database.configuration()
+        let logger = configuration.makeLogger()
+        let migrator = try configuration.migrator()
+        let handle = try await DatabaseHandle.open(configuration, logger: logger)
         let pool = DatabasePool(
             settings: PoolSettings(connection: ConnectionSettings(url: handle.url), size: 1), logger: logger)
         let outcome = await Result(catching: { try await migrator.migrate(pool: pool, logger: logger) })

@@ -33,19 +33,13 @@ struct ServeCommand: AsyncParsableCommand {
         // with the pool size. Two arenas keep RSS flat at no measurable cost in throughput (bench/credit.sh).
         if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil { _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2) }
         #endif
-        let environment = ProcessInfo.processInfo.environment
-        let logger = try database.makeLogger()
-        let resolvedPort = try port ?? environment["PORT"].map {
-            guard let value = Int($0) else { throw ValidationError("PORT must be a number") }
-            return value
-        } ?? 8080
-        guard (0...65535).contains(resolvedPort) else { throw ValidationError("--port must be between 0 and 65535") }
-        let settings = ServerSettings(host: host ?? environment["CREDITDESK_HOST"] ?? "127.0.0.1", port: resolvedPort)
-
-        let migrator = try Migrator.load(directory: try Migrator.locateDirectory(explicit: database.migrationsDirectory))
-        let handle = try await DatabaseHandle.open(database, logger: logger)
+        let configuration = try database.configuration(host: host, port: port)
+        let logger = configuration.makeLogger()
+        let settings = ServerSettings(host: configuration.host, port: configuration.port)
+        let migrator = try configuration.migrator()
+        let handle = try await DatabaseHandle.open(configuration, logger: logger)
         let pool = DatabasePool(
-            settings: PoolSettings(connection: ConnectionSettings(url: handle.url), size: try database.resolvedPoolSize()),
+            settings: PoolSettings(connection: ConnectionSettings(url: handle.url), size: configuration.poolSize),
             logger: logger)
         do {
             if !noMigrate { try await migrator.migrate(pool: pool, logger: logger) }
@@ -56,13 +50,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         let messaging = MessagingSettings(
-            secretBox: try database.secretBox(logger: logger),
-            previousSecretBox: try DatabaseOptions.previousSecretBox(),
-            mailer: environment["CREDITDESK_SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 }.map {
-                SMTPMailer(url: $0, from: environment["CREDITDESK_SMTP_FROM"] ?? "creditdesk@localhost")
-            },
-            replyRule: try ReplyRoutingRule.parse(environment["CREDITDESK_EMAIL_ONLY_REPLY_COUNTRIES"] ?? "64"),
-            publicBaseURL: environment["CREDITDESK_PUBLIC_URL"] ?? "http://\(settings.host):\(settings.port)")
+            secretBox: try configuration.secretBox(logger: logger),
+            previousSecretBox: try configuration.previousSecretBox(),
+            mailer: configuration.smtpURL.map { SMTPMailer(url: $0, from: configuration.smtpFrom) },
+            replyRule: configuration.replyRule, publicBaseURL: configuration.publicBaseURL)
         let app = try buildApplication(
             settings: settings, dependencies: AppDependencies(pool: pool, migrator: migrator, messaging: messaging),
             logger: logger)
