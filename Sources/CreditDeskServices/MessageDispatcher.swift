@@ -99,19 +99,21 @@ public struct MessageDispatcher: Service {
         self.gatewayTimeoutMilliseconds = gatewayTimeoutMilliseconds
     }
 
+    /// Works the queue until the daemon shuts down. On a graceful shutdown it claims nothing
+    /// new and returns once the jobs in hand are done (sent and recorded, or put back to be
+    /// retried), so no message waits out its lease; the pool closes only after that.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                let processed: Int
-                do {
-                    processed = try await runOnce()
-                } catch {
-                    logger.warning("dispatcher cycle failed", metadata: ["error": "\(error)"])
-                    processed = 0
-                }
-                if processed == 0 { try? await Task.sleep(for: pollInterval) }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let processed: Int
+            do {
+                processed = try await runOnce()
+            } catch {
+                logger.warning("dispatcher cycle failed", metadata: ["error": "\(error)"])
+                processed = 0
             }
+            if processed == 0 { try? await Task.sleep(for: pollInterval) }
         }
+        logger.info("dispatcher stopped: no job in hand")
     }
 
     /// Claims the due jobs and works them, concurrently; returns how many there were.
