@@ -8,11 +8,13 @@ extension LedgerStore {
         _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
         amount: Int64, reference: String?
     ) throws -> ReservationRecord {
+        precondition(amount > 0 && amount <= Limits.maxAmount, "a reservation of \(amount)")
         let changed = try connection.execute(addReserved, [account.tenantID, account.id, unit.rawValue, amount])
-        if changed.rows.isEmpty {
+        guard let row = changed.first else {
             let balance = try balance(connection, account, unit)
             throw DomainError.insufficient(unit: unit, available: balance.available, requested: amount)
         }
+        assertWithinLimit(try decodeBalance(row))
         let reservation = try decodeReservation(
             try connection.execute(
                 insertReservation, [account.tenantID, UUID(), account.id, unit.rawValue, amount, reference]
@@ -30,8 +32,10 @@ extension LedgerStore {
         _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
         items: [(amount: Int64, reference: String?)]
     ) throws -> ReservationBatch {
+        precondition(!items.isEmpty, "an empty batch")
         var total: Int64 = 0
         for item in items {
+            precondition(item.amount > 0 && item.amount <= Limits.maxAmount, "a batch item of \(item.amount)")
             let (sum, overflow) = total.addingReportingOverflow(item.amount)
             guard !overflow else { throw DomainError.invalid("items", "the total amount is too large") }
             total = sum
@@ -41,6 +45,8 @@ extension LedgerStore {
             let balance = try balance(connection, account, unit)
             throw DomainError.insufficient(unit: unit, available: balance.available, requested: total)
         }
+        let held = try decodeBalance(row)
+        assertWithinLimit(held)
         let batchID = UUID()
         let inserted = try connection.execute(
             insertReservationBatch,
@@ -59,7 +65,7 @@ extension LedgerStore {
             reason: "bulk reservation of \(items.count) messages, batch \(batchID.uuidString.lowercased())")
         return ReservationBatch(
             batchID: batchID, accountID: account.id, unit: unit, count: items.count, totalAmount: total,
-            balance: try decodeBalance(row))
+            balance: held)
     }
 
     public static func reservations(
@@ -93,6 +99,7 @@ extension LedgerStore {
         guard (1...reservation.amount).contains(postedAmount) else {
             throw DomainError.beyondState("amount", "must be between 1 and the reserved \(reservation.amount)")
         }
+        precondition(postedAmount <= reservation.amount, "posting \(postedAmount) of \(reservation.amount)")
         try settle(connection, reservation, posted: postedAmount)
         try insert(
             connection, context, tenantID: reservation.tenantID, kind: .post, unit: reservation.unit,

@@ -187,7 +187,9 @@ public enum LedgerStore {
         from source: LedgerParty, to destination: LedgerParty, reason: String?, saleID: UUID? = nil,
         refundedEntryID: Int64? = nil
     ) throws -> EntryRecord {
-        precondition(amount > 0)
+        // Invariants of the money path, checked where money moves (validation upstream already
+        // refused anything else): a crash here is a bug found, never a wrong balance written.
+        precondition(amount > 0, "a move of \(amount)")
         // Lock the customer balances involved in one global order: no deadlock between A→B and B→A.
         // With one customer side (the other is a system account) its conditional UPDATE is the
         // only lock taken, so no explicit lock (and no round trip) is needed.
@@ -199,10 +201,11 @@ public enum LedgerStore {
         }
         if let debited = source.customer {
             let changed = try connection.execute(changePosted, [debited.tenantID, debited.id, unit.rawValue, -amount])
-            if changed.rows.isEmpty {
+            guard let row = changed.first else {
                 let balance = try balance(connection, debited, unit)
                 throw DomainError.insufficient(unit: unit, available: balance.available, requested: amount)
             }
+            assertWithinLimit(try decodeBalance(row))
         }
         if let credited = destination.customer {
             try connection.execute(changePosted, [credited.tenantID, credited.id, unit.rawValue, amount])
@@ -212,6 +215,12 @@ public enum LedgerStore {
             connection, context, tenantID: tenantID, kind: kind, unit: unit, amount: amount, debit: source.id,
             credit: destination.id, pending: false, reservationID: nil, refundedEntryID: refundedEntryID,
             saleID: saleID, reason: reason)
+    }
+
+    /// A debit never leaves available below zero (posted − reserved + credit limit): the
+    /// conditional UPDATE and the balances CHECK both hold it; this says so where it matters.
+    static func assertWithinLimit(_ balance: Balance) {
+        precondition(balance.available >= 0, "\(balance.unit.rawValue) balance left at \(balance.available) available")
     }
 
     // MARK: charges and refunds
