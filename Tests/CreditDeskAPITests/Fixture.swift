@@ -1,4 +1,5 @@
 import CreditDeskAPI
+import CreditDeskContract
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskServices
@@ -94,14 +95,13 @@ struct API {
         }
     }
 
-    func balance(_ account: UUID, _ unit: CreditUnit, key: String) async throws -> (posted: Int64, reserved: Int64, available: Int64) {
-        let reply = try await call(.get, "/v1/accounts/\(account.lower)/balances", key: key)
-        let rows = reply["balances"] as? [[String: Any]] ?? []
-        let row = rows.first { $0["unit"] as? String == unit.rawValue } ?? [:]
-        return (
-            (row["posted"] as? NSNumber)?.int64Value ?? -1, (row["reserved"] as? NSNumber)?.int64Value ?? -1,
-            (row["available"] as? NSNumber)?.int64Value ?? -1
-        )
+    /// An account's balance in `unit`, read through the generated client.
+    func balance(_ account: UUID, _ unit: CreditUnit, key: String) async throws -> (
+        posted: Int64, reserved: Int64, available: Int64
+    ) {
+        let balances = try await typed(key).getBalances(path: .init(id: account.objectID)).ok.body.json.balances
+        let row = try #require(balances.first { $0.unit.rawValue == unit.rawValue })
+        return (row.posted, row.reserved, row.available)
     }
 }
 

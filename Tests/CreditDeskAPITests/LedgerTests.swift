@@ -1,3 +1,4 @@
+import CreditDeskContract
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskServices
@@ -9,16 +10,15 @@ import Testing
 @Suite("Ledger through the API")
 struct LedgerTests {
     func fund(_ api: API, _ fixture: Fixture, sms: Int64 = 1_000, clientSMS: Int64 = 100) async throws {
-        let key = fixture.keys[.platformOperator]
-        let grant = try await api.call(
-            .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: key,
-            body: ["unit": "sms", "amount": sms, "to_account_id": fixture.reseller.id.lower])
-        #expect(grant.status == .ok)
-        #expect(grant["kind"] as? String == "grant")
-        let transfer = try await api.call(
-            .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.resellerAdmin],
-            body: ["unit": "sms", "amount": clientSMS, "to_account_id": fixture.client.id.lower])
-        #expect(transfer.status == .ok)
+        let grant = try await api.typed(fixture.keys[.platformOperator]).transferCredits(
+            path: .init(id: fixture.platform.id.objectID), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(unit: .sms, amount: sms, toAccountId: fixture.reseller.id.objectID))
+        ).ok.body.json
+        #expect(grant.kind == .grant)
+        _ = try await api.typed(fixture.keys[.resellerAdmin]).transferCredits(
+            path: .init(id: fixture.reseller.id.objectID), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(unit: .sms, amount: clientSMS, toAccountId: fixture.client.id.objectID))
+        ).ok
     }
 
     @Test("a replayed request returns the original response; the same key with another body is 409")
