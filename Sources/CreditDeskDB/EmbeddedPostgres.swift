@@ -72,31 +72,9 @@ public final class EmbeddedPostgres: Sendable {
             }
         }
 
-        let passwordFile = directory.appendingPathComponent("password")
         let dataDirectory = directory.appendingPathComponent("pgdata")
-        let password: String
-        if fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
-            guard let stored = try? String(contentsOf: passwordFile, encoding: .utf8) else {
-                throw DatabaseError(
-                    .embeddedServer, message: "\(passwordFile.path) is missing; the cluster in \(dataDirectory.path) cannot be used")
-            }
-            password = stored.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else {
-            password = randomToken()
-            try writePrivate(password, to: passwordFile)
-            // initdb reads the password from a file the server user can read; removed right after.
-            let initPasswordFile = directory.appendingPathComponent("initdb-password")
-            try writePrivate(password, to: initPasswordFile)
-            defer { try? fileManager.removeItem(at: initPasswordFile) }
-            if let runAsUser { try run("/bin/chown", [runAsUser, initPasswordFile.path]) }
-            var arguments = [
-                "-D", dataDirectory.path, "-U", options.superuser, "--pwfile=\(initPasswordFile.path)",
-                "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale",
-            ]
-            if options.unsafeFastStorage { arguments.append("--no-sync") }
-            logger.info("creating embedded PostgreSQL cluster", metadata: ["pg.data": "\(dataDirectory.path)"])
-            try runServerCommand(binDirectory.appendingPathComponent("initdb").path, arguments, as: runAsUser, in: directory)
-        }
+        let password = try initializeIfNeeded(
+            options: options, dataDirectory: dataDirectory, binDirectory: binDirectory, runAsUser: runAsUser, logger: logger)
 
         let server = EmbeddedPostgres(
             options: options, port: 0, password: password, binDirectory: binDirectory, runAsUser: runAsUser,
@@ -123,6 +101,38 @@ public final class EmbeddedPostgres: Sendable {
             }
         }
         throw lastError ?? DatabaseError(.embeddedServer, message: "PostgreSQL did not start")
+    }
+
+    /// The cluster's superuser password: read back for an existing cluster, or chosen and
+    /// given to initdb when the data directory is new.
+    static func initializeIfNeeded(
+        options: Options, dataDirectory: URL, binDirectory: URL, runAsUser: String?, logger: Logger
+    ) throws -> String {
+        let fileManager = FileManager.default
+        let directory = options.directory
+        let passwordFile = directory.appendingPathComponent("password")
+        if fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
+            guard let stored = try? String(contentsOf: passwordFile, encoding: .utf8) else {
+                throw DatabaseError(
+                    .embeddedServer, message: "\(passwordFile.path) is missing; the cluster in \(dataDirectory.path) cannot be used")
+            }
+            return stored.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let password = randomToken()
+        try writePrivate(password, to: passwordFile)
+        // initdb reads the password from a file the server user can read; removed right after.
+        let initPasswordFile = directory.appendingPathComponent("initdb-password")
+        try writePrivate(password, to: initPasswordFile)
+        defer { try? fileManager.removeItem(at: initPasswordFile) }
+        if let runAsUser { try run("/bin/chown", [runAsUser, initPasswordFile.path]) }
+        var arguments = [
+            "-D", dataDirectory.path, "-U", options.superuser, "--pwfile=\(initPasswordFile.path)",
+            "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale",
+        ]
+        if options.unsafeFastStorage { arguments.append("--no-sync") }
+        logger.info("creating embedded PostgreSQL cluster", metadata: ["pg.data": "\(dataDirectory.path)"])
+        try runServerCommand(binDirectory.appendingPathComponent("initdb").path, arguments, as: runAsUser, in: directory)
+        return password
     }
 
     /// The URL of a cluster in `directory` that another process (a running `creditdesk serve`)

@@ -187,34 +187,8 @@ extension MessagingTests {
         try await withMessaging(features: ["campaigns"]) { api, fixture, pool, _ in
             let (kannel, _) = try await connectKannel(api, fixture)
             try await withKannel(kannel) {
-            let operatorKey = fixture.keys[.platformOperator]!, resellerAdmin = fixture.keys[.resellerAdmin]!
             let user = fixture.keys[.clientUser]!, client = fixture.client.id.lower
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey,
-                body: ["unit": "sms", "amount": 5_000, "to_account_id": fixture.reseller.id.lower])
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: resellerAdmin,
-                body: ["unit": "sms", "amount": 1_900, "to_account_id": client])
-            // 022 numbers cost 2 credits a segment at this reseller.
-            try await api.call(
-                .put, "/v1/accounts/\(fixture.reseller.id.lower)/rates/6422", key: resellerAdmin, body: ["credits_per_segment": 2])
-            try await api.call(
-                .post, "/v1/accounts/\(client)/opt-outs", key: fixture.keys[.clientAdmin], body: ["phones": ["+64210009999"]])
-            var contacts: [[String: Any]] = (0..<1_000).map { index in
-                let network = index < 700 ? "21" : "22"
-                return ["first_name": "P\(index)", "mobile": "+64\(network)\(String(format: "%07d", index))", "sms_consent": true]
-            }
-            contacts += [
-                ["first_name": "NoMobile", "home_phone": "+6495550000", "sms_consent": true],
-                ["first_name": "NoConsent", "mobile": "+64210008888", "sms_consent": false],
-                ["first_name": "OptedOut", "mobile": "+64210009999", "sms_consent": true],
-                ["first_name": "Twin", "mobile": "+64210000000", "sms_consent": true],
-            ]
-            let listID = try await makeList(api, fixture, name: "Everyone", contacts)
-            let campaign = try await api.call(
-                .post, "/v1/accounts/\(client)/campaigns", key: user,
-                body: ["name": "Reminders", "list_id": listID, "template": "Hi {{first_name}}, your appointment is tomorrow."])
-            #expect(campaign.status == .created)
+            let campaign = try await draftReminderCampaign(api, fixture)
 
             let quote = try await api.call(.get, "/v1/campaigns/\(campaign.id)/quote", key: user)
             #expect(quote["members"] as? NSNumber == 1_004 && quote["recipients"] as? NSNumber == 1_000)
@@ -247,22 +221,7 @@ extension MessagingTests {
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (699, 0, 699))
             try await waitForSMSC(kannel, count: 1_001)
 
-            var recipients: [[String: Any]] = []
-            var cursor: String?
-            repeat {
-                let page = try await api.call(
-                    .get, "/v1/campaigns/\(campaign.id)/recipients?limit=500" + (cursor.map { "&cursor=\($0)" } ?? ""), key: user)
-                recipients += page["items"] as? [[String: Any]] ?? []
-                cursor = page["next_cursor"] as? String
-            } while cursor != nil
-            #expect(recipients.count == 1_004)
-            #expect(recipients.filter { $0["status"] as? String == "delivered" }.count == 1_000)
-            let skipped = recipients.filter { $0["status"] as? String == "skipped" }.compactMap { $0["reason"] as? String }
-            #expect(skipped == [
-                "no mobile number", "no SMS consent", "opted out", "duplicate number: sent to an earlier contact",
-            ])
-            let credits = recipients.compactMap { ($0["credits"] as? NSNumber)?.int64Value }.reduce(0, +)
-            #expect(credits == 1_300)
+            try await expectRecipients(api, campaignID: campaign.id, key: user)
             try await verifyClean(pool)
             }
         }
@@ -379,5 +338,60 @@ extension MessagingTests {
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (99, 0, 99))
             try await verifyClean(pool)
         }
+    }
+
+    /// Funds the client (2 credits a segment to 022 numbers), opts one number out, and drafts a
+    /// campaign to a list of 1,000 reachable contacts and four that are skipped for a reason.
+    func draftReminderCampaign(_ api: API, _ fixture: Fixture) async throws -> Reply {
+        let operatorKey = fixture.keys[.platformOperator]!, resellerAdmin = fixture.keys[.resellerAdmin]!
+        let user = fixture.keys[.clientUser]!, client = fixture.client.id.lower
+        try await api.call(
+            .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey,
+            body: ["unit": "sms", "amount": 5_000, "to_account_id": fixture.reseller.id.lower])
+        try await api.call(
+            .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: resellerAdmin,
+            body: ["unit": "sms", "amount": 1_900, "to_account_id": client])
+        // 022 numbers cost 2 credits a segment at this reseller.
+        try await api.call(
+            .put, "/v1/accounts/\(fixture.reseller.id.lower)/rates/6422", key: resellerAdmin, body: ["credits_per_segment": 2])
+        try await api.call(
+            .post, "/v1/accounts/\(client)/opt-outs", key: fixture.keys[.clientAdmin], body: ["phones": ["+64210009999"]])
+        var contacts: [[String: Any]] = (0..<1_000).map { index in
+            let network = index < 700 ? "21" : "22"
+            return ["first_name": "P\(index)", "mobile": "+64\(network)\(String(format: "%07d", index))", "sms_consent": true]
+        }
+        contacts += [
+            ["first_name": "NoMobile", "home_phone": "+6495550000", "sms_consent": true],
+            ["first_name": "NoConsent", "mobile": "+64210008888", "sms_consent": false],
+            ["first_name": "OptedOut", "mobile": "+64210009999", "sms_consent": true],
+            ["first_name": "Twin", "mobile": "+64210000000", "sms_consent": true],
+        ]
+        let listID = try await makeList(api, fixture, name: "Everyone", contacts)
+        let campaign = try await api.call(
+            .post, "/v1/accounts/\(client)/campaigns", key: user,
+            body: ["name": "Reminders", "list_id": listID, "template": "Hi {{first_name}}, your appointment is tomorrow."])
+        #expect(campaign.status == .created)
+        return campaign
+    }
+
+    /// Every recipient, page by page: 1,000 delivered, the four skipped with their reasons, and
+    /// the credits they were charged adding up to the campaign's.
+    func expectRecipients(_ api: API, campaignID: String, key user: String) async throws {
+        var recipients: [[String: Any]] = []
+        var cursor: String?
+        repeat {
+            let page = try await api.call(
+                .get, "/v1/campaigns/\(campaignID)/recipients?limit=500" + (cursor.map { "&cursor=\($0)" } ?? ""), key: user)
+            recipients += page["items"] as? [[String: Any]] ?? []
+            cursor = page["next_cursor"] as? String
+        } while cursor != nil
+        #expect(recipients.count == 1_004)
+        #expect(recipients.filter { $0["status"] as? String == "delivered" }.count == 1_000)
+        let skipped = recipients.filter { $0["status"] as? String == "skipped" }.compactMap { $0["reason"] as? String }
+        #expect(skipped == [
+            "no mobile number", "no SMS consent", "opted out", "duplicate number: sent to an earlier contact",
+        ])
+        let credits = recipients.compactMap { ($0["credits"] as? NSNumber)?.int64Value }.reduce(0, +)
+        #expect(credits == 1_300)
     }
 }

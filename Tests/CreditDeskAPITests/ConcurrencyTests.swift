@@ -62,56 +62,12 @@ struct ConcurrencyTests {
                             let client = clients[(task + step) % clients.count]
                             let amount = Int64.random(in: 1...60, using: &generator)
                             let context = OperationContext(actorUserID: root.userID, requestID: "load-\(task)-\(step)")
+                            let choice = Int.random(in: 0..<6, using: &generator)
+                            let postsNotVoids = Bool.random(using: &generator)
                             do {
-                                switch Int.random(in: 0..<6, using: &generator) {
-                                case 0:
-                                    _ = try await pool.withRetryingTransaction { connection in
-                                        try Operations.adjust(
-                                            connection, root, context, accountID: client.id, unit: .sms, delta: amount,
-                                            reason: "load add")
-                                    }
-                                    model.apply(posted: [client.id: amount])
-                                case 1:
-                                    _ = try await pool.withRetryingTransaction { connection in
-                                        try Operations.adjust(
-                                            connection, root, context, accountID: client.id, unit: .sms, delta: -amount,
-                                            reason: "load remove")
-                                    }
-                                    model.apply(posted: [client.id: -amount])
-                                case 2:
-                                    _ = try await pool.withRetryingTransaction { connection in
-                                        try Operations.transfer(
-                                            connection, root, context, fromID: reseller.id, toID: client.id, unit: .sms,
-                                            amount: amount, reason: nil)
-                                    }
-                                    model.apply(posted: [reseller.id: -amount, client.id: amount])
-                                case 3, 4:
-                                    let reservation = try await pool.withRetryingTransaction { connection in
-                                        try Operations.reserve(
-                                            connection, root, context, accountID: client.id, unit: .sms, amount: amount,
-                                            reference: nil)
-                                    }
-                                    model.apply(reserved: [client.id: amount])
-                                    model.addPending(reservation.id)
-                                default:
-                                    guard let id = model.takePending() else {
-                                        model.refuse()
-                                        continue
-                                    }
-                                    if Bool.random(using: &generator) {
-                                        let result = try await pool.withRetryingTransaction { connection in
-                                            try Operations.post(connection, root, context, reservationID: id, amount: nil)
-                                        }
-                                        model.apply(
-                                            posted: [result.accountID: -result.postedAmount],
-                                            reserved: [result.accountID: -result.amount])
-                                    } else {
-                                        let result = try await pool.withRetryingTransaction { connection in
-                                            try Operations.void(connection, root, context, reservationID: id)
-                                        }
-                                        model.apply(reserved: [result.accountID: -result.amount])
-                                    }
-                                }
+                                try await Self.operate(
+                                    choice, postsNotVoids: postsNotVoids, pool: pool, root, context, client: client.id,
+                                    reseller: reseller.id, amount: amount, model: model)
                             } catch let error as DomainError where error.code == .insufficientCredits {
                                 model.refuse()
                             }
@@ -133,6 +89,64 @@ struct ConcurrencyTests {
                 #expect(balance.available >= 0)
             }
             try await verifyClean(pool)
+        }
+    }
+
+    /// One operation of the load (0, 1: adjust up or down; 2: transfer from the reseller;
+    /// 3, 4: reserve; 5: post or void a pending reservation), applied to the model when it
+    /// commits.
+    static func operate(
+        _ choice: Int, postsNotVoids: Bool, pool: DatabasePool, _ root: Principal, _ context: OperationContext,
+        client: UUID, reseller: UUID, amount: Int64, model: Model
+    ) async throws {
+        switch choice {
+        case 0:
+            _ = try await pool.withRetryingTransaction { connection in
+                try Operations.adjust(
+                    connection, root, context, accountID: client, unit: .sms, delta: amount,
+                    reason: "load add")
+            }
+            model.apply(posted: [client: amount])
+        case 1:
+            _ = try await pool.withRetryingTransaction { connection in
+                try Operations.adjust(
+                    connection, root, context, accountID: client, unit: .sms, delta: -amount,
+                    reason: "load remove")
+            }
+            model.apply(posted: [client: -amount])
+        case 2:
+            _ = try await pool.withRetryingTransaction { connection in
+                try Operations.transfer(
+                    connection, root, context, fromID: reseller, toID: client, unit: .sms,
+                    amount: amount, reason: nil)
+            }
+            model.apply(posted: [reseller: -amount, client: amount])
+        case 3, 4:
+            let reservation = try await pool.withRetryingTransaction { connection in
+                try Operations.reserve(
+                    connection, root, context, accountID: client, unit: .sms, amount: amount,
+                    reference: nil)
+            }
+            model.apply(reserved: [client: amount])
+            model.addPending(reservation.id)
+        default:
+            guard let id = model.takePending() else {
+                model.refuse()
+                return
+            }
+            if postsNotVoids {
+                let result = try await pool.withRetryingTransaction { connection in
+                    try Operations.post(connection, root, context, reservationID: id, amount: nil)
+                }
+                model.apply(
+                    posted: [result.accountID: -result.postedAmount],
+                    reserved: [result.accountID: -result.amount])
+            } else {
+                let result = try await pool.withRetryingTransaction { connection in
+                    try Operations.void(connection, root, context, reservationID: id)
+                }
+                model.apply(reserved: [result.accountID: -result.amount])
+            }
         }
     }
 }
