@@ -33,6 +33,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         APIError(.badRequest, code: code, message: message, details: details)
     }
 
+    /// No usable `Authorization: Bearer` header.
+    static let missingKey = APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
     static let internalError = APIError(
         .internalServerError, code: "internal", message: "internal error; the request id identifies it in the logs")
     static let unavailable = APIError(
@@ -96,17 +98,5 @@ enum JSONResponse {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-extension ISO8601 {
-    /// An optional timestamp field of a request body; a malformed one is a 400 naming it.
-    static func parseField(_ text: String?, _ field: String) throws -> Date? {
-        guard let text else { return nil }
-        guard let date = parse(text) else {
-            throw APIError.badRequest(
-                code: "invalid_field", "\(field) must be an RFC 3339 timestamp", details: ["field": .string(field)])
-        }
-        return date
     }
 }

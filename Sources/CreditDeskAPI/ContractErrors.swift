@@ -27,10 +27,10 @@ enum ContractErrors {
             }
             return Body.fieldError(decoding, body: data)
         }
-        let description = error.causeDescription
-        if description.contains("'Idempotency-Key' is missing") {
+        if operation?.parameters["header"]?.contains("Idempotency-Key") == true, request.headers[.idempotencyKey] == nil {
             do { _ = try Validate.idempotencyKey(nil) } catch { return ErrorMapping.apiError(error) }
         }
+        let description = error.causeDescription
         if let name = description.split(separator: "Missing required query parameter named: ").last,
             description.hasPrefix("Missing required query parameter")
         {
@@ -39,14 +39,5 @@ enum ContractErrors {
         }
         let status = error.httpStatus.code == 500 ? HTTPResponse.Status.badRequest : error.httpStatus
         return APIError(status, code: RequestLoggingMiddleware.code(for: status), message: description)
-    }
-
-    static func codingPath(_ error: DecodingError) -> [any CodingKey] {
-        switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            context.codingPath
-        case .keyNotFound(let key, let context): context.codingPath + [key]
-        @unknown default: []
-        }
     }
 }

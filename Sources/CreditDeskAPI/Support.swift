@@ -55,47 +55,15 @@ enum ErrorMapping {
     }
 }
 
-/// Request bodies: JSON objects only, unknown fields refused, type errors naming the field.
+/// What the API says about a body it could not decode: the field, named as sent.
 enum Body {
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }()
     /// Keys exactly as sent, for the unknown-field check.
     static let keyReader = JSONDecoder()
 
-    /// The whole body, refused with 413 above `limit` bytes (default: the context's upload limit).
-    static func collect(_ request: Request, _ context: AppRequestContext, limit: Int? = nil) async throws -> [UInt8] {
-        let buffer = try await request.body.collect(upTo: limit ?? context.maxUploadSize)
+    /// The whole body, refused with 413 above the context's upload limit.
+    static func collect(_ request: Request, _ context: AppRequestContext) async throws -> [UInt8] {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         return Array(buffer.readableBytesView)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], fields: Set<String>) throws -> T {
-        if bytes.isEmpty { return try decode(type, from: Array("{}".utf8), fields: fields) }
-        // Decoded in place, without copying the body into a Data (bulk requests are megabytes).
-        return try bytes.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return try decode(type, from: Data(), fields: fields) }
-            let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
-            return try decode(type, from: data, fields: fields)
-        }
-    }
-
-    private static func decode<T: Decodable>(_ type: T.Type, from data: Data, fields: Set<String>) throws -> T {
-        // JSONDecoder rather than JSONSerialization: no Foundation object per value, which
-        // matters for a bulk request of 100,000 items.
-        guard let object = try? keyReader.decode(TopLevelKeys.self, from: data) else {
-            throw APIError.badRequest(code: "invalid_json", "the request body must be a JSON object")
-        }
-        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
-            throw APIError.badRequest(
-                code: "unknown_field", "unknown field \(unknown)", details: ["field": .string(unknown)])
-        }
-        do {
-            return try decoder.decode(T.self, from: data)
-        } catch let error as DecodingError {
-            throw fieldError(error, body: data)
-        }
     }
 
     /// A decoding error as the 400 naming the field: `contacts[1].mobile` (array positions in
@@ -106,8 +74,7 @@ enum Body {
             case .typeMismatch(let type, let context): (context.codingPath, "must be \(describe(type))")
             case .valueNotFound(_, let context): (context.codingPath, "must not be null")
             case .keyNotFound(let key, let context): (context.codingPath + [key], "is required")
-            case .dataCorrupted(let context):
-                (context.codingPath, context.debugDescription == "unknown field" ? "is not a known field" : "has an invalid value")
+            case .dataCorrupted(let context): (context.codingPath, "has an invalid value")
             @unknown default: ([], "is invalid")
             }
         var field = fieldName(path)
