@@ -29,16 +29,12 @@ struct Access: Sendable {
     let pool: DatabasePool
 
     static func scope() throws -> RequestScope {
-        guard let scope = RequestScope.current else {
-            throw APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
-        }
+        guard let scope = RequestScope.current else { throw APIError.missingKey }
         return scope
     }
 
     static func principal() throws -> AuthenticatedKey {
-        guard let auth = try scope().auth else {
-            throw APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
-        }
+        guard let auth = try scope().auth else { throw APIError.missingKey }
         return auth
     }
 
@@ -156,7 +152,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     func authenticate(_ request: Request) async throws -> AuthenticatedKey {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
+            throw APIError.missingKey
         }
         let secret = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         // Database trouble propagates as is: the logging middleware maps it (503) and logs it.

@@ -118,10 +118,7 @@ struct OpenAPIController {
             return resolved(schemas[String(reference.split(separator: "/").last ?? "")] ?? [:])
         }
         func members(_ schema: [String: Any]?) -> Set<String> {
-            guard let schema else { return [] }
-            if let reference = schema["$ref"] as? String {
-                return members(schemas[String(reference.split(separator: "/").last ?? "")])
-            }
+            guard let schema = schema.map(resolved) else { return [] }
             let own = Set((schema["properties"] as? [String: Any] ?? [:]).keys)
             return (schema["allOf"] as? [[String: Any]] ?? []).reduce(own) { $0.union(members($1)) }
         }
