@@ -55,14 +55,10 @@ struct DispatcherShutdownTests {
         }
     }
 
-    /// Funds the client, links a Kannel-style gateway at `gatewayPort`, sends one SMS.
+    /// Funds the client as the messaging tests do, links a Kannel-style gateway at
+    /// `gatewayPort`, sends one SMS.
     static func queueMessage(_ api: API, _ fixture: Fixture, gatewayPort: Int) async throws -> UUID {
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
-            body: ["unit": "sms", "amount": 10, "to_account_id": fixture.reseller.id.lower])
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.resellerAdmin],
-            body: ["unit": "sms", "amount": 10, "to_account_id": fixture.client.id.lower])
+        try await MessagingTests().fund(api, fixture, features: [])
         let gateway = try await api.call(
             .post, "/v1/accounts/\(fixture.client.id.lower)/gateways", key: fixture.keys[.clientAdmin],
             body: [
