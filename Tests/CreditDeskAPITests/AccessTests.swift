@@ -1,3 +1,4 @@
+import CreditDeskContract
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskServices
@@ -163,7 +164,7 @@ struct AccessTests {
                     body: ["unit": "sms", "amount": 2]).id }
                 let charge = try await api.call(
                     .post, "/v1/accounts/\(fixture.client.id.lower)/charges", key: operatorKey, body: ["unit": "sms", "amount": 2])
-                let chargeID = (charge["id"] as? NSNumber)?.int64Value ?? 0
+                let chargeID = charge.id
                 let attempts: [(String, Reply, Set<Fixture.Actor>, Set<Fixture.Actor>)] = [
                     ("post", try await api.call(.post, "/v1/reservations/\(try await reserve())/post", key: key, body: [:]),
                      Self.consumers, []),
@@ -231,8 +232,8 @@ struct AccessTests {
                 body: ["name": "P", "sms_credits": 1, "price_minor": 1, "currency": "EUR"])
             let userID = fixture.users[.clientUser]!.lower
             let keys = try await api.call(.get, "/v1/users/\(userID)/keys", key: operatorKey)
-            let keyID = ((keys["items"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
-            let chargeID = (charge["id"] as? NSNumber)?.int64Value ?? 0
+            let keyID = try #require(try keys.decode(Components.Schemas.KeyPage.self).items.first?.id)
+            let chargeID = charge.id
             let before = try await api.balance(fixture.reseller.id, .sms, key: operatorKey!)
 
             let rival = fixture.keys[.otherResellerAdmin]
@@ -300,18 +301,18 @@ struct AccessTests {
                 .post, "/v1/accounts/\(fixture.client.id.lower)/credits/adjust", key: key,
                 body: ["unit": "sms", "amount": "lots", "reason": "x"])
             #expect(wrongType.errorCode == "invalid_field")
-            #expect(wrongType.errorDetails?["field"] as? String == "amount")
+            #expect(wrongType.errorField == "amount")
             let badEnum = try await api.call(
                 .post, "/v1/accounts/\(fixture.client.id.lower)/credits/adjust", key: key,
                 body: ["unit": "fax", "amount": 1, "reason": "x"])
-            #expect(badEnum.errorDetails?["field"] as? String == "unit")
+            #expect(badEnum.errorField == "unit")
             let zero = try await api.call(
                 .post, "/v1/accounts/\(fixture.client.id.lower)/credits/adjust", key: key,
                 body: ["unit": "sms", "amount": 0, "reason": "x"])
             #expect(zero.status == .badRequest)
             let noReason = try await api.call(
                 .post, "/v1/accounts/\(fixture.client.id.lower)/credits/adjust", key: key, body: ["unit": "sms", "amount": 3])
-            #expect(noReason.errorDetails?["field"] as? String == "reason")
+            #expect(noReason.errorField == "reason")
             let badLimit = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/entries?limit=100000", key: key)
             #expect(badLimit.status == .badRequest)
             let badCursor = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/entries?cursor=zzz", key: key)
@@ -323,7 +324,7 @@ struct AccessTests {
             let balance = try await api.balance(fixture.client.id, .sms, key: key!)
             #expect(balance.posted == 0 && balance.reserved == 0)
             let entries = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/entries", key: key)
-            #expect((entries["items"] as? [Any])?.isEmpty == true)
+            #expect(try entries.decode(Components.Schemas.EntryPage.self).items.isEmpty)
         }
     }
 
@@ -333,18 +334,19 @@ struct AccessTests {
             #expect(try await api.call(.get, "/v1/me", key: nil).status == .unauthorized)
             #expect(try await api.call(.get, "/v1/me", key: "cdk_wrong").status == .unauthorized)
             let me = try await api.call(.get, "/v1/me", key: fixture.keys[.clientUser])
-            #expect((me["user"] as? [String: Any])?["role"] as? String == "user")
+            #expect(try me.decode(Components.Schemas.Me.self).user.role == .user)
 
             let operatorKey = fixture.keys[.platformOperator]
             let created = try await api.call(
                 .post, "/v1/users/\(fixture.users[.clientUser]!.lower)/keys", key: fixture.keys[.clientUser],
                 body: ["label": "laptop"])
             #expect(created.status == .created)
-            let secret = try #require(created["secret"] as? String)
+            let newKey = try created.decode(Components.Schemas.NewKey.self)
+            let secret = try #require(newKey.secret)
             #expect(try await api.call(.get, "/v1/me", key: secret).status == .ok)
             let listed = try await api.call(.get, "/v1/users/\(fixture.users[.clientUser]!.lower)/keys", key: operatorKey)
-            #expect(!String(describing: listed.json ?? [:]).contains(secret))
-            let keyID = ((created["key"] as? [String: Any])?["id"] as? String) ?? ""
+            #expect(listed.status == .ok && !listed.text.contains(secret))
+            let keyID = newKey.key.id
             #expect(try await api.call(.delete, "/v1/keys/\(keyID)", key: operatorKey).status == .ok)
             #expect(try await api.call(.get, "/v1/me", key: secret).status == .unauthorized)
 

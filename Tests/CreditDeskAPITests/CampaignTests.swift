@@ -1,3 +1,4 @@
+import CreditDeskContract
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskGateway
@@ -14,29 +15,35 @@ import Testing
 /// Kannel-backed campaign runs alone.
 extension MessagingTests {
     /// The office's Twilio connection, pointing nowhere: for tests that send nothing out.
-    func connectTwilio(_ api: API, _ fixture: Fixture) async throws -> Reply {
-        let gateway = try await api.call(
-            .post, "/v1/accounts/\(fixture.client.id.lower)/gateways", key: fixture.keys[.clientAdmin],
-            body: [
-                "provider": "twilio", "name": "Twilio", "base_url": "http://127.0.0.1:9", "username": "AC123",
-                "password": "token", "sender": Self.sender, "home_prefix": "64",
-            ])
-        #expect(gateway.status == .created)
-        return gateway
+    func connectTwilio(_ api: API, _ fixture: Fixture) async throws -> Components.Schemas.Gateway {
+        try await connect(
+            api, fixture, .twilio, name: "Twilio", baseURL: "http://127.0.0.1:9", username: "AC123", password: "token")
+    }
+
+    /// The path of the connection's inbound webhook, with its token.
+    func inboundPath(_ gateway: Components.Schemas.Gateway) throws -> String {
+        "/v1/callbacks/twilio/\(gateway.id)/inbound?token=\(try #require(gateway.callbackToken))"
     }
 
     func contactsPath(_ fixture: Fixture) -> String { "/v1/accounts/\(fixture.client.id.lower)/contacts" }
+
+    func createContact(
+        _ api: API, _ fixture: Fixture, key: String, _ contact: Components.Schemas.NewContact
+    ) async throws -> Endpoints.CreateContact.Output {
+        try await api.typed(key).createContact(
+            path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()), body: .json(contact))
+    }
 
     @Test("contacts: numbers must be international, misspelt fields are refused, batches are all or nothing")
     func contacts() async throws {
         try await withMessaging { api, fixture, _, _ in
             let user = fixture.keys[.clientUser]!
-            let ana = try await api.call(
-                .post, contactsPath(fixture), key: user,
-                body: ["first_name": "Ana", "last_name": "Kahu", "mobile": "+64 21 555 0001", "sms_consent": true])
-            #expect(ana.status == .created && ana["mobile"] as? String == "+64215550001" && ana["sms_reachable"] as? Bool == true, "\(ana.json ?? [:])")
-            let national = try await api.call(.post, contactsPath(fixture), key: user, body: ["first_name": "Bo", "mobile": "021 555"])
-            #expect(national.status == .badRequest && national.errorDetails?["field"] as? String == "mobile")
+            let ana = try await createContact(
+                api, fixture, key: user, .init(firstName: "Ana", lastName: "Kahu", mobile: "+64 21 555 0001", smsConsent: true)
+            ).created.body.json
+            #expect(ana.mobile == "+64215550001" && ana.smsReachable)
+            let national = try await createContact(api, fixture, key: user, .init(firstName: "Bo", mobile: "021 555"))
+            #expect(try national.badRequest.body.json.error.detail("field") == "mobile")
 
             let batch = try await api.call(
                 .post, contactsPath(fixture) + "/batch", key: user,
@@ -45,16 +52,19 @@ extension MessagingTests {
             let badSecond = try await api.call(
                 .post, contactsPath(fixture) + "/batch", key: user,
                 body: ["contacts": [["first_name": "Cy", "mobile": "+64215550002"], ["first_name": "Di", "home_phone": "5550003"]]])
-            #expect(badSecond.status == .badRequest && badSecond.errorDetails?["field"] as? String == "contacts[1].home_phone")
-            let listed = try await api.call(.get, contactsPath(fixture), key: user)
-            #expect((listed["items"] as? [[String: Any]])?.count == 1)
+            #expect(badSecond.status == .badRequest && badSecond.errorField == "contacts[1].home_phone")
+            let listed = try await api.typed(user).listContacts(path: .init(id: fixture.client.id.objectID)).ok.body.json
+            #expect(listed.items.map(\.id) == [ana.id])
 
             // Consent can be withdrawn; an empty string clears a number.
-            let changed = try await api.call(
-                .patch, "/v1/contacts/\(ana.id)", key: user, body: ["sms_consent": false, "mobile": ""])
-            #expect(changed["sms_consent"] as? Bool == false && changed["mobile"] == nil && changed["sms_reachable"] as? Bool == false)
-            let rival = try await api.call(.patch, "/v1/contacts/\(ana.id)", key: fixture.keys[.otherResellerAdmin], body: ["first_name": "X"])
-            #expect(rival.status == .notFound)
+            func update(_ change: Components.Schemas.ContactInput, as key: String?) async throws -> Endpoints.UpdateContact.Output {
+                try await api.typed(key).updateContact(
+                    path: .init(id: ana.id), headers: .init(idempotencyKey: freshKey()), body: .json(change))
+            }
+            let changed = try await update(.init(mobile: "", smsConsent: false), as: user).ok.body.json
+            #expect(!changed.smsConsent && changed.mobile == nil && !changed.smsReachable)
+            let rival = try await update(.init(firstName: "X"), as: fixture.keys[.otherResellerAdmin])
+            #expect(try rival.notFound.body.json.error.code == "not_found")
         }
     }
 
@@ -64,35 +74,29 @@ extension MessagingTests {
             let admin = fixture.keys[.clientAdmin]!
             let number = "+64217770000"
             // Older contact has the number as work phone; newer as mobile.
-            let work = try await api.call(.post, contactsPath(fixture), key: admin, body: ["first_name": "Work", "work_phone": number])
-            let mobile = try await api.call(.post, contactsPath(fixture), key: admin, body: ["first_name": "Mobile", "mobile": number])
-            let gateway = try await connectTwilio(api, fixture)
-            let inbound = "/v1/callbacks/twilio/\(gateway.id)/inbound?token=\(gateway["callback_token"] as? String ?? "")"
+            let work = try await createContact(api, fixture, key: admin, .init(firstName: "Work", workPhone: number)).created.body.json
+            let mobile = try await createContact(api, fixture, key: admin, .init(firstName: "Mobile", mobile: number)).created.body.json
+            let inbound = try inboundPath(try await connectTwilio(api, fixture))
             func reply(_ sid: String, _ text: String, from: String = number) async throws {
                 let form = "MessageSid=\(sid)&From=\(from.replacingOccurrences(of: "+", with: "%2B"))&To=%2B6421000000&Body=\(text)"
                 #expect(try await api.call(.post, inbound, key: nil, rawBody: form).status == .ok)
             }
-            func linked() async throws -> [String?] {
-                let page = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/messages?direction=inbound", key: admin)
-                return (page["items"] as? [[String: Any]] ?? []).map { $0["contact_id"] as? String }
+            func linked() async throws -> [ObjectID?] {
+                try await messages(api, fixture, direction: .inbound, key: admin).map(\.contactId)
             }
             try await reply("SM1", "Yes")
             #expect(try await linked() == [mobile.id])  // default order: mobile first
-            let settings = try await api.call(
-                .put, "/v1/accounts/\(fixture.client.id.lower)/messaging-settings", key: admin,
-                body: ["reply_match_order": ["work_phone", "mobile"]])
-            #expect(settings["reply_match_order"] as? [String] == ["work_phone", "mobile"])
+            let settings = try await api.typed(admin).setMessagingSettings(
+                path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
+                body: .json(.init(replyMatchOrder: [.workPhone, .mobile]))
+            ).ok.body.json
+            #expect(settings.replyMatchOrder == [.workPhone, .mobile])
             try await reply("SM2", "Again")
             #expect(try await linked() == [work.id, mobile.id])
             try await reply("SM3", "Who", from: "+64219990000")
             #expect(try await linked() == [nil, work.id, mobile.id])
             // Twilio retries a webhook: the same MessageSid is not stored (or charged) twice.
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
-                body: ["unit": "mms", "amount": 5, "to_account_id": fixture.reseller.id.lower])
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.resellerAdmin],
-                body: ["unit": "mms", "amount": 5, "to_account_id": fixture.client.id.lower])
+            try await transfer(api, fixture, .mms, 5, toClient: 5)
             let mms = "MessageSid=MM1&From=%2B64217770000&To=%2B6421000000&Body=pic&NumMedia=1&MediaUrl0=https%3A%2F%2Fexample.com%2Fa.jpg"
             for _ in 0..<3 { #expect(try await api.call(.post, inbound, key: nil, rawBody: mms).status == .ok) }
             #expect(try await linked().count == 4)
@@ -107,17 +111,20 @@ extension MessagingTests {
 
     /// Creates `count` contacts in a new list through the batch route; answers the list id.
     func makeList(
-        _ api: API, _ fixture: Fixture, name: String, _ contacts: [[String: Any]]
-    ) async throws -> String {
-        let user = fixture.keys[.clientUser]!
-        let list = try await api.call(
-            .post, "/v1/accounts/\(fixture.client.id.lower)/contact-lists", key: user, body: ["name": name])
-        #expect(list.status == .created)
+        _ api: API, _ fixture: Fixture, name: String, _ contacts: [Components.Schemas.NewContact]
+    ) async throws -> ObjectID {
+        let user = api.typed(fixture.keys[.clientUser])
+        let account = fixture.client.id.objectID
+        let list = try await user.createContactList(
+            path: .init(id: account), headers: .init(idempotencyKey: freshKey()), body: .json(.init(name: name))
+        ).created.body.json
         for start in stride(from: 0, to: contacts.count, by: 500) {
             let chunk = Array(contacts[start..<min(start + 500, contacts.count)])
-            let created = try await api.call(
-                .post, contactsPath(fixture) + "/batch", key: user, body: ["contacts": chunk, "list_id": list.id])
-            #expect(created.status == .created, "\(created.json ?? [:])")
+            let created = try await user.createContacts(
+                path: .init(id: account), headers: .init(idempotencyKey: freshKey()),
+                body: .json(.init(contacts: chunk, listId: list.id.description))
+            ).created.body.json
+            #expect(created.items.count == chunk.count)
         }
         return list.id
     }
@@ -127,18 +134,20 @@ extension MessagingTests {
         try await withMessaging { api, fixture, _, _ in
             let listID = try await makeList(
                 api, fixture, name: "Leavers",
-                [["first_name": "A", "mobile": "+64215550011"], ["first_name": "B", "mobile": "+64215550012"],
-                 ["first_name": "C", "home_phone": "+6495550013"]])
+                [.init(firstName: "A", mobile: "+64215550011"), .init(firstName: "B", mobile: "+64215550012"),
+                 .init(firstName: "C", homePhone: "+6495550013")])
             let admin = fixture.keys[.clientAdmin]!
             let path = "/v1/accounts/\(fixture.client.id.lower)/opt-outs"
-            let byUser = try await api.call(.post, path, key: fixture.keys[.clientUser], body: ["list_id": listID])
+            let list = listID.description
+            let byUser = try await api.call(.post, path, key: fixture.keys[.clientUser], body: ["list_id": list])
             #expect(byUser.status == .forbidden)
-            let both = try await api.call(.post, path, key: admin, body: ["list_id": listID, "phones": ["+64215550099"]])
+            // One or the other: the contract's oneOf, which the typed client cannot even build.
+            let both = try await api.call(.post, path, key: admin, body: ["list_id": list, "phones": ["+64215550099"]])
             #expect(both.status == .badRequest)
-            let done = try await api.call(.post, path, key: admin, body: ["list_id": listID])
-            #expect(Set(done["phones"] as? [String] ?? []) == ["+64215550011", "+64215550012"])
-            let listed = try await api.call(.get, path, key: admin)
-            #expect((listed["items"] as? [[String: Any]])?.compactMap { $0["phone"] as? String } == ["+64215550011", "+64215550012"])
+            let done = try await api.call(.post, path, key: admin, body: ["list_id": list])
+            #expect(Set(try done.decode(Components.Schemas.OptOutBatch.self).phones) == ["+64215550011", "+64215550012"])
+            let listed = try await api.typed(admin).listOptOuts(path: .init(id: fixture.client.id.objectID)).ok.body.json
+            #expect(listed.items.map(\.phone) == ["+64215550011", "+64215550012"])
         }
     }
 
@@ -148,13 +157,17 @@ extension MessagingTests {
             _ = try await connectTwilio(api, fixture)
             let listID = try await makeList(
                 api, fixture, name: "Patients",
-                (1...30).map { ["first_name": "P\($0)", "mobile": "+642155501\(String(format: "%02d", $0))", "sms_consent": true] })
+                (1...30).map { .init(firstName: "P\($0)", mobile: "+642155501\(String(format: "%02d", $0))", smsConsent: true) })
             let user = fixture.keys[.clientUser]!
-            let campaign = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/campaigns", key: user,
-                body: ["name": "Flu shots", "list_id": listID, "template": "Hi {{first_name}}, flu shots are in.",
-                       "send_at": ISO8601.format(Date().addingTimeInterval(3600))])
-            #expect(campaign.status == .created && campaign["status"] as? String == "draft")
+            let office = api.typed(user)
+            let created = try await office.createCampaign(
+                path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
+                body: .json(.init(
+                    name: "Flu shots", listId: listID, template: "Hi {{first_name}}, flu shots are in.",
+                    sendAt: Date().addingTimeInterval(3600)))
+            ).created.body.json
+            #expect(created.status == .draft)
+            let campaign = (id: created.id.description, typed: created.id)
             // Another reseller sees nothing; read-only users read but do not act.
             let rival = fixture.keys[.otherResellerAdmin]!, readonly = fixture.keys[.clientReadonly]!
             for path in ["", "/quote", "/recipients"] {
@@ -165,17 +178,21 @@ extension MessagingTests {
             let readonlyConfirm = try await api.call(
                 .post, "/v1/campaigns/\(campaign.id)/confirm", key: readonly, body: ["accept_terms": true])
             #expect(readonlyConfirm.status == .forbidden)
-            let confirmed = try await api.call(.post, "/v1/campaigns/\(campaign.id)/confirm", key: user, body: ["accept_terms": true])
-            #expect(confirmed["status"] as? String == "confirmed" && confirmed["credits"] as? NSNumber == 30)
+            func confirm() async throws -> Endpoints.ConfirmCampaign.Output {
+                try await office.confirmCampaign(
+                    path: .init(id: campaign.typed), headers: .init(idempotencyKey: freshKey()), body: .json(.init(acceptTerms: true)))
+            }
+            let confirmed = try await confirm().ok.body.json
+            #expect(confirmed.status == .confirmed && confirmed.credits == 30)
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 30, 70))
-            let again = try await api.call(.post, "/v1/campaigns/\(campaign.id)/confirm", key: user, body: ["accept_terms": true])
-            #expect(again.status == .conflict)
-            let cancelled = try await api.call(.post, "/v1/campaigns/\(campaign.id)/cancel", key: user, body: [:])
-            #expect(cancelled["status"] as? String == "cancelled")
-            #expect((cancelled["counts"] as? [String: Any])?["cancelled_now"] as? NSNumber == 30)
+            #expect(try await confirm().conflict.body.json.error.code == "conflict")
+            let cancelled = try await office.cancelCampaign(
+                path: .init(id: campaign.typed), headers: .init(idempotencyKey: freshKey())
+            ).ok.body.json
+            #expect(cancelled.status == .cancelled && cancelled.counts.additionalProperties["cancelled_now"] == 30)
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
-            let results = try await api.call(.get, "/v1/campaigns/\(campaign.id)/recipients?limit=100", key: user)
-            #expect((results["items"] as? [[String: Any]])?.allSatisfy { $0["status"] as? String == "cancelled" } == true)
+            let results = try await office.listCampaignRecipients(path: .init(id: campaign.typed), query: .init(limit: 100))
+            #expect(try results.ok.body.json.items.map(\.status) == Array(repeating: "cancelled", count: 30))
             try await verifyClean(pool)
         }
     }
@@ -187,33 +204,39 @@ extension MessagingTests {
         try await withMessaging(features: ["campaigns"]) { api, fixture, pool, _ in
             let (kannel, _) = try await connectKannel(api, fixture)
             try await withKannel(kannel) {
-            let user = fixture.keys[.clientUser]!, client = fixture.client.id.lower
-            let campaign = try await draftReminderCampaign(api, fixture)
+            let user = fixture.keys[.clientUser]!, office = api.typed(user)
+            let campaign = try await draftReminderCampaign(api, fixture).id
 
-            let quote = try await api.call(.get, "/v1/campaigns/\(campaign.id)/quote", key: user)
-            #expect(quote["members"] as? NSNumber == 1_004 && quote["recipients"] as? NSNumber == 1_000)
-            #expect(quote["credits_needed"] as? NSNumber == 1_300 && quote["credits_available"] as? NSNumber == 2_000)
-            #expect(quote["sufficient"] as? Bool == true && quote["segments"] as? NSNumber == 1_000)
-            #expect((quote["skipped"] as? [String: NSNumber])?.count == 4)
+            let quote = try await office.quoteCampaign(path: .init(id: campaign)).ok.body.json
+            #expect(quote.members == 1_004 && quote.recipients == 1_000 && quote.segments == 1_000)
+            #expect(quote.creditsNeeded == 1_300 && quote.creditsAvailable == 2_000 && quote.sufficient)
+            #expect(quote.skipped.additionalProperties.count == 4)
 
-            let test = try await api.call(.post, "/v1/campaigns/\(campaign.id)/test", key: user, body: ["to": "+64215559999"])
-            #expect(test.status == .accepted && test["text"] as? String == "Hi P0, your appointment is tomorrow.")
-            _ = try await waitForStatus(api, fixture, messageID: test.id, ["delivered"])
+            let test = try await office.testCampaign(
+                path: .init(id: campaign), headers: .init(idempotencyKey: freshKey()), body: .json(.init(to: "+64215559999"))
+            ).accepted.body.json
+            #expect(test.text == "Hi P0, your appointment is tomorrow.")
+            _ = try await waitForStatus(api, fixture, messageID: test.id, [.delivered])
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (1_999, 0, 1_999))
 
-            let noTerms = try await api.call(.post, "/v1/campaigns/\(campaign.id)/confirm", key: user, body: ["accept_terms": false])
-            #expect(noTerms.status == .badRequest && noTerms.errorDetails?["field"] as? String == "accept_terms")
-            let confirmed = try await api.call(.post, "/v1/campaigns/\(campaign.id)/confirm", key: user, body: ["accept_terms": true])
-            #expect(confirmed["status"] as? String == "confirmed" && confirmed["credits"] as? NSNumber == 1_300)
-            #expect(confirmed["recipients"] as? NSNumber == 1_000 && confirmed["skipped"] as? NSNumber == 4)
+            func confirm(_ accept: Bool) async throws -> Endpoints.ConfirmCampaign.Output {
+                try await office.confirmCampaign(
+                    path: .init(id: campaign), headers: .init(idempotencyKey: freshKey()), body: .json(.init(acceptTerms: accept)))
+            }
+            #expect(try await confirm(false).badRequest.body.json.error.detail("field") == "accept_terms")
+            let confirmed = try await confirm(true).ok.body.json
+            #expect(confirmed.status == .confirmed && confirmed.credits == 1_300)
+            #expect(confirmed.recipients == 1_000 && confirmed.skipped == 4)
             // The whole campaign was reserved by one ledger movement.
-            let reserves = try await api.call(.get, "/v1/accounts/\(client)/entries?kind=reserve&limit=10", key: user)
-            #expect((reserves["items"] as? [[String: Any]])?.compactMap { ($0["amount"] as? NSNumber)?.int64Value }.sorted() == [1, 1_300])
+            let reserves = try await office.listEntries(
+                path: .init(id: fixture.client.id.objectID), query: .init(kind: .reserve, limit: 10)
+            ).ok.body.json
+            #expect(reserves.items.map(\.amount).sorted() == [1, 1_300])
 
             let deadline = Date().addingTimeInterval(300)
-            var counts: [String: NSNumber] = [:]
+            var counts: [String: Int] = [:]
             while Date() < deadline {
-                counts = (try await api.call(.get, "/v1/campaigns/\(campaign.id)", key: user))["counts"] as? [String: NSNumber] ?? [:]
+                counts = try await office.getCampaign(path: .init(id: campaign)).ok.body.json.counts.additionalProperties
                 if counts["delivered"] == 1_000 { break }
                 try await Task.sleep(for: .milliseconds(500))
             }
@@ -221,7 +244,7 @@ extension MessagingTests {
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (699, 0, 699))
             try await waitForSMSC(kannel, count: 1_001)
 
-            try await expectRecipients(api, campaignID: campaign.id, key: user)
+            try await expectRecipients(api, campaignID: campaign, key: user)
             try await verifyClean(pool)
             }
         }
@@ -243,95 +266,23 @@ extension MessagingTests {
 }
 
 extension MessagingTests {
-    @Test("replies are forwarded to the last writer: by email through SMTP, by SMS abroad, by email only to NZ mobiles")
-    func replyRouting() async throws {
-        let sink = try SMTPSink()
-        defer { sink.stop() }
-        let mailer = SMTPMailer(url: sink.url, from: "replies@creditdesk.test")
-        try await withMessaging(features: ["inbound", "international"], mailer: mailer) { api, fixture, pool, _ in
-            let agent = fixture.keys[.clientUser]!, agentID = fixture.users[.clientUser]!.lower
-            let gateway = try await connectTwilio(api, fixture)
-            try await api.call(
-                .put, "/v1/accounts/\(fixture.reseller.id.lower)/rates/61", key: fixture.keys[.resellerAdmin],
-                body: ["credits_per_segment": 3])
-            let inbound = "/v1/callbacks/twilio/\(gateway.id)/inbound?token=\(gateway["callback_token"] as? String ?? "")"
-            let customer = "+64217770000"
-            // The agent wrote to the customer, so the customer's replies are the agent's.
-            let sent = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: agent, body: ["to": customer, "text": "Hello"])
-            #expect(sent.status == .accepted)
-            func reply(_ sid: String, _ text: String) async throws -> [String: Any] {
-                let form = "MessageSid=\(sid)&From=%2B64217770000&To=%2B6421000000&Body=\(text)"
-                #expect(try await api.call(.post, inbound, key: nil, rawBody: form).status == .ok)
-                for _ in 0..<100 {
-                    let page = try await api.call(
-                        .get, "/v1/accounts/\(fixture.client.id.lower)/messages?direction=inbound", key: agent)
-                    if let row = (page["items"] as? [[String: Any]])?.first(where: { $0["text"] as? String == text }),
-                        row["routed_to"] is String
-                    {
-                        return row
-                    }
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                Issue.record("reply \(text) was not routed")
-                return [:]
-            }
-            let path = "/v1/users/\(agentID)/reply-routing"
-            // Nothing asked for: not routed at all.
-            let noRoute = try await api.call(.get, path, key: agent)
-            #expect(noRoute["channel"] as? String == "none")
-
-            let byEmail = try await api.call(.put, path, key: agent, body: ["channel": "email", "email": "agent@office.example"])
-            #expect(byEmail.status == .ok && byEmail["email"] as? String == "agent@office.example")
-            #expect(try await reply("SM10", "Thanks")["routed_to"] as? String == "email agent@office.example")
-            let mail = try #require(sink.mails.first)
-            #expect(mail.recipients == ["agent@office.example"] && mail.from == "replies@creditdesk.test")
-            #expect(mail.data.contains("Subject: SMS reply from +64217770000") && mail.data.contains("Thanks"))
-
-            // A New Zealand mobile gets replies by email only.
-            try await api.call(.put, path, key: agent, body: ["channel": "mobile", "mobile": "+64219998888", "email": "agent@office.example"])
-            #expect(try await reply("SM11", "Again")["routed_to"] as? String == "email agent@office.example")
-            #expect(sink.mails.count == 2)
-
-            // An Australian mobile gets the reply as an SMS, sent and charged like any other.
-            let before = try await api.balance(fixture.client.id, .sms, key: agent)
-            try await api.call(.put, path, key: agent, body: ["channel": "mobile", "mobile": "+61412345678"])
-            let forwarded = try await reply("SM12", "Call me")
-            #expect((forwarded["routed_to"] as? String)?.hasPrefix("mobile +61412345678") == true)
-            let out = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/messages?phone=%2B61412345678", key: agent)
-            let forward = try #require((out["items"] as? [[String: Any]])?.first)
-            #expect(forward["text"] as? String == "Reply from +64217770000: Call me" && forward["credits"] as? NSNumber == 3)
-            #expect(try await api.balance(fixture.client.id, .sms, key: agent).available == before.available - 3)
-            #expect(sink.mails.count == 2)
-
-            // Bad input changes nothing; another reseller cannot see the user.
-            let noMobile = try await api.call(.put, path, key: agent, body: ["channel": "mobile"])
-            #expect(noMobile.status == .badRequest && noMobile.errorDetails?["field"] as? String == "mobile")
-            #expect(try await api.call(.get, path, key: fixture.keys[.otherResellerAdmin]).status == .notFound)
-            try await verifyClean(pool)
-        }
-    }
-}
-
-extension MessagingTests {
     @Test("a delivery report that overtakes the gateway's answer counts as acceptance: charged once, delivered")
     func reportBeforeAnswer() async throws {
         try await withMessaging { api, fixture, pool, _ in
             // A connection nobody answers: the message stays queued between retries.
             let gateway = try await connectTwilio(api, fixture)
             let user = fixture.keys[.clientUser]!
-            let sent = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user, body: ["to": "+64211112222", "text": "hi"])
-            #expect(sent["status"] as? String == "queued")
-            let gatewayID = try #require(UUID(uuidString: gateway.id)), messageID = try #require(UUID(uuidString: sent.id))
+            let sent = try await send(api, fixture, key: user, to: "+64211112222", "hi").accepted.body.json
+            #expect(sent.status == .queued)
+            let gatewayID = gateway.id.uuid, messageID = sent.id.uuid
             let tokenHash = try await pool.withConnection { try #require(try GatewayStore.connection($0, id: gatewayID)).callbackTokenHash }
             let signature = CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: tokenHash)
             let report = try await api.call(
                 .post, "/v1/callbacks/twilio/\(gateway.id)/status?message=\(sent.id)&signature=\(signature)", key: nil,
                 rawBody: "MessageStatus=delivered")
             #expect(report.status == .ok)
-            let row = try await waitForStatus(api, fixture, messageID: sent.id, ["delivered"])
-            #expect(row["sent_at"] is String)
+            let row = try await waitForStatus(api, fixture, messageID: sent.id, [.delivered])
+            #expect(row?.sentAt != nil)
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (99, 0, 99))
             // The dispatcher's next attempt finds the message gone and sends nothing more.
             try await Task.sleep(for: .seconds(3))
@@ -342,56 +293,53 @@ extension MessagingTests {
 
     /// Funds the client (2 credits a segment to 022 numbers), opts one number out, and drafts a
     /// campaign to a list of 1,000 reachable contacts and four that are skipped for a reason.
-    func draftReminderCampaign(_ api: API, _ fixture: Fixture) async throws -> Reply {
-        let operatorKey = fixture.keys[.platformOperator]!, resellerAdmin = fixture.keys[.resellerAdmin]!
-        let user = fixture.keys[.clientUser]!, client = fixture.client.id.lower
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey,
-            body: ["unit": "sms", "amount": 5_000, "to_account_id": fixture.reseller.id.lower])
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: resellerAdmin,
-            body: ["unit": "sms", "amount": 1_900, "to_account_id": client])
+    func draftReminderCampaign(_ api: API, _ fixture: Fixture) async throws -> Components.Schemas.Campaign {
+        try await transfer(api, fixture, .sms, 5_000, toClient: 1_900)
         // 022 numbers cost 2 credits a segment at this reseller.
-        try await api.call(
-            .put, "/v1/accounts/\(fixture.reseller.id.lower)/rates/6422", key: resellerAdmin, body: ["credits_per_segment": 2])
-        try await api.call(
-            .post, "/v1/accounts/\(client)/opt-outs", key: fixture.keys[.clientAdmin], body: ["phones": ["+64210009999"]])
-        var contacts: [[String: Any]] = (0..<1_000).map { index in
+        _ = try await api.typed(fixture.keys[.resellerAdmin]).setRate(
+            path: .init(id: fixture.reseller.id.objectID, prefix: "6422"), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(creditsPerSegment: 2))
+        ).ok
+        let optOut = try await api.call(
+            .post, "/v1/accounts/\(fixture.client.id.lower)/opt-outs", key: fixture.keys[.clientAdmin],
+            body: ["phones": ["+64210009999"]])
+        #expect(optOut.status == .created || optOut.status == .ok)
+        var contacts: [Components.Schemas.NewContact] = (0..<1_000).map { index in
             let network = index < 700 ? "21" : "22"
-            return ["first_name": "P\(index)", "mobile": "+64\(network)\(String(format: "%07d", index))", "sms_consent": true]
+            return .init(firstName: "P\(index)", mobile: "+64\(network)\(String(format: "%07d", index))", smsConsent: true)
         }
         contacts += [
-            ["first_name": "NoMobile", "home_phone": "+6495550000", "sms_consent": true],
-            ["first_name": "NoConsent", "mobile": "+64210008888", "sms_consent": false],
-            ["first_name": "OptedOut", "mobile": "+64210009999", "sms_consent": true],
-            ["first_name": "Twin", "mobile": "+64210000000", "sms_consent": true],
+            .init(firstName: "NoMobile", homePhone: "+6495550000", smsConsent: true),
+            .init(firstName: "NoConsent", mobile: "+64210008888", smsConsent: false),
+            .init(firstName: "OptedOut", mobile: "+64210009999", smsConsent: true),
+            .init(firstName: "Twin", mobile: "+64210000000", smsConsent: true),
         ]
         let listID = try await makeList(api, fixture, name: "Everyone", contacts)
-        let campaign = try await api.call(
-            .post, "/v1/accounts/\(client)/campaigns", key: user,
-            body: ["name": "Reminders", "list_id": listID, "template": "Hi {{first_name}}, your appointment is tomorrow."])
-        #expect(campaign.status == .created)
-        return campaign
+        return try await api.typed(fixture.keys[.clientUser]).createCampaign(
+            path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(name: "Reminders", listId: listID, template: "Hi {{first_name}}, your appointment is tomorrow."))
+        ).created.body.json
     }
 
     /// Every recipient, page by page: 1,000 delivered, the four skipped with their reasons, and
     /// the credits they were charged adding up to the campaign's.
-    func expectRecipients(_ api: API, campaignID: String, key user: String) async throws {
-        var recipients: [[String: Any]] = []
+    func expectRecipients(_ api: API, campaignID: ObjectID, key user: String) async throws {
+        var recipients: [Components.Schemas.Recipient] = []
         var cursor: String?
         repeat {
-            let page = try await api.call(
-                .get, "/v1/campaigns/\(campaignID)/recipients?limit=500" + (cursor.map { "&cursor=\($0)" } ?? ""), key: user)
-            recipients += page["items"] as? [[String: Any]] ?? []
-            cursor = page["next_cursor"] as? String
+            let page = try await api.typed(user).listCampaignRecipients(
+                path: .init(id: campaignID), query: .init(limit: 500, cursor: cursor)
+            ).ok.body.json
+            recipients += page.items
+            cursor = page.nextCursor
         } while cursor != nil
         #expect(recipients.count == 1_004)
-        #expect(recipients.filter { $0["status"] as? String == "delivered" }.count == 1_000)
-        let skipped = recipients.filter { $0["status"] as? String == "skipped" }.compactMap { $0["reason"] as? String }
+        #expect(recipients.filter { $0.status == "delivered" }.count == 1_000)
+        let skipped = recipients.filter { $0.status == "skipped" }.compactMap(\.reason)
         #expect(skipped == [
             "no mobile number", "no SMS consent", "opted out", "duplicate number: sent to an earlier contact",
         ])
-        let credits = recipients.compactMap { ($0["credits"] as? NSNumber)?.int64Value }.reduce(0, +)
+        let credits = recipients.map(\.credits).reduce(0, +)
         #expect(credits == 1_300)
     }
 }

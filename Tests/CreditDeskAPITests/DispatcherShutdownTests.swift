@@ -69,7 +69,7 @@ struct DispatcherShutdownTests {
         let sent = try await api.call(
             .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: fixture.keys[.clientAdmin],
             body: ["to": "+64215550100", "text": "Your appointment is at 9:30"])
-        #expect(sent.status == .accepted, "\(String(describing: sent.json))")
+        #expect(sent.status == .accepted, "\(sent.text)")
         return try #require(UUID(uuidString: sent.id))
     }
 }

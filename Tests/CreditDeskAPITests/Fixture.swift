@@ -62,15 +62,36 @@ struct Fixture: Sendable {
     }
 }
 
-struct Reply: @unchecked Sendable {
+/// A raw reply, for the tests that must speak below the generated client (malformed bodies,
+/// missing headers, unknown fields). Bodies are read as the contract's types, never as
+/// untyped dictionaries.
+struct Reply: Sendable {
     let status: HTTPResponse.Status
     let headers: HTTPFields
-    let json: [String: Any]?
+    let body: Data
 
-    subscript(key: String) -> Any? { json?[key] }
-    var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
-    var errorDetails: [String: Any]? { (json?["error"] as? [String: Any])?["details"] as? [String: Any] }
-    var id: String { (json?["id"] as? String) ?? "" }
+    /// The body as the contract's `T`.
+    func decode<T: Decodable>(_: T.Type = T.self) throws -> T { try JSONDecoder.contract.decode(T.self, from: body) }
+    var error: Components.Schemas._Error._ErrorPayload? { try? decode(Components.Schemas._Error.self).error }
+    var errorCode: String? { error?.code }
+    /// The field or parameter the error names.
+    var errorField: String? { error?.detail("field") }
+    var replayed: Bool { headers[HTTPField.Name("Idempotent-Replayed")!] == "true" }
+    /// The id of the object the reply carries, as it appears in a path (a UUID or an entry number).
+    var id: String { (try? decode(Identified.self).id) ?? "" }
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    private struct Identified: Decodable {
+        let id: String
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            if let number = try? container.decode(Int64.self, forKey: .id) { id = String(number) }
+            else { id = try container.decode(String.self, forKey: .id) }
+        }
+
+        enum CodingKeys: String, CodingKey { case id }
+    }
 }
 
 /// Drives the real router in-process.
@@ -90,8 +111,7 @@ struct API {
         if let body { buffer = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)) }
         if let rawBody { buffer = ByteBuffer(string: rawBody) }
         return try await client.execute(uri: path, method: method, headers: headers, body: buffer) { response in
-            let json = try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
-            return Reply(status: response.status, headers: response.headers, json: json)
+            Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
         }
     }
 

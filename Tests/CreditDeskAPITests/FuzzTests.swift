@@ -111,14 +111,14 @@ struct FuzzTests {
                 let adjust = try await api.call(
                     .post, "\(client)/credits/adjust", key: key, rawBody: "{\"unit\":\"sms\",\"amount\":\(number),\"reason\":\"x\"}")
                 #expect(adjust.status == .badRequest && adjust.errorCode == "invalid_field", "\(number)")
-                #expect(adjust.errorDetails?["field"] as? String == "amount", "\(number): \(adjust.errorDetails ?? [:])")
+                #expect(adjust.errorField == "amount", "\(number): \(adjust.text)")
                 let bulk = try await api.call(
                     .post, "\(client)/reservations/bulk", key: key,
                     rawBody: "{\"unit\":\"sms\",\"items\":[{\"amount\":1},{\"amount\":\(number)}]}")
-                #expect(bulk.errorDetails?["field"] as? String == "items[1].amount", "\(number): \(bulk.errorDetails ?? [:])")
+                #expect(bulk.errorField == "items[1].amount", "\(number): \(bulk.text)")
                 let limit = try await api.call(
                     .put, "\(client)/credit-limit", key: key, rawBody: "{\"unit\":\"sms\",\"credit_limit\":\(number)}")
-                #expect(limit.errorDetails?["field"] as? String == "credit_limit", "\(number)")
+                #expect(limit.errorField == "credit_limit", "\(number)")
             }
             // Whole numbers written another way are numbers all the same.
             let written = try await api.call(

@@ -1,4 +1,5 @@
 import CreditDeskAPI
+import CreditDeskContract
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskServices
@@ -33,7 +34,7 @@ struct HardeningTests {
                 let reply = try await api.call(
                     .get, "\(account)/\(route)?from=\(from)&to=2026-12-01", key: fixture.keys[.clientReadonly])
                 #expect(reply.status == .badRequest && reply.errorCode == "invalid_parameter", "\(route): \(reply.status.code)")
-                #expect(reply.errorDetails?["field"] as? String == "from")
+                #expect(reply.errorField == "from")
             }
         }
     }
@@ -46,22 +47,24 @@ struct HardeningTests {
                 .post, "/v1/users/\(admin)/keys", key: fixture.keys[.clientAdmin], body: ["label": "laptop"],
                 idempotencyKey: "laptop-key-1")
             #expect(created.status == .created)
-            let secret = try #require(created["secret"] as? String)
+            let newKey = try created.decode(Components.Schemas.NewKey.self)
+            let secret = try #require(newKey.secret)
             // A read-only colleague sending the very same request and key: authorized on its own.
             let colleague = try await api.call(
                 .post, "/v1/users/\(admin)/keys", key: fixture.keys[.clientReadonly], body: ["label": "laptop"],
                 idempotencyKey: "laptop-key-1")
             #expect(colleague.status == .forbidden)
             #expect(colleague.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
-            #expect(!String(describing: colleague.json ?? [:]).contains(secret))
+            #expect(!colleague.text.contains(secret))
             // The admin's own retry replays, without the secret.
             let replay = try await api.call(
                 .post, "/v1/users/\(admin)/keys", key: fixture.keys[.clientAdmin], body: ["label": "laptop"],
                 idempotencyKey: "laptop-key-1")
             #expect(replay.status == .created)
             #expect(replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
-            #expect(replay["secret"] == nil && replay["secret_not_replayable"] as? Bool == true)
-            #expect((replay["key"] as? [String: Any])?["id"] as? String == (created["key"] as? [String: Any])?["id"] as? String)
+            let replayed = try replay.decode(Components.Schemas.NewKey.self)
+            #expect(replayed.secret == nil && replayed.secretNotReplayable == true && !replay.text.contains(secret))
+            #expect(replayed.key.id == newKey.key.id)
             // The same key used by two users for their own requests: two separate operations.
             let mine = fixture.users[.clientUser]!.lower
             let own = try await api.call(
@@ -69,7 +72,7 @@ struct HardeningTests {
                 idempotencyKey: "laptop-key-1")
             #expect(own.status == .created && own.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
             let keys = try await api.call(.get, "/v1/users/\(admin)/keys", key: fixture.keys[.clientAdmin])
-            #expect((keys["items"] as? [Any])?.count == 2)  // the fixture's key and the laptop key
+            #expect(try keys.decode(Components.Schemas.KeyPage.self).items.count == 2)  // the fixture's key and the laptop key
         }
     }
 
@@ -83,11 +86,12 @@ struct HardeningTests {
             let body = Self.gatewayBody(userID: fixture.users[.clientUser])
             let own = try await api.call(.post, path, key: fixture.keys[.clientUser], body: body, idempotencyKey: "gw-1")
             #expect(own.status == .created)
-            let token = try #require(own["callback_token"] as? String)
+            let token = try #require(try own.decode(Components.Schemas.Gateway.self).callbackToken)
             let replay = try await api.call(.post, path, key: fixture.keys[.clientUser], body: body, idempotencyKey: "gw-1")
             #expect(replay.status == .created && replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
-            #expect(replay["callback_token"] == nil && replay["secret_not_replayable"] as? Bool == true)
-            #expect(replay.id == own.id && !String(describing: replay.json ?? [:]).contains(token))
+            let replayed = try replay.decode(Components.Schemas.Gateway.self)
+            #expect(replayed.callbackToken == nil && replayed.secretNotReplayable == true)
+            #expect(replayed.id.description == own.id && !replay.text.contains(token))
         }
     }
 
@@ -102,7 +106,7 @@ struct HardeningTests {
             for actor in [Fixture.Actor.clientReadonly, .clientUser] {
                 let reply = try await api.call(.get, adminPath, key: fixture.keys[actor])
                 #expect(reply.status == .forbidden, "\(actor)")
-                #expect(!String(describing: reply.json ?? [:]).contains("61412345678"))
+                #expect(!reply.text.contains("61412345678"))
             }
             for actor in [Fixture.Actor.clientAdmin, .resellerAdmin, .platformOperator] {
                 #expect(try await api.call(.get, adminPath, key: fixture.keys[actor]).status == .ok, "\(actor)")
@@ -133,16 +137,16 @@ struct HardeningTests {
                 .post, "\(client)/credits/expire", key: admin, body: ["unit": "sms", "amount": 40, "reason": "term ended"])
             #expect(expiry.status == .created)
             let overview = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/clients", key: admin)
-            let row = (overview["items"] as? [[String: Any]])?.first { $0["id"] as? String == fixture.client.id.lower }
-            #expect(row?["sms_used_this_month"] as? NSNumber == 3)
+            let row = try overview.decode(Components.Schemas.ClientRowPage.self).items.first { $0.id.uuid == fixture.client.id }
+            #expect(row?.smsUsedThisMonth == 3)
             let dashboard = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/dashboard", key: admin)
-            #expect(dashboard["sms_used"] as? NSNumber == 3)
+            #expect(try dashboard.decode(Components.Schemas.Dashboard.self).smsUsed == 3)
             let today = String(ISO8601.format(Date()).prefix(10))
             let tomorrow = String(ISO8601.format(Date().addingTimeInterval(2 * 86_400)).prefix(10))
             let usage = try await api.call(
                 .get, "\(client)/usage?from=\(today)&to=\(tomorrow)&group=month", key: admin)
-            let totals = (usage["totals"] as? [[String: Any]])?.first { $0["unit"] as? String == "sms" }
-            #expect(totals?["consumed"] as? NSNumber == 3 && totals?["expired"] as? NSNumber == 40)
+            let totals = try usage.decode(Components.Schemas.UsageReport.self).totals.first { $0.unit == .sms }
+            #expect(totals?.consumed == 3 && totals?.expired == 40)
         }
     }
 

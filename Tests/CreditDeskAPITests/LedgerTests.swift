@@ -25,28 +25,31 @@ struct LedgerTests {
     func idempotency() async throws {
         try await withAPI { api, fixture, pool in
             try await fund(api, fixture)
-            let key = fixture.keys[.resellerAdmin]
-            let path = "/v1/accounts/\(fixture.client.id.lower)/credits/adjust"
-            let body: [String: Any] = ["unit": "sms", "amount": 25, "reason": "bonus"]
-            let first = try await api.call(.post, path, key: key, body: body, idempotencyKey: "bonus-1")
-            let replay = try await api.call(.post, path, key: key, body: body, idempotencyKey: "bonus-1")
-            #expect(first.status == .ok && replay.status == .ok)
-            #expect(first["id"] as? NSNumber == replay["id"] as? NSNumber)
-            #expect(replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
-            let conflict = try await api.call(
-                .post, path, key: key, body: ["unit": "sms", "amount": 26, "reason": "bonus"], idempotencyKey: "bonus-1")
-            #expect(conflict.status == .conflict)
-            #expect(conflict.errorCode == "idempotency_conflict")
-            #expect(try await api.balance(fixture.client.id, .sms, key: key!).posted == 125)
+            let admin = api.typed(fixture.keys[.resellerAdmin])
+            func adjust(_ amount: Int64, _ reason: String, key: String, as actor: Client? = nil) async throws
+                -> Endpoints.AdjustCredits.Output
+            {
+                try await (actor ?? admin).adjustCredits(
+                    path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: key),
+                    body: .json(.init(unit: .sms, amount: amount, reason: reason)))
+            }
+            let first = try await adjust(25, "bonus", key: "bonus-1").ok
+            let replay = try await adjust(25, "bonus", key: "bonus-1").ok
+            #expect(try first.body.json.id == replay.body.json.id)
+            #expect(first.headers.idempotentReplayed == nil && replay.headers.idempotentReplayed == ._true)
+            let conflict = try await adjust(26, "bonus", key: "bonus-1")
+            #expect(contractError(conflict)?.code == "idempotency_conflict")
+            #expect(try await api.balance(fixture.client.id, .sms, key: fixture.keys[.resellerAdmin]!).posted == 125)
             // A failed request does not burn its key: once credits exist, the same key applies.
-            let remove = ["unit": "sms", "amount": -500, "reason": "clawback"] as [String: Any]
-            #expect(try await api.call(.post, path, key: key, body: remove, idempotencyKey: "claw").status == .conflict)
-            try await api.call(.post, path, key: key, body: ["unit": "sms", "amount": 400, "reason": "top up"])
-            #expect(try await api.call(.post, path, key: key, body: remove, idempotencyKey: "claw").status == .ok)
+            #expect(contractError(try await adjust(-500, "clawback", key: "claw"))?.code == "insufficient_credits")
+            _ = try await adjust(400, "top up", key: freshKey()).ok
+            _ = try await adjust(-500, "clawback", key: "claw").ok
             // Keys are per acting account: the same key from another account is a new request.
-            let fromOperator = try await api.call(
-                .post, path, key: fixture.keys[.platformOperator], body: body, idempotencyKey: "bonus-1")
-            #expect(fromOperator.status == .ok && fromOperator.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
+            let fromOperator = try await adjust(
+                25, "bonus", key: "bonus-1", as: api.typed(fixture.keys[.platformOperator])
+            ).ok
+            #expect(fromOperator.headers.idempotentReplayed == nil)
+            #expect(try fromOperator.body.json.id != first.body.json.id)
             try await verifyClean(pool)
         }
     }
@@ -55,79 +58,87 @@ struct LedgerTests {
     func insufficient() async throws {
         try await withAPI { api, fixture, pool in
             try await fund(api, fixture, sms: 50, clientSMS: 20)
-            let reply = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: fixture.keys[.clientUser],
-                body: ["unit": "sms", "amount": 21])
-            #expect(reply.status == .conflict)
-            #expect(reply.errorCode == "insufficient_credits")
-            #expect(reply.errorDetails?["available"] as? NSNumber == 20)
-            #expect(reply.errorDetails?["requested"] as? NSNumber == 21)
-            let overdraw = try await api.call(
-                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.resellerAdmin],
-                body: ["unit": "sms", "amount": 31, "to_account_id": fixture.client.id.lower])
-            #expect(overdraw.errorCode == "insufficient_credits")
+            let reply = try await api.typed(fixture.keys[.clientUser]).reserveCredits(
+                path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
+                body: .json(.init(unit: .sms, amount: 21)))
+            let error = try reply.conflict.body.json.error
+            #expect(error.code == "insufficient_credits")
+            #expect(error.detail("available") == "20" && error.detail("requested") == "21")
+            let overdraw = try await api.typed(fixture.keys[.resellerAdmin]).transferCredits(
+                path: .init(id: fixture.reseller.id.objectID), headers: .init(idempotencyKey: freshKey()),
+                body: .json(.init(unit: .sms, amount: 31, toAccountId: fixture.client.id.objectID)))
+            #expect(contractError(overdraw)?.code == "insufficient_credits")
             #expect(try await api.balance(fixture.reseller.id, .sms, key: fixture.keys[.resellerAdmin]!).posted == 30)
             try await verifyClean(pool)
         }
+    }
+
+    /// Every reservation of a listing, following cursors to the end.
+    func allReservations(
+        _ user: Client, _ account: UUID, batch: String? = nil, status: Components.Schemas.ReservationStatus? = nil
+    ) async throws -> [Components.Schemas.Reservation] {
+        var rows: [Components.Schemas.Reservation] = []
+        var cursor: String?
+        repeat {
+            let page = try await user.listReservations(
+                path: .init(id: account.objectID),
+                query: .init(status: status, batchId: batch.flatMap(UUID.init(uuidString:))?.objectID, limit: 500, cursor: cursor)
+            ).ok.body.json
+            rows += page.items
+            cursor = page.nextCursor
+        } while cursor != nil
+        return rows
     }
 
     @Test("a bulk reservation holds every message's credits at once, lists by batch, and settles per message")
     func bulkReservations() async throws {
         try await withAPI { api, fixture, pool in
             try await fund(api, fixture, sms: 10_000, clientSMS: 5_000)
-            let user = fixture.keys[.clientUser]!
-            let account = "/v1/accounts/\(fixture.client.id.lower)"
+            let key = fixture.keys[.clientUser]!
+            let user = api.typed(key)
             // 1,200 messages of 1 to 3 segments: more than two pages of the listing.
-            let items: [[String: Any]] = (0..<1_200).map { ["amount": 1 + $0 % 3, "reference": "msg-\($0)"] }
-            let total = (0..<1_200).reduce(Int64(0)) { $0 + Int64(1 + $1 % 3) }
-            let batch = try await api.call(
-                .post, "\(account)/reservations/bulk", key: user, body: ["unit": "sms", "items": items],
-                idempotencyKey: "campaign-1")
-            #expect(batch.status == .created)
-            #expect(batch["count"] as? NSNumber == 1_200)
-            #expect((batch["total_amount"] as? NSNumber)?.int64Value == total)
-            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (5_000, total, 5_000 - total))
-            let batchID = try #require(batch["batch_id"] as? String)
+            let items = (0..<1_200).map { Components.Schemas.ReserveBatch.ItemsPayloadPayload(amount: Int64(1 + $0 % 3), reference: "msg-\($0)") }
+            let total = items.reduce(Int64(0)) { $0 + $1.amount }
+            func reserve(_ items: [Components.Schemas.ReserveBatch.ItemsPayloadPayload]) async throws
+                -> Endpoints.ReserveCreditsInBulk.Output
+            {
+                try await user.reserveCreditsInBulk(
+                    path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: "campaign-1"),
+                    body: .json(.init(unit: .sms, items: items)))
+            }
+            let batch = try await reserve(items).created.body.json
+            #expect(batch.count == 1_200 && batch.totalAmount == total)
+            #expect(try await api.balance(fixture.client.id, .sms, key: key) == (5_000, total, 5_000 - total))
 
             // The same items with keys in another order replay; other items under the key conflict.
-            let reordered = items.map { ["reference": $0["reference"]!, "amount": $0["amount"]!] }
+            let reordered: [[String: Any]] = items.map { ["reference": $0.reference!, "amount": $0.amount] }
             let replay = try await api.call(
-                .post, "\(account)/reservations/bulk", key: user, body: ["items": reordered, "unit": "sms"],
-                idempotencyKey: "campaign-1")
-            #expect(replay.status == .created && replay["batch_id"] as? String == batchID)
-            #expect(replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
-            let changed = try await api.call(
-                .post, "\(account)/reservations/bulk", key: user,
-                body: ["unit": "sms", "items": Array(items.dropLast())], idempotencyKey: "campaign-1")
-            #expect(changed.errorCode == "idempotency_conflict")
+                .post, "/v1/accounts/\(fixture.client.id.lower)/reservations/bulk", key: key,
+                body: ["items": reordered, "unit": "sms"], idempotencyKey: "campaign-1")
+            #expect(replay.status == .created && replay.replayed)
+            #expect(try replay.decode(Components.Schemas.ReservationBatch.self) == batch)
+            #expect(contractError(try await reserve(Array(items.dropLast())))?.code == "idempotency_conflict")
 
             // Every reservation of the batch, exactly once, across pages.
-            var references: [String] = []
-            var ids: [String: String] = [:]
-            var cursor: String?
-            repeat {
-                let page = try await api.call(
-                    .get, "\(account)/reservations?batch_id=\(batchID)&limit=500\(cursor.map { "&cursor=\($0)" } ?? "")",
-                    key: user)
-                #expect(page.status == .ok)
-                for row in page["items"] as? [[String: Any]] ?? [] {
-                    let reference = row["reference"] as? String ?? ""
-                    references.append(reference)
-                    ids[reference] = row["id"] as? String
-                    #expect(row["batch_id"] as? String == batchID && row["status"] as? String == "pending")
-                }
-                cursor = page["next_cursor"] as? String
-            } while cursor != nil
-            #expect(references.count == 1_200 && Set(references) == Set((0..<1_200).map { "msg-\($0)" }))
+            let rows = try await allReservations(user, fixture.client.id, batch: batch.batchId.description)
+            #expect(rows.count == 1_200 && Set(rows.compactMap(\.reference)) == Set(items.compactMap(\.reference)))
+            #expect(rows.allSatisfy { $0.batchId == batch.batchId && $0.status == .pending })
+            let ids = Dictionary(uniqueKeysWithValues: rows.map { ($0.reference ?? "", $0.id) })
 
             // Messages settle one by one: msg-2 (3 credits) posts, msg-0 (1 credit) voids.
-            let post = try await api.call(.post, "/v1/reservations/\(ids["msg-2"]!)/post", key: user, body: [:])
-            #expect(post["status"] as? String == "posted")
-            let void = try await api.call(.post, "/v1/reservations/\(ids["msg-0"]!)/void", key: user, body: [:])
-            #expect(void["status"] as? String == "voided")
-            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (4_997, total - 4, 4_997 - total + 4))
-            let pending = try await api.call(.get, "\(account)/reservations?status=pending&limit=500", key: user)
-            #expect((pending["items"] as? [[String: Any]])?.count == 500 && pending["next_cursor"] != nil)
+            let post = try await user.postReservation(
+                path: .init(id: ids["msg-2"]!), headers: .init(idempotencyKey: freshKey()), body: .json(.init())
+            ).ok.body.json
+            #expect(post.status == .posted)
+            let void = try await user.voidReservation(
+                path: .init(id: ids["msg-0"]!), headers: .init(idempotencyKey: freshKey())
+            ).ok.body.json
+            #expect(void.status == .voided)
+            #expect(try await api.balance(fixture.client.id, .sms, key: key) == (4_997, total - 4, 4_997 - total + 4))
+            let pending = try await user.listReservations(
+                path: .init(id: fixture.client.id.objectID), query: .init(status: .pending, limit: 500)
+            ).ok.body.json
+            #expect(pending.items.count == 500 && pending.nextCursor != nil)
             try await verifyClean(pool)
         }
     }
@@ -136,85 +147,98 @@ struct LedgerTests {
     func bulkReservationRefusals() async throws {
         try await withAPI { api, fixture, pool in
             try await fund(api, fixture, sms: 1_000, clientSMS: 100)
-            let user = fixture.keys[.clientUser]!
-            let path = "/v1/accounts/\(fixture.client.id.lower)/reservations/bulk"
-            let tooMuch = try await api.call(
-                .post, path, key: user, body: ["unit": "sms", "items": (0..<51).map { _ in ["amount": 2] }])
-            #expect(tooMuch.errorCode == "insufficient_credits")
-            #expect(tooMuch.errorDetails?["requested"] as? NSNumber == 102)
-            let empty = try await api.call(.post, path, key: user, body: ["unit": "sms", "items": [] as [Any]])
-            #expect(empty.status == .badRequest && empty.errorDetails?["field"] as? String == "items")
-            let zero = try await api.call(
-                .post, path, key: user, body: ["unit": "sms", "items": [["amount": 1], ["amount": 1], ["amount": 0]]])
-            #expect(zero.status == .badRequest && zero.errorDetails?["field"] as? String == "items[2].amount")
-            let longReference = try await api.call(
-                .post, path, key: user, body: ["unit": "sms", "items": [["amount": 1, "reference": String(repeating: "r", count: 201)]]])
-            #expect(longReference.errorDetails?["field"] as? String == "items[0].reference")
-            let unknown = try await api.call(.post, path, key: user, body: ["unit": "sms", "items": [["amount": 1]], "x": 1])
+            let key = fixture.keys[.clientUser]!
+            let user = api.typed(key)
+            typealias Item = Components.Schemas.ReserveBatch.ItemsPayloadPayload
+            func reserve(_ items: [Item], unit: Components.Schemas.CreditUnit = .sms) async throws
+                -> Components.Schemas._Error._ErrorPayload?
+            {
+                contractError(
+                    try await user.reserveCreditsInBulk(
+                        path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
+                        body: .json(.init(unit: unit, items: items))))
+            }
+            let tooMuch = try await reserve(Array(repeating: Item(amount: 2), count: 51))
+            #expect(tooMuch?.code == "insufficient_credits" && tooMuch?.detail("requested") == "102")
+            #expect(try await reserve([])?.detail("field") == "items")
+            #expect(try await reserve([Item(amount: 1), Item(amount: 1), Item(amount: 0)])?.detail("field") == "items[2].amount")
+            let longReference = Item(amount: 1, reference: String(repeating: "r", count: 201))
+            #expect(try await reserve([longReference])?.detail("field") == "items[0].reference")
+            #expect(try await reserve([Item(amount: 1)], unit: .mms)?.code == "feature_disabled")
+            let unknown = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/reservations/bulk", key: key,
+                body: ["unit": "sms", "items": [["amount": 1]], "x": 1])
             #expect(unknown.errorCode == "unknown_field")
-            let mms = try await api.call(.post, path, key: user, body: ["unit": "mms", "items": [["amount": 1]]])
-            #expect(mms.errorCode == "feature_disabled")
             // Nothing was held or created by any of them.
-            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
-            let listed = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: user)
-            #expect((listed["items"] as? [[String: Any]])?.isEmpty == true)
-            let badCursor = try await api.call(
-                .get, "/v1/accounts/\(fixture.client.id.lower)/reservations?cursor=nonsense", key: user)
-            #expect(badCursor.status == .badRequest)
+            #expect(try await api.balance(fixture.client.id, .sms, key: key) == (100, 0, 100))
+            #expect(try await allReservations(user, fixture.client.id).isEmpty)
+            let badCursor = try await user.listReservations(
+                path: .init(id: fixture.client.id.objectID), query: .init(cursor: "nonsense"))
+            #expect(try badCursor.badRequest.body.json.error.detail("field") == "cursor")
             try await verifyClean(pool)
         }
+    }
+
+    /// Holds `amount` SMS credits on `account`.
+    func reserve(_ user: Client, _ account: ObjectID, _ amount: Int64) async throws -> Components.Schemas.Reservation {
+        try await user.reserveCredits(
+            path: .init(id: account), headers: .init(idempotencyKey: freshKey()), body: .json(.init(unit: .sms, amount: amount))
+        ).created.body.json
     }
 
     @Test("reserve, partial post, void, charge and refund keep posted and reserved exact")
     func reservationLifecycle() async throws {
         try await withAPI { api, fixture, pool in
             try await fund(api, fixture)
-            let user = fixture.keys[.clientUser]!
-            let account = "/v1/accounts/\(fixture.client.id.lower)"
-            let first = try await api.call(.post, "\(account)/reservations", key: user, body: ["unit": "sms", "amount": 30])
-            #expect(first.status == .created)
-            var balance = try await api.balance(fixture.client.id, .sms, key: user)
-            #expect(balance == (100, 30, 70))
-            let posted = try await api.call(.post, "/v1/reservations/\(first.id)/post", key: user, body: ["amount": 12])
-            #expect(posted["status"] as? String == "posted" && posted["posted_amount"] as? NSNumber == 12)
-            balance = try await api.balance(fixture.client.id, .sms, key: user)
-            #expect(balance == (88, 0, 88))
-            let again = try await api.call(.post, "/v1/reservations/\(first.id)/void", key: user, body: [:])
-            #expect(again.status == .conflict)
+            let key = fixture.keys[.clientUser]!
+            let user = api.typed(key)
+            let client = fixture.client.id.objectID
+            func post(_ id: ObjectID, _ amount: Int64) async throws -> Endpoints.PostReservation.Output {
+                try await user.postReservation(
+                    path: .init(id: id), headers: .init(idempotencyKey: freshKey()), body: .json(.init(amount: amount)))
+            }
+            func release(_ id: ObjectID) async throws -> Endpoints.VoidReservation.Output {
+                try await user.voidReservation(path: .init(id: id), headers: .init(idempotencyKey: freshKey()))
+            }
+            let first = try await reserve(user, client, 30)
+            #expect(try await api.balance(fixture.client.id, .sms, key: key) == (100, 30, 70))
+            let posted = try await post(first.id, 12).ok.body.json
+            #expect(posted.status == .posted && posted.postedAmount == 12)
+            #expect(try await api.balance(fixture.client.id, .sms, key: key) == (88, 0, 88))
+            #expect(contractError(try await release(first.id))?.code == "conflict")
 
-            let second = try await api.call(.post, "\(account)/reservations", key: user, body: ["unit": "sms", "amount": 8])
+            let second = try await reserve(user, client, 8)
             // More than is reserved: a well-formed amount the reservation's state does not allow.
-            let tooMuch = try await api.call(.post, "/v1/reservations/\(second.id)/post", key: user, body: ["amount": 9])
-            #expect(tooMuch.status == .conflict && tooMuch.errorDetails?["field"] as? String == "amount")
-            #expect(try await api.call(.post, "/v1/reservations/\(second.id)/void", key: user, body: [:]).status == .ok)
-            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (88, 0, 88))
+            #expect(try await post(second.id, 9).conflict.body.json.error.detail("field") == "amount")
+            _ = try await release(second.id).ok
+            #expect(try await api.balance(fixture.client.id, .sms, key: key) == (88, 0, 88))
 
-            let charge = try await api.call(.post, "\(account)/charges", key: user, body: ["unit": "sms", "amount": 5])
-            #expect(charge.status == .created)
-            let chargeID = (charge["id"] as? NSNumber)?.int64Value ?? 0
+            let charge = try await user.chargeCredits(
+                path: .init(id: client), headers: .init(idempotencyKey: freshKey()),
+                body: .json(.init(unit: .sms, amount: 5))
+            ).created.body.json
+            let admin = api.typed(fixture.keys[.resellerAdmin])
+            func refund(_ amount: Int64?, _ reason: String, as actor: Client) async throws -> Endpoints.RefundEntry.Output {
+                try await actor.refundEntry(
+                    path: .init(id: charge.id), headers: .init(idempotencyKey: freshKey()),
+                    body: .json(.init(amount: amount, reason: reason)))
+            }
             // A client cannot refund itself; its reseller can, up to what was charged.
-            let selfRefund = try await api.call(.post, "/v1/entries/\(chargeID)/refund", key: user, body: ["reason": "x"])
-            #expect(selfRefund.status == .forbidden)
-            let admin = fixture.keys[.resellerAdmin]
-            let refund = try await api.call(
-                .post, "/v1/entries/\(chargeID)/refund", key: admin, body: ["amount": 3, "reason": "failed message"])
-            #expect(refund.status == .created)
-            let over = try await api.call(
-                .post, "/v1/entries/\(chargeID)/refund", key: admin, body: ["amount": 3, "reason": "again"])
-            #expect(over.status == .conflict && over.errorDetails?["field"] as? String == "amount")
-            #expect(try await api.call(.post, "/v1/entries/\(chargeID)/refund", key: admin, body: ["reason": "rest"]).status == .created)
-            #expect(try await api.call(.post, "/v1/entries/\(chargeID)/refund", key: admin, body: ["reason": "more"]).status == .conflict)
-            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (88, 0, 88))
+            #expect(try await refund(nil, "x", as: user).forbidden.body.json.error.code == "forbidden")
+            #expect(try await refund(3, "failed message", as: admin).created.body.json.amount == 3)
+            #expect(try await refund(3, "again", as: admin).conflict.body.json.error.detail("field") == "amount")
+            #expect(try await refund(nil, "rest", as: admin).created.body.json.amount == 2)
+            #expect(contractError(try await refund(nil, "more", as: admin))?.code != nil)
+            #expect(try await api.balance(fixture.client.id, .sms, key: key) == (88, 0, 88))
 
-            let overview = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/clients", key: admin)
-            let row = (overview["items"] as? [[String: Any]])?.first
+            let reseller = fixture.reseller.id.objectID
+            let row = try await admin.listClients(path: .init(id: reseller)).ok.body.json.items.first
             // Used is what the usage report calls consumed: 12 sent plus 5 charged. The refund is
             // income of its own (the report's `refunded`), not negative use.
-            #expect(row?["sms_used_this_month"] as? NSNumber == 17)
-            let dashboard = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/dashboard", key: admin)
-            #expect(dashboard["sms_used"] as? NSNumber == 17)
-            let history = try await api.call(.get, "\(account)/entries?kind=refund", key: admin)
-            #expect((history["items"] as? [Any])?.count == 2)
+            #expect(row?.smsUsedThisMonth == 17)
+            #expect(try await admin.getDashboard(path: .init(id: reseller)).ok.body.json.smsUsed == 17)
+            let history = try await admin.listEntries(path: .init(id: client), query: .init(kind: .refund)).ok.body.json
+            #expect(history.items.count == 2 && history.items.allSatisfy { $0.kind == .refund })
             try await verifyClean(pool)
         }
     }
@@ -222,54 +246,55 @@ struct LedgerTests {
     @Test("MMS credits need the effective mms feature, which the parent controls for the whole subtree")
     func mmsRules() async throws {
         try await withAPI { api, fixture, pool in
-            let operatorKey = fixture.keys[.platformOperator]
-            let admin = fixture.keys[.resellerAdmin]
-            let grantMMS: [String: Any] = ["unit": "mms", "amount": 100, "to_account_id": fixture.reseller.id.lower]
-            let refused = try await api.call(
-                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey, body: grantMMS)
-            #expect(refused.errorCode == "feature_disabled")
+            let platformOperator = api.typed(fixture.keys[.platformOperator])
+            let admin = api.typed(fixture.keys[.resellerAdmin])
+            let reseller = fixture.reseller.id.objectID
+            let client = fixture.client.id.objectID
+            func grantMMS() async throws -> Endpoints.TransferCredits.Output {
+                try await platformOperator.transferCredits(
+                    path: .init(id: fixture.platform.id.objectID), headers: .init(idempotencyKey: freshKey()),
+                    body: .json(.init(unit: .mms, amount: 100, toAccountId: reseller)))
+            }
+            func setMMS(_ on: Bool, on account: ObjectID, as actor: Client) async throws -> Endpoints.UpdateFeatures.Output {
+                try await actor.updateFeatures(
+                    path: .init(id: account), headers: .init(idempotencyKey: freshKey()), body: .json(.init(mms: on)))
+            }
+            func sell(_ package: ObjectID) async throws -> Endpoints.SellPackage.Output {
+                try await admin.sellPackage(
+                    path: .init(id: client), headers: .init(idempotencyKey: freshKey()), body: .json(.init(packageId: package)))
+            }
+            func createPackage(_ name: String, sms: Int64?, mms: Int64, price: Int64, currency: String) async throws
+                -> Endpoints.CreatePackage.Output
+            {
+                try await admin.createPackage(
+                    path: .init(id: reseller), headers: .init(idempotencyKey: freshKey()),
+                    body: .json(.init(
+                        value1: .init(name: name, smsCredits: sms, mmsCredits: mms, priceMinor: price, currency: currency),
+                        value2: .init(value2: .init(mmsCredits: Int(mms))))))
+            }
+            #expect(contractError(try await grantMMS())?.code == "feature_disabled")
             // Only the platform may enable MMS for a top-level reseller: not the reseller itself.
-            let selfEnable = try await api.call(
-                .patch, "/v1/accounts/\(fixture.reseller.id.lower)/features", key: admin, body: ["mms": true])
-            #expect(selfEnable.status == .forbidden)
-            #expect(
-                try await api.call(
-                    .patch, "/v1/accounts/\(fixture.reseller.id.lower)/features", key: operatorKey, body: ["mms": true]
-                ).status == .ok)
-            #expect(
-                try await api.call(.post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey, body: grantMMS)
-                    .status == .ok)
+            #expect(contractError(try await setMMS(true, on: reseller, as: admin))?.code == "forbidden")
+            _ = try await setMMS(true, on: reseller, as: platformOperator).ok
+            _ = try await grantMMS().ok
             // The client has not got it yet: a package with MMS cannot be sold to it.
-            let package = try await api.call(
-                .post, "/v1/accounts/\(fixture.reseller.id.lower)/packages", key: admin,
-                body: ["name": "Mixed", "sms_credits": 0, "mms_credits": 10, "price_minor": 990, "currency": "USD"])
-            #expect(package.status == .created)
-            let sale = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/package-sales", key: admin, body: ["package_id": package.id])
-            #expect(sale.errorCode == "feature_disabled")
-            let enableClient = try await api.call(
-                .patch, "/v1/accounts/\(fixture.client.id.lower)/features", key: admin, body: ["mms": true])
-            #expect((enableClient["effective"] as? [String: Bool])?["mms"] == true)
-            let sold = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/package-sales", key: admin, body: ["package_id": package.id])
-            #expect(sold.status == .created)
-            #expect(sold["price_minor"] as? NSNumber == 990 && sold["currency"] as? String == "USD")
-            #expect(try await api.balance(fixture.client.id, .mms, key: admin!).posted == 10)
+            let package = try await createPackage("Mixed", sms: 0, mms: 10, price: 990, currency: "USD").created.body.json
+            #expect(contractError(try await sell(package.id))?.code == "feature_disabled")
+            #expect(try await setMMS(true, on: client, as: admin).ok.body.json.effective.mms == true)
+            let sold = try await sell(package.id).created.body.json
+            #expect(sold.priceMinor == 990 && sold.currency == "USD")
+            #expect(try await api.balance(fixture.client.id, .mms, key: fixture.keys[.resellerAdmin]!).posted == 10)
 
             // Disabling on the reseller switches it off for the client at once, own flag kept.
-            try await api.call(.patch, "/v1/accounts/\(fixture.reseller.id.lower)/features", key: operatorKey, body: ["mms": false])
-            let features = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/features", key: admin)
-            #expect((features["features"] as? [String: Bool])?["mms"] == true)
-            #expect((features["effective"] as? [String: Bool])?["mms"] == false)
-            let use = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: fixture.keys[.clientUser],
-                body: ["unit": "mms", "amount": 1])
-            #expect(use.errorCode == "feature_disabled")
+            _ = try await setMMS(false, on: reseller, as: platformOperator).ok
+            let features = try await admin.getFeatures(path: .init(id: client)).ok.body.json
+            #expect(features.features.mms == true && features.effective.mms == false)
+            let use = try await api.typed(fixture.keys[.clientUser]).reserveCredits(
+                path: .init(id: client), headers: .init(idempotencyKey: freshKey()), body: .json(.init(unit: .mms, amount: 1)))
+            #expect(contractError(use)?.code == "feature_disabled")
             // A package with MMS needs the seller's own effective MMS.
-            let mmsPackage = try await api.call(
-                .post, "/v1/accounts/\(fixture.reseller.id.lower)/packages", key: admin,
-                body: ["name": "MMS", "mms_credits": 5, "price_minor": 1, "currency": "EUR"])
-            #expect(mmsPackage.errorCode == "feature_disabled")
+            let mmsPackage = try await createPackage("MMS", sms: nil, mms: 5, price: 1, currency: "EUR")
+            #expect(contractError(mmsPackage)?.code == "feature_disabled")
             try await verifyClean(pool)
         }
     }
@@ -277,25 +302,25 @@ struct LedgerTests {
     @Test("a credit limit lets an account go that far below zero, and not a credit more")
     func creditLimit() async throws {
         try await withAPI { api, fixture, pool in
-            let admin = fixture.keys[.resellerAdmin]
-            let operatorKey = fixture.keys[.platformOperator]
-            let postpaid = try await api.call(
-                .put, "/v1/accounts/\(fixture.reseller.id.lower)/credit-limit", key: operatorKey,
-                body: ["unit": "sms", "credit_limit": 500])
-            #expect(postpaid["available"] as? NSNumber == 500)
-            let transfer: [String: Any] = ["unit": "sms", "amount": 500, "to_account_id": fixture.client.id.lower]
-            #expect(
-                try await api.call(.post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: admin, body: transfer)
-                    .status == .ok)
-            #expect(try await api.balance(fixture.reseller.id, .sms, key: admin!) == (-500, 0, 0))
-            let more = try await api.call(
-                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: admin,
-                body: ["unit": "sms", "amount": 1, "to_account_id": fixture.client.id.lower])
-            #expect(more.errorCode == "insufficient_credits")
-            let lower = try await api.call(
-                .put, "/v1/accounts/\(fixture.reseller.id.lower)/credit-limit", key: operatorKey,
-                body: ["unit": "sms", "credit_limit": 100])
-            #expect(lower.status == .conflict)
+            let admin = api.typed(fixture.keys[.resellerAdmin])
+            let platformOperator = api.typed(fixture.keys[.platformOperator])
+            let reseller = fixture.reseller.id.objectID
+            func setLimit(_ limit: Int64) async throws -> Endpoints.SetCreditLimit.Output {
+                try await platformOperator.setCreditLimit(
+                    path: .init(id: reseller), headers: .init(idempotencyKey: freshKey()),
+                    body: .json(.init(unit: .sms, creditLimit: limit)))
+            }
+            func transfer(_ amount: Int64) async throws -> Endpoints.TransferCredits.Output {
+                try await admin.transferCredits(
+                    path: .init(id: reseller), headers: .init(idempotencyKey: freshKey()),
+                    body: .json(.init(unit: .sms, amount: amount, toAccountId: fixture.client.id.objectID)))
+            }
+            #expect(try await setLimit(500).ok.body.json.available == 500)
+            _ = try await transfer(500).ok
+            #expect(try await api.balance(fixture.reseller.id, .sms, key: fixture.keys[.resellerAdmin]!) == (-500, 0, 0))
+            #expect(contractError(try await transfer(1))?.code == "insufficient_credits")
+            #expect(contractError(try await setLimit(100)) != nil)
+            #expect(try await api.balance(fixture.reseller.id, .sms, key: fixture.keys[.resellerAdmin]!) == (-500, 0, 0))
             try await verifyClean(pool)
         }
     }
@@ -303,41 +328,43 @@ struct LedgerTests {
     @Test("children and the clients overview page with cursors, search and sorting")
     func paging() async throws {
         try await withAPI { api, fixture, _ in
-            let admin = fixture.keys[.resellerAdmin]
+            let admin = api.typed(fixture.keys[.resellerAdmin])
+            let reseller = fixture.reseller.id.objectID
             try await fund(api, fixture, sms: 10_000, clientSMS: 1)
             for index in 0..<7 {
-                let created = try await api.call(
-                    .post, "/v1/accounts", key: admin,
-                    body: ["parent_id": fixture.reseller.id.lower, "kind": "client", "name": "Shop \(index), \"Main\" St"])
-                try await api.call(
-                    .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: admin,
-                    body: ["unit": "sms", "amount": 10 * (index + 1), "to_account_id": created.id])
+                let created = try await admin.createAccount(
+                    headers: .init(idempotencyKey: freshKey()),
+                    body: .json(.init(parentId: reseller, kind: .client, name: "Shop \(index), \"Main\" St"))
+                ).created.body.json
+                _ = try await admin.transferCredits(
+                    path: .init(id: reseller), headers: .init(idempotencyKey: freshKey()),
+                    body: .json(.init(unit: .sms, amount: Int64(10 * (index + 1)), toAccountId: created.id))
+                ).ok
             }
             var names = [String]()
             var cursor: String? = nil
             repeat {
-                let query = "limit=3" + (cursor.map { "&cursor=\($0)" } ?? "")
-                let page = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/children?\(query)", key: admin)
-                names += (page["items"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
-                cursor = page["next_cursor"] as? String
+                let page = try await admin.listChildren(path: .init(id: reseller), query: .init(limit: 3, cursor: cursor)).ok.body.json
+                names += page.items.map(\.name)
+                cursor = page.nextCursor
             } while cursor != nil
             #expect(names.count == 8)
             #expect(names == names.sorted { $0.lowercased() < $1.lowercased() })
-            let search = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/children?search=shop%203", key: admin)
-            #expect((search["items"] as? [Any])?.count == 1)
+            let search = try await admin.listChildren(path: .init(id: reseller), query: .init(search: "shop 3")).ok.body.json
+            #expect(search.items.map(\.name) == ["Shop 3, \"Main\" St"])
 
             var available = [Int64]()
             cursor = nil
             repeat {
-                let query = "sort=sms_available&order=desc&limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")
-                let page = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/clients?\(query)", key: admin)
-                #expect(page.status == .ok)
-                available += (page["items"] as? [[String: Any]] ?? []).compactMap { ($0["sms_available"] as? NSNumber)?.int64Value }
-                cursor = page["next_cursor"] as? String
+                let page = try await admin.listClients(
+                    path: .init(id: reseller), query: .init(sort: .smsAvailable, order: .desc, limit: 2, cursor: cursor)
+                ).ok.body.json
+                available += page.items.map(\.smsAvailable)
+                cursor = page.nextCursor
             } while cursor != nil
             #expect(available == [70, 60, 50, 40, 30, 20, 10, 1])
-            let badSort = try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/clients?sort=price", key: admin)
-            #expect(badSort.status == .badRequest)
+            let badSort = try await api.call(.get, "/v1/accounts/\(reseller)/clients?sort=price", key: fixture.keys[.resellerAdmin])
+            #expect(badSort.status == .badRequest && badSort.errorField == "sort")
         }
     }
 }

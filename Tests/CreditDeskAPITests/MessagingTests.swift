@@ -1,3 +1,4 @@
+import CreditDeskContract
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskGateway
@@ -52,54 +53,95 @@ struct MessagingTests {
     }
 
     func fund(_ api: API, _ fixture: Fixture, features: [String]) async throws {
-        let flags = Dictionary(uniqueKeysWithValues: features.map { ($0, true) })
-        if !flags.isEmpty {
-            try await api.call(
-                .patch, "/v1/accounts/\(fixture.reseller.id.lower)/features", key: fixture.keys[.platformOperator], body: flags)
-            try await api.call(
-                .patch, "/v1/accounts/\(fixture.client.id.lower)/features", key: fixture.keys[.resellerAdmin], body: flags)
+        if !features.isEmpty {
+            let on = { (feature: String) in features.contains(feature) ? true : nil }
+            let changes = Components.Schemas.FeatureChanges(
+                mms: on("mms"), international: on("international"), campaigns: on("campaigns"),
+                scheduling: on("scheduling"), inbound: on("inbound"))
+            for (account, actor) in [(fixture.reseller, Fixture.Actor.platformOperator), (fixture.client, .resellerAdmin)] {
+                _ = try await api.typed(fixture.keys[actor]).updateFeatures(
+                    path: .init(id: account.id.objectID), headers: .init(idempotencyKey: freshKey()), body: .json(changes)
+                ).ok
+            }
         }
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
-            body: ["unit": "sms", "amount": 1_000, "to_account_id": fixture.reseller.id.lower])
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.resellerAdmin],
-            body: ["unit": "sms", "amount": 100, "to_account_id": fixture.client.id.lower])
+        try await transfer(api, fixture, .sms, 1_000, toClient: 100)
+    }
+
+    /// Moves `amount` from the platform to the reseller, and `toClient` on to the client.
+    func transfer(
+        _ api: API, _ fixture: Fixture, _ unit: Components.Schemas.CreditUnit, _ amount: Int64, toClient: Int64
+    ) async throws {
+        let moves: [(AccountRecord, AccountRecord, Int64, Fixture.Actor)] = [
+            (fixture.platform, fixture.reseller, amount, .platformOperator),
+            (fixture.reseller, fixture.client, toClient, .resellerAdmin),
+        ]
+        for (from, to, amount, actor) in moves {
+            _ = try await api.typed(fixture.keys[actor]).transferCredits(
+                path: .init(id: from.id.objectID), headers: .init(idempotencyKey: freshKey()),
+                body: .json(.init(unit: unit, amount: amount, toAccountId: to.id.objectID))
+            ).ok
+        }
+    }
+
+    /// Sends a text as `key` from the client.
+    func send(
+        _ api: API, _ fixture: Fixture, key: String, to: String, _ text: String, at sendAt: Date? = nil
+    ) async throws -> Endpoints.SendMessage.Output {
+        try await api.typed(key).sendMessage(
+            path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(value1: .init(to: to, text: text, sendAt: sendAt), value2: .init(value1: .init(text: text)))))
+    }
+
+    /// Links a connection to the client as its admin.
+    func connect(
+        _ api: API, _ fixture: Fixture, _ provider: Components.Schemas.GatewayProvider, name: String, baseURL: String,
+        username: String, password: String
+    ) async throws -> Components.Schemas.Gateway {
+        try await api.typed(fixture.keys[.clientAdmin]).createGateway(
+            path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(
+                provider: provider, name: name, baseUrl: baseURL, username: username, password: password,
+                sender: Self.sender, homePrefix: "64"))
+        ).created.body.json
+    }
+
+    /// A page of the client's messages as its admin.
+    func messages(
+        _ api: API, _ fixture: Fixture, direction: Components.Schemas.MessageDirection? = nil, phone: String? = nil,
+        key: String? = nil
+    ) async throws -> [Components.Schemas.Message] {
+        try await api.typed(key ?? fixture.keys[.clientAdmin]).listMessages(
+            path: .init(id: fixture.client.id.objectID), query: .init(direction: direction, phone: phone, limit: 500)
+        ).ok.body.json.items
     }
 
     /// Creates the office's Kannel connection, then starts a Kannel that calls back to it.
-    func connectKannel(_ api: API, _ fixture: Fixture, password: String? = nil) async throws -> (KannelGateway, Reply) {
+    func connectKannel(
+        _ api: API, _ fixture: Fixture, password: String? = nil
+    ) async throws -> (KannelGateway, Components.Schemas.Gateway) {
         // Kannel needs the inbound URL (with the connection's token) in its configuration, and
         // the connection needs Kannel's address: pick the ports first, start Kannel after.
         let ports = KannelGateway.Ports.random()
-        let gateway = try await api.call(
-            .post, "/v1/accounts/\(fixture.client.id.lower)/gateways", key: fixture.keys[.clientAdmin],
-            body: [
-                "provider": "kannel", "name": "Office Kannel", "base_url": ports.sendURL,
-                "username": KannelGateway.username, "password": password ?? KannelGateway.password,
-                "sender": Self.sender, "home_prefix": "64",
-            ])
-        #expect(gateway.status == .created)
-        let inbound = "\(gateway["inbound_url"] as? String ?? "")?token=\(gateway["callback_token"] as? String ?? "")"
+        let gateway = try await connect(
+            api, fixture, .kannel, name: "Office Kannel", baseURL: ports.sendURL, username: KannelGateway.username,
+            password: password ?? KannelGateway.password)
+        let inbound = "\(gateway.inboundUrl)?token=\(try #require(gateway.callbackToken))"
         return (try await KannelGateway.start(ports: ports, inboundURL: inbound), gateway)
     }
 
     func waitForStatus(
-        _ api: API, _ fixture: Fixture, messageID: String, _ wanted: Set<String>, seconds: Double = 30
-    ) async throws -> [String: Any] {
+        _ api: API, _ fixture: Fixture, messageID: ObjectID, _ wanted: Set<Components.Schemas.MessageStatus>,
+        seconds: Double = 30
+    ) async throws -> Components.Schemas.Message? {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            let page = try await api.call(
-                .get, "/v1/accounts/\(fixture.client.id.lower)/messages?limit=500", key: fixture.keys[.clientAdmin])
-            if let row = (page["items"] as? [[String: Any]])?.first(where: { $0["id"] as? String == messageID }),
-                let status = row["status"] as? String, wanted.contains(status)
-            {
+            if let row = try await messages(api, fixture).first(where: { $0.id == messageID }), wanted.contains(row.status) {
                 return row
             }
             try await Task.sleep(for: .milliseconds(200))
         }
         Issue.record("message \(messageID) did not reach \(wanted) in \(seconds) s")
-        return [:]
+        return nil
     }
 
     /// Runs `body`, then stops Kannel whatever happened.
@@ -127,32 +169,27 @@ struct MessagingTests {
             try await withKannel(kannel) {
             // Secrets are write-only: neither the password nor its ciphertext comes back.
             let listed = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/gateways", key: fixture.keys[.clientUser])
-            let row = (listed["items"] as? [[String: Any]])?.first ?? [:]
-            #expect(row["password"] == nil && row["callback_token"] == nil && row["id"] as? String == gateway.id)
+            let row = try #require(try listed.decode(Components.Schemas.GatewayPage.self).items.first)
+            #expect(row.callbackToken == nil && row.id == gateway.id)
+            #expect(!listed.text.contains(KannelGateway.password) && !listed.text.contains("password"))
 
             let user = fixture.keys[.clientUser]!
             let text = String(repeating: "Your appointment is tomorrow. ", count: 7)  // 210 GSM-7 chars: 2 segments
-            let sent = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user,
-                body: ["to": "+64 21 123 4567", "text": text])
-            #expect(sent.status == .accepted)
-            #expect(sent["segments"] as? NSNumber == 2 && sent["credits"] as? NSNumber == 2)
-            #expect(sent["to"] as? String == "+64211234567")
-            let delivered = try await waitForStatus(api, fixture, messageID: sent.id, ["delivered"])
-            #expect(delivered["delivered_at"] is String)
+            let sent = try await send(api, fixture, key: user, to: "+64 21 123 4567", text).accepted.body.json
+            #expect(sent.segments == 2 && sent.credits == 2 && sent.to == "+64211234567")
+            let delivered = try await waitForStatus(api, fixture, messageID: sent.id, [.delivered])
+            #expect(delivered?.deliveredAt != nil)
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (98, 0, 98))
             try await waitForSMSC(kannel, count: 2)
             #expect(kannel.deliveredToSMSC().allSatisfy { $0.hasPrefix("\(Self.sender) +64211234567 udh ") })
 
             // A national number is refused with a clear message and costs nothing.
-            let national = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user, body: ["to": "021 123 4567", "text": "hi"])
-            #expect(national.status == .badRequest)
-            #expect((national.json?["error"] as? [String: Any])?["message"] as? String ?? "" == "to: must be in international format: + and the country code, e.g. +64211234567")
+            let national = try await send(api, fixture, key: user, to: "021 123 4567", "hi")
+            #expect(
+                try national.badRequest.body.json.error.message
+                    == "to: must be in international format: + and the country code, e.g. +64211234567")
             // Abroad needs the international feature.
-            let abroad = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user, body: ["to": "+447700900123", "text": "hi"])
-            #expect(abroad.errorCode == "feature_disabled")
+            #expect(contractError(try await send(api, fixture, key: user, to: "+447700900123", "hi"))?.code == "feature_disabled")
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (98, 0, 98))
             try await verifyClean(pool)
             }
@@ -165,10 +202,9 @@ struct MessagingTests {
             let (kannel, _) = try await connectKannel(api, fixture, password: "wrong password")
             try await withKannel(kannel) {
             let user = fixture.keys[.clientUser]!
-            let refused = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user, body: ["to": "+64211234567", "text": "hi"])
-            let failed = try await waitForStatus(api, fixture, messageID: refused.id, ["failed"])
-            #expect((failed["failure_reason"] as? String ?? "").contains("403"))
+            let refused = try await send(api, fixture, key: user, to: "+64211234567", "hi").accepted.body.json
+            let failed = try await waitForStatus(api, fixture, messageID: refused.id, [.failed])
+            #expect(failed?.failureReason?.contains("403") == true)
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
             #expect(kannel.deliveredToSMSC().isEmpty)
 
@@ -196,8 +232,8 @@ struct MessagingTests {
             #expect(forged.status == .unauthorized)
             let report = try await api.call(.get, url.replacingOccurrences(of: "%d", with: "2"), key: nil)
             #expect(report.status == .ok)
-            let refunded = try await waitForStatus(api, fixture, messageID: message.id.uuidString.lowercased(), ["failed"])
-            #expect(refunded["failure_reason"] as? String == "not delivered")
+            let refunded = try await waitForStatus(api, fixture, messageID: message.id.objectID, [.failed])
+            #expect(refunded?.failureReason == "not delivered")
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
             // A repeated report changes nothing.
             #expect(try await api.call(.get, url.replacingOccurrences(of: "%d", with: "2"), key: nil).status == .ok)
@@ -217,23 +253,16 @@ struct MessagingTests {
             let handset = "+64219998888"
             kannel.injectInbound(from: handset, to: Self.sender, text: "  Stop ")
             try await waitForOptOut(api, fixture, handset, present: true)
-            let refused = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user, body: ["to": handset, "text": "hello"])
-            #expect(refused.status == .unprocessableContent)
-            #expect(refused.errorCode == "recipient_opted_out")
+            let refused = try await send(api, fixture, key: user, to: handset, "hello")
+            #expect(try refused.unprocessableContent.body.json.error.code == "recipient_opted_out")
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
-            let received = try await api.call(
-                .get, "/v1/accounts/\(fixture.client.id.lower)/messages?direction=inbound", key: user)
-            let first = (received["items"] as? [[String: Any]])?.first ?? [:]
-            #expect(first["from"] as? String == handset && first["status"] as? String == "received")
-            #expect(first["credits"] as? NSNumber == 0)
+            let first = try #require(try await messages(api, fixture, direction: .inbound, key: user).first)
+            #expect(first.from == handset && first.status == .received && first.credits == 0)
 
             kannel.injectInbound(from: handset, to: Self.sender, text: "start")
             try await waitForOptOut(api, fixture, handset, present: false)
-            let allowed = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user, body: ["to": handset, "text": "welcome back"])
-            #expect(allowed.status == .accepted)
-            _ = try await waitForStatus(api, fixture, messageID: allowed.id, ["delivered"])
+            let allowed = try await send(api, fixture, key: user, to: handset, "welcome back").accepted.body.json
+            _ = try await waitForStatus(api, fixture, messageID: allowed.id, [.delivered])
             // A wrong token is refused and records nothing.
             let forged = try await api.call(
                 .get, "/v1/callbacks/kannel/\(gateway.id)/mo?token=nope&from=%2B64215550000&text=STOP", key: nil)
@@ -245,8 +274,9 @@ struct MessagingTests {
 
     func waitForOptOut(_ api: API, _ fixture: Fixture, _ phone: String, present: Bool) async throws {
         for _ in 0..<100 {
-            let list = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/opt-outs", key: fixture.keys[.clientAdmin])
-            let phones = (list["items"] as? [[String: Any]] ?? []).compactMap { $0["phone"] as? String }
+            let phones = try await api.typed(fixture.keys[.clientAdmin]).listOptOuts(
+                path: .init(id: fixture.client.id.objectID)
+            ).ok.body.json.items.map(\.phone)
             if phones.contains(phone) == present { return }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -256,19 +286,9 @@ struct MessagingTests {
     @Test("an inbound MMS is charged one MMS credit; inbound SMS is free")
     func inboundMMS() async throws {
         try await withMessaging(features: ["mms", "inbound"]) { api, fixture, pool, _ in
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
-                body: ["unit": "mms", "amount": 10, "to_account_id": fixture.reseller.id.lower])
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: fixture.keys[.resellerAdmin],
-                body: ["unit": "mms", "amount": 5, "to_account_id": fixture.client.id.lower])
-            let gateway = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/gateways", key: fixture.keys[.clientAdmin],
-                body: [
-                    "provider": "twilio", "name": "Twilio", "base_url": "http://127.0.0.1:9", "username": "AC123",
-                    "password": "token", "sender": Self.sender, "home_prefix": "64",
-                ])
-            let token = gateway["callback_token"] as? String ?? ""
+            try await transfer(api, fixture, .mms, 10, toClient: 5)
+            let gateway = try await connectTwilio(api, fixture)
+            let token = try #require(gateway.callbackToken)
             let path = "/v1/callbacks/twilio/\(gateway.id)/inbound?token=\(token)"
             let form = "From=%2B64217770000&To=%2B6421000000&Body=Look&NumMedia=1&MediaUrl0=https%3A%2F%2Fexample.com%2Fa.jpg"
             let reply = try await api.call(.post, path, key: nil, rawBody: form)
@@ -279,19 +299,19 @@ struct MessagingTests {
             #expect(sms.status == .ok)
             #expect(try await api.balance(fixture.client.id, .mms, key: user) == (4, 0, 4))
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
-            let listed = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/messages?direction=inbound", key: user)
-            let items = listed["items"] as? [[String: Any]] ?? []
+            let items = try await messages(api, fixture, direction: .inbound, key: user)
             #expect(items.count == 2)
-            #expect(items.contains { $0["unit"] as? String == "mms" && $0["credits"] as? NSNumber == 1 })
+            #expect(items.contains { $0.unit == .mms && $0.credits == 1 })
             let forged = try await api.call(.post, "/v1/callbacks/twilio/\(gateway.id)/inbound?token=x", key: nil, rawBody: form)
             #expect(forged.status == .unauthorized)
             #expect(try await api.balance(fixture.client.id, .mms, key: user) == (4, 0, 4))
             // Billing sees it as an MMS received, not sent.
-            let usage = try await api.call(
-                .get, "/v1/accounts/\(fixture.client.id.lower)/usage?from=\(UsageTests.start)&to=\(UsageTests.today)&group=month",
-                key: user)
-            let mmsRow = (usage["rows"] as? [[String: Any]])?.last { $0["unit"] as? String == "mms" }
-            #expect(mmsRow?["received"] as? NSNumber == 1 && mmsRow?["sent"] as? NSNumber == 0)
+            let usage = try await api.typed(user).getUsage(
+                path: .init(id: fixture.client.id.objectID),
+                query: .init(from: UsageTests.start, to: UsageTests.today, group: .month)
+            ).ok.body.json
+            let mmsRow = usage.rows.last { $0.unit == .mms }
+            #expect(mmsRow?.received == 1 && mmsRow?.sent == 0)
             try await verifyClean(pool)
         }
     }
@@ -302,25 +322,24 @@ struct MessagingTests {
             let (kannel, _) = try await connectKannel(api, fixture)
             try await withKannel(kannel) {
             let user = fixture.keys[.clientUser]!
-            let soon = ISO8601.format(Date().addingTimeInterval(2))
-            let later = ISO8601.format(Date().addingTimeInterval(3600))
-            let first = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user,
-                body: ["to": "+64211112222", "text": "reminder", "send_at": soon])
-            let second = try await api.call(
-                .post, "/v1/accounts/\(fixture.client.id.lower)/messages", key: user,
-                body: ["to": "+64213334444", "text": "next week", "send_at": later])
-            #expect(first["status"] as? String == "scheduled" && second["status"] as? String == "scheduled")
+            let first = try await send(
+                api, fixture, key: user, to: "+64211112222", "reminder", at: Date().addingTimeInterval(2)
+            ).accepted.body.json
+            let second = try await send(
+                api, fixture, key: user, to: "+64213334444", "next week", at: Date().addingTimeInterval(3600)
+            ).accepted.body.json
+            #expect(first.status == .scheduled && second.status == .scheduled)
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 2, 98))
             #expect(kannel.deliveredToSMSC().isEmpty)
 
-            let cancelled = try await api.call(.post, "/v1/messages/\(second.id)/cancel", key: user, body: [:])
-            #expect(cancelled["status"] as? String == "cancelled")
+            func cancel(_ id: ObjectID) async throws -> Endpoints.CancelMessage.Output {
+                try await api.typed(user).cancelMessage(path: .init(id: id), headers: .init(idempotencyKey: freshKey()))
+            }
+            #expect(try await cancel(second.id).ok.body.json.status == .cancelled)
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 1, 99))
-            _ = try await waitForStatus(api, fixture, messageID: first.id, ["delivered"])
+            _ = try await waitForStatus(api, fixture, messageID: first.id, [.delivered])
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (99, 0, 99))
-            let tooLate = try await api.call(.post, "/v1/messages/\(first.id)/cancel", key: user, body: [:])
-            #expect(tooLate.status == .conflict)
+            #expect(try await cancel(first.id).conflict.body.json.error.code == "conflict")
             try await waitForSMSC(kannel, count: 1)
             try await Task.sleep(for: .milliseconds(500))
             #expect(kannel.deliveredToSMSC().count == 1)

@@ -47,5 +47,37 @@ extension API {
     }
 }
 
+/// The contract's operations (`Operations` alone also names the services layer's).
+typealias Endpoints = CreditDeskContract.Operations
+
 /// A fresh idempotency key.
 func freshKey() -> String { UUID().uuidString }
+
+extension JSONDecoder {
+    /// Decodes the contract's types as the generated client does (RFC 3339 times).
+    static var contract: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            try RFC3339DateTranscoder().decode(try decoder.singleValueContainer().decode(String.self))
+        }
+        return decoder
+    }
+}
+
+extension Components.Schemas._Error._ErrorPayload {
+    /// One fact of `details` as text (`field`, `available`, `requested`, …).
+    func detail(_ key: String) -> String? {
+        guard let value = details?.additionalProperties.value[key], let value else { return nil }
+        return "\(value)"
+    }
+}
+
+/// The contract's error inside any typed answer, whatever status it came with: an answer is an
+/// enum of documented statuses whose error cases all carry the same `Error` schema.
+func contractError(_ output: Any) -> Components.Schemas._Error._ErrorPayload? {
+    if let error = output as? Components.Schemas._Error { return error.error }
+    for child in Mirror(reflecting: output).children {
+        if let found = contractError(child.value) { return found }
+    }
+    return nil
+}

@@ -1,3 +1,4 @@
+import CreditDeskContract
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskServices
@@ -21,42 +22,59 @@ struct UsageTests {
         return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
     }
 
-    func rows(_ reply: Reply, _ key: String = "rows") -> [[String: Any]] { reply[key] as? [[String: Any]] ?? [] }
-    func int(_ row: [String: Any], _ key: String) -> Int64 { (row[key] as? NSNumber)?.int64Value ?? .min }
+    typealias Row = Components.Schemas.UsageRow
+
+    /// A usage report through the generated client.
+    func usage(
+        _ api: API, _ key: String?, _ account: UUID, from: String = Self.start, to: String = Self.today,
+        scope: Endpoints.GetUsage.Input.Query.ScopePayload? = nil,
+        group: Endpoints.GetUsage.Input.Query.GroupPayload? = nil, tz: String? = nil
+    ) async throws -> Endpoints.GetUsage.Output {
+        try await api.typed(key).getUsage(
+            path: .init(id: account.objectID), query: .init(from: from, to: to, tz: tz, group: group, scope: scope))
+    }
 
     /// Activity of every kind on the fixture's reseller and client.
     func activity(_ api: API, _ fixture: Fixture) async throws {
-        let operatorKey = fixture.keys[.platformOperator]
-        let admin = fixture.keys[.resellerAdmin]
-        let user = fixture.keys[.clientUser]
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: operatorKey,
-            body: ["unit": "sms", "amount": 5_000, "to_account_id": fixture.reseller.id.lower])
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.reseller.id.lower)/credits/transfer", key: admin,
-            body: ["unit": "sms", "amount": 300, "to_account_id": fixture.client.id.lower])
-        let package = try await api.call(
-            .post, "/v1/accounts/\(fixture.reseller.id.lower)/packages", key: admin,
-            body: ["name": "Big", "sms_credits": 1_000, "price_minor": 2_500, "currency": "EUR"])
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.client.id.lower)/package-sales", key: admin, body: ["package_id": package.id])
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.client.id.lower)/credits/adjust", key: admin,
-            body: ["unit": "sms", "amount": -40, "reason": "correction"])
-        let reservation = try await api.call(
-            .post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: user, body: ["unit": "sms", "amount": 90])
-        try await api.call(.post, "/v1/reservations/\(reservation.id)/post", key: user, body: ["amount": 70])
-        let charge = try await api.call(
-            .post, "/v1/accounts/\(fixture.client.id.lower)/charges", key: user, body: ["unit": "sms", "amount": 15])
-        try await api.call(
-            .post, "/v1/entries/\((charge["id"] as? NSNumber)!.int64Value)/refund", key: admin,
-            body: ["amount": 5, "reason": "failed"])
+        let admin = api.typed(fixture.keys[.resellerAdmin])
+        let user = api.typed(fixture.keys[.clientUser])
+        let (reseller, client) = (fixture.reseller.id.objectID, fixture.client.id.objectID)
+        let fresh = { Endpoints.AdjustCredits.Input.Headers(idempotencyKey: freshKey()) }
+        _ = try await api.typed(fixture.keys[.platformOperator]).transferCredits(
+            path: .init(id: fixture.platform.id.objectID), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(unit: .sms, amount: 5_000, toAccountId: reseller))).ok
+        _ = try await admin.transferCredits(
+            path: .init(id: reseller), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(unit: .sms, amount: 300, toAccountId: client))).ok
+        let package = try await admin.createPackage(
+            path: .init(id: reseller), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(
+                value1: .init(name: "Big", smsCredits: 1_000, priceMinor: 2_500, currency: "EUR"),
+                value2: .init(value1: .init(smsCredits: 1_000))))
+        ).created.body.json
+        _ = try await admin.sellPackage(
+            path: .init(id: client), headers: .init(idempotencyKey: freshKey()), body: .json(.init(packageId: package.id))
+        ).created
+        _ = try await admin.adjustCredits(
+            path: .init(id: client), headers: fresh(), body: .json(.init(unit: .sms, amount: -40, reason: "correction"))).ok
+        let reservation = try await user.reserveCredits(
+            path: .init(id: client), headers: .init(idempotencyKey: freshKey()), body: .json(.init(unit: .sms, amount: 90))
+        ).created.body.json
+        _ = try await user.postReservation(
+            path: .init(id: reservation.id), headers: .init(idempotencyKey: freshKey()), body: .json(.init(amount: 70))).ok
+        let charge = try await user.chargeCredits(
+            path: .init(id: client), headers: .init(idempotencyKey: freshKey()), body: .json(.init(unit: .sms, amount: 15))
+        ).created.body.json
+        _ = try await admin.refundEntry(
+            path: .init(id: charge.id), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(amount: 5, reason: "failed"))).created
         // Still pending at report time: reserved, not consumed.
-        try await api.call(.post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: user, body: ["unit": "sms", "amount": 11])
-        let expiry = try await api.call(
-            .post, "/v1/accounts/\(fixture.client.id.lower)/credits/expire", key: admin,
-            body: ["unit": "sms", "amount": 25, "reason": "term ended"])
-        #expect(expiry.status == .created)
+        _ = try await user.reserveCredits(
+            path: .init(id: client), headers: .init(idempotencyKey: freshKey()), body: .json(.init(unit: .sms, amount: 11))
+        ).created
+        _ = try await admin.expireCredits(
+            path: .init(id: client), headers: .init(idempotencyKey: freshKey()),
+            body: .json(.init(unit: .sms, amount: 25, reason: "term ended"))).created
     }
 
     @Test("every row reconciles: opening + in − out = closing, and closing is the balance")
@@ -64,40 +82,34 @@ struct UsageTests {
         try await withAPI { api, fixture, _ in
             try await activity(api, fixture)
             let admin = fixture.keys[.resellerAdmin]!
-            let report = try await api.call(
-                .get, "/v1/accounts/\(fixture.reseller.id.lower)/usage?from=\(Self.start)&to=\(Self.today)&scope=descendants&group=month",
-                key: admin)
-            #expect(report.status == .ok)
-            let client = rows(report).filter { $0["account_id"] as? String == fixture.client.id.lower && $0["unit"] as? String == "sms" }
+            let report = try await usage(api, admin, fixture.reseller.id, scope: .descendants, group: .month).ok.body.json
+            let client = report.rows.filter { $0.accountId.uuid == fixture.client.id && $0.unit == .sms }
             #expect(client.count == 1)
             let row = try #require(client.first)
-            #expect(int(row, "granted") == 300 && int(row, "sold") == 1_000 && int(row, "removed") == 40)
-            #expect(int(row, "consumed") == 85 && int(row, "refunded") == 5 && int(row, "opening") == 0)
+            #expect(row.granted == 300 && row.sold == 1_000 && row.removed == 40)
+            #expect(row.consumed == 85 && row.refunded == 5 && row.opening == 0)
             // Consumed splits into sent (posted reservations) and received (charges).
-            #expect(int(row, "sent") == 70 && int(row, "received") == 15 && int(row, "expired") == 25)
-            for row in rows(report) + rows(report, "totals") {
-                #expect(int(row, "consumed") == int(row, "sent") + int(row, "received"))
-                let flows = int(row, "opening") + int(row, "granted") + int(row, "sold") + int(row, "refunded")
-                    - int(row, "consumed") - int(row, "expired") - int(row, "removed") - int(row, "transferred_out")
-                #expect(flows == int(row, "closing"), "\(row)")
+            #expect(row.sent == 70 && row.received == 15 && row.expired == 25)
+            for row in report.rows + report.totals {
+                #expect(row.consumed == row.sent + row.received)
+                let flows = row.opening + row.granted + row.sold + row.refunded
+                    - row.consumed - row.expired - row.removed - row.transferredOut
+                #expect(flows == row.closing, "\(row)")
             }
-            #expect(int(row, "closing") == (try await api.balance(fixture.client.id, .sms, key: admin)).posted)
+            #expect(row.closing == (try await api.balance(fixture.client.id, .sms, key: admin)).posted)
 
-            let own = try await api.call(
-                .get, "/v1/accounts/\(fixture.reseller.id.lower)/usage?from=\(Self.start)&to=\(Self.today)", key: admin)
-            let reseller = try #require(rows(own).first { $0["unit"] as? String == "sms" })
+            let own = try await usage(api, admin, fixture.reseller.id).ok.body.json
+            let reseller = try #require(own.rows.first { $0.unit == .sms })
             // The 40 removed from the client went back to the remover's (the reseller's) pool.
-            #expect(int(reseller, "granted") == 5_040 && int(reseller, "transferred_out") == 1_300)
-            #expect(int(reseller, "closing") == 3_740)
-            let revenue = try await api.call(
-                .get, "/v1/accounts/\(fixture.reseller.id.lower)/usage?from=\(Self.start)&to=\(Self.today)&scope=children", key: admin)
-            #expect(int(try #require(rows(revenue, "revenue").first), "amount_minor") == 2_500)
+            #expect(reseller.granted == 5_040 && reseller.transferredOut == 1_300)
+            #expect(reseller.closing == 3_740)
+            let revenue = try await usage(api, admin, fixture.reseller.id, scope: .children).ok.body.json.revenue
+            #expect(try #require(revenue.first).amountMinor == 2_500)
 
             // Split the period: the first part's closing is the second part's opening.
-            let early = try await api.call(
-                .get, "/v1/accounts/\(fixture.client.id.lower)/usage?from=2020-01-01&to=2020-02-01", key: admin)
-            let earlySMS = try #require(rows(early).first { $0["unit"] as? String == "sms" })
-            #expect(int(earlySMS, "opening") == 0 && int(earlySMS, "closing") == 0)
+            let early = try await usage(api, admin, fixture.client.id, from: "2020-01-01", to: "2020-02-01").ok.body.json
+            let earlySMS = try #require(early.rows.first { $0.unit == .sms })
+            #expect(earlySMS.opening == 0 && earlySMS.closing == 0)
         }
     }
 
@@ -105,27 +117,29 @@ struct UsageTests {
     func expiry() async throws {
         try await withAPI { api, fixture, pool in
             try await activity(api, fixture)
-            let admin = fixture.keys[.resellerAdmin]!
-            let path = "/v1/accounts/\(fixture.client.id.lower)/credits/expire"
-            let before = try await api.balance(fixture.client.id, .sms, key: admin)
+            let adminKey = fixture.keys[.resellerAdmin]!
+            let before = try await api.balance(fixture.client.id, .sms, key: adminKey)
             #expect(before.posted == 1_155 && before.reserved == 11)
-
-            let selfExpiry = try await api.call(.post, path, key: fixture.keys[.clientAdmin], body: ["unit": "sms"])
-            #expect(selfExpiry.status == .forbidden)
-            let tooMuch = try await api.call(.post, path, key: admin, body: ["unit": "sms", "amount": 1_145])
-            #expect(tooMuch.status == .conflict && tooMuch.errorCode == "conflict")
-            #expect((try await api.balance(fixture.client.id, .sms, key: admin)).posted == 1_155)
+            func expire(_ amount: Int64?, key: String = freshKey(), as actor: String = adminKey) async throws
+                -> Endpoints.ExpireCredits.Output
+            {
+                try await api.typed(actor).expireCredits(
+                    path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: key),
+                    body: .json(.init(unit: .sms, amount: amount)))
+            }
+            #expect(try await expire(nil, as: fixture.keys[.clientAdmin]!).forbidden.body.json.error.code == "forbidden")
+            #expect(try await expire(1_145).conflict.body.json.error.code == "conflict")
+            #expect((try await api.balance(fixture.client.id, .sms, key: adminKey)).posted == 1_155)
 
             // Everything unreserved; the pending reservation keeps its 11.
-            let key = UUID().uuidString
-            let all = try await api.call(.post, path, key: admin, body: ["unit": "sms"], idempotencyKey: key)
-            #expect(all.status == .created && int(all.json ?? [:], "amount") == 1_144 && all["kind"] as? String == "expire")
-            let replay = try await api.call(.post, path, key: admin, body: ["unit": "sms"], idempotencyKey: key)
-            #expect(replay.status == .created && int(replay.json ?? [:], "id") == int(all.json ?? [:], "id"))
-            let after = try await api.balance(fixture.client.id, .sms, key: admin)
+            let key = freshKey()
+            let all = try await expire(nil, key: key).created
+            #expect(try all.body.json.amount == 1_144 && all.body.json.kind == .expire)
+            let replay = try await expire(nil, key: key).created
+            #expect(try replay.body.json == all.body.json && replay.headers.idempotentReplayed == ._true)
+            let after = try await api.balance(fixture.client.id, .sms, key: adminKey)
             #expect(after.posted == 11 && after.reserved == 11 && after.available == 0)
-            let nothing = try await api.call(.post, path, key: admin, body: ["unit": "sms"])
-            #expect(nothing.status == .conflict)
+            #expect(contractError(try await expire(nil))?.code == "conflict")
             try await verifyClean(pool)
         }
     }
@@ -146,25 +160,21 @@ struct UsageTests {
                 }
             }
             let key = fixture.keys[.resellerAdmin]
-            let base = "/v1/accounts/\(fixture.client.id.lower)/usage?from=2026-01-01&to=2026-04-01"
-            let utc = try await api.call(.get, "\(base)&tz=UTC&group=day", key: key)
-            let berlin = try await api.call(.get, "\(base)&tz=Europe/Berlin&group=day", key: key)
-            let auckland = try await api.call(.get, "\(base)&tz=Pacific/Auckland&group=month", key: key)
-            func buckets(_ reply: Reply) -> [String] {
-                rows(reply).filter { $0["unit"] as? String == "sms" }.compactMap { $0["period_start"] as? String }
+            func report(_ tz: String, _ group: Endpoints.GetUsage.Input.Query.GroupPayload) async throws -> [Row] {
+                try await usage(api, key, fixture.client.id, from: "2026-01-01", to: "2026-04-01", group: group, tz: tz)
+                    .ok.body.json.rows.filter { $0.unit == .sms }
             }
-            #expect(buckets(utc) == ["2026-01-31", "2026-03-01"])
-            #expect(buckets(berlin) == ["2026-02-01", "2026-03-01"])
+            let berlin = try await report("Europe/Berlin", .day)
+            #expect(try await report("UTC", .day).map(\.periodStart) == ["2026-01-31", "2026-03-01"])
+            #expect(berlin.map(\.periodStart) == ["2026-02-01", "2026-03-01"])
             // Auckland is UTC+13 in summer: both instants fall in the next local month/day.
-            #expect(buckets(auckland) == ["2026-02-01", "2026-03-01"])
-            let second = rows(berlin).first { $0["period_start"] as? String == "2026-03-01" && $0["unit"] as? String == "sms" }
-            #expect(second.map { int($0, "opening") } == 7)
-            #expect(second.map { int($0, "closing") } == 18)
-            let bad = try await api.call(.get, "\(base)&tz=Mars/Olympus", key: key)
-            #expect(bad.status == .badRequest)
-            let backwards = try await api.call(
-                .get, "/v1/accounts/\(fixture.client.id.lower)/usage?from=2026-02-01&to=2026-01-01", key: key)
-            #expect(backwards.status == .badRequest)
+            #expect(try await report("Pacific/Auckland", .month).map(\.periodStart) == ["2026-02-01", "2026-03-01"])
+            let second = berlin.first { $0.periodStart == "2026-03-01" }
+            #expect(second?.opening == 7 && second?.closing == 18)
+            let bad = try await usage(api, key, fixture.client.id, tz: "Mars/Olympus")
+            #expect(try bad.badRequest.body.json.error.detail("field") == "tz")
+            let backwards = try await usage(api, key, fixture.client.id, from: "2026-02-01", to: "2026-01-01")
+            #expect(contractError(backwards)?.code == "invalid_parameter")
         }
     }
 
@@ -172,16 +182,15 @@ struct UsageTests {
     func emptyPeriod() async throws {
         try await withAPI { api, fixture, _ in
             try await activity(api, fixture)
-            let report = try await api.call(
-                .get, "/v1/accounts/\(fixture.reseller.id.lower)/usage?from=2030-01-01&to=2030-01-02&scope=descendants",
-                key: fixture.keys[.resellerAdmin])
-            let all = rows(report)
+            let all = try await usage(
+                api, fixture.keys[.resellerAdmin], fixture.reseller.id, from: "2030-01-01", to: "2030-01-02",
+                scope: .descendants
+            ).ok.body.json.rows
             #expect(all.count == 2)  // the one client, sms and mms
             for row in all {
-                #expect(int(row, "opening") == int(row, "closing"))
-                #expect(int(row, "consumed") == 0)
+                #expect(row.opening == row.closing && row.consumed == 0)
             }
-            #expect(all.contains { $0["unit"] as? String == "sms" && int($0, "opening") == 1_155 })
+            #expect(all.contains { $0.unit == .sms && $0.opening == 1_155 })
         }
     }
 
@@ -189,29 +198,23 @@ struct UsageTests {
     func scoping() async throws {
         try await withAPI { api, fixture, _ in
             try await activity(api, fixture)
-            let period = "from=\(Self.start)&to=\(Self.today)"
-            let rival = try await api.call(
-                .get, "/v1/accounts/\(fixture.reseller.id.lower)/usage?\(period)", key: fixture.keys[.otherResellerAdmin])
-            #expect(rival.status == .notFound)
+            let rival = try await usage(api, fixture.keys[.otherResellerAdmin], fixture.reseller.id)
+            #expect(try rival.notFound.body.json.error.code == "not_found")
             let rivalExport = try await api.call(
-                .get, "/v1/accounts/\(fixture.reseller.id.lower)/usage/export?\(period)", key: fixture.keys[.otherResellerAdmin])
+                .get, "/v1/accounts/\(fixture.reseller.id.lower)/usage/export?from=\(Self.start)&to=\(Self.today)",
+                key: fixture.keys[.otherResellerAdmin])
             #expect(rivalExport.status == .notFound)
-            let platform = try await api.call(
-                .get, "/v1/accounts/\(fixture.platform.id.lower)/usage?\(period)&scope=descendants",
-                key: fixture.keys[.platformOperator])
-            let resellerView = try await api.call(
-                .get, "/v1/accounts/\(fixture.reseller.id.lower)/usage?\(period)&scope=descendants",
-                key: fixture.keys[.resellerBilling])
-            let ids = Set(rows(resellerView).compactMap { $0["account_id"] as? String })
-            #expect(ids == [fixture.client.id.lower])
-            #expect(Set(rows(platform).compactMap { $0["account_id"] as? String }).contains(fixture.otherClient.id.lower))
+            func accounts(_ output: Endpoints.GetUsage.Output) throws -> Set<UUID> {
+                Set(try output.ok.body.json.rows.map(\.accountId.uuid))
+            }
+            let platform = try await usage(api, fixture.keys[.platformOperator], fixture.platform.id, scope: .descendants)
+            let resellerView = try await usage(api, fixture.keys[.resellerBilling], fixture.reseller.id, scope: .descendants)
+            #expect(try accounts(resellerView) == [fixture.client.id])
+            #expect(try accounts(platform).contains(fixture.otherClient.id))
             let client = fixture.keys[.clientReadonly]
-            #expect(try await api.call(.get, "/v1/accounts/\(fixture.reseller.id.lower)/usage?\(period)", key: client).status == .notFound)
-            let own = try await api.call(.get, "/v1/accounts/\(fixture.client.id.lower)/usage?\(period)", key: client)
-            #expect(Set(rows(own).compactMap { $0["account_id"] as? String }) == [fixture.client.id.lower])
-            let children = try await api.call(
-                .get, "/v1/accounts/\(fixture.client.id.lower)/usage?\(period)&scope=children", key: client)
-            #expect(rows(children).isEmpty)
+            #expect(contractError(try await usage(api, client, fixture.reseller.id))?.code == "not_found")
+            #expect(try accounts(try await usage(api, client, fixture.client.id)) == [fixture.client.id])
+            #expect(try accounts(try await usage(api, client, fixture.client.id, scope: .children)).isEmpty)
         }
     }
 
