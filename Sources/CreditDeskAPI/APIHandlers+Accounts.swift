@@ -11,7 +11,7 @@ extension APIHandlers {
             guard let user = try UserStore.findUser(connection, id: principal.userID),
                 let account = try AccountStore.find(connection, id: principal.accountID)
             else { throw DomainError.notFound("user") }
-            return MeDTO(user: UserDTO(user), account: AccountDTO(account))
+            return Components.Schemas.Me(user: .init(user), account: .init(account))
         })))
     }
 
@@ -21,7 +21,7 @@ extension APIHandlers {
         let (account, replayed) = try await access.mutate(
             Components.Schemas.Account.self, input: body, status: .created
         ) { connection, principal, _ in
-            AccountDTO(
+            Components.Schemas.Account(
                 try Operations.createAccount(connection, principal, parentID: body.parentId.uuid, kind: kind, name: body.name))
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(account)))
@@ -30,7 +30,7 @@ extension APIHandlers {
     func getAccount(_ input: Endpoints.GetAccount.Input) async throws -> Endpoints.GetAccount.Output {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            AccountDTO(try Operations.account(connection, principal, id, for: .read))
+            Components.Schemas.Account(try Operations.account(connection, principal, id, for: .read))
         })))
     }
 
@@ -40,7 +40,7 @@ extension APIHandlers {
         let status: AccountStatus? = try body.status.converted()
         let (account, replayed) = try await access.mutate(Components.Schemas.Account.self, input: body) {
             connection, principal, _ in
-            AccountDTO(try Operations.updateAccount(connection, principal, id: id, name: body.name, status: status))
+            Components.Schemas.Account(try Operations.updateAccount(connection, principal, id: id, name: body.name, status: status))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(account)))
     }
@@ -55,14 +55,16 @@ extension APIHandlers {
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let rows = try Operations.children(
                 connection, principal, parentID: id, search: search, after: cursor, limit: limit + 1)
-            return Page(rows: rows, limit: limit, item: AccountDTO.init, cursor: { [$0.name.lowercased(), $0.id.lower] })
+            return Components.Schemas.AccountPage(
+                rows: rows, limit: limit, item: Components.Schemas.Account.init,
+                cursor: { [$0.name.lowercased(), $0.id.lower] })
         })))
     }
 
     func getFeatures(_ input: Endpoints.GetFeatures.Input) async throws -> Endpoints.GetFeatures.Output {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            FeaturesDTO(try Operations.account(connection, principal, id, for: .read))
+            Components.Schemas.Features(try Operations.account(connection, principal, id, for: .read))
         })))
     }
 
@@ -76,7 +78,7 @@ extension APIHandlers {
         let changes = Dictionary(uniqueKeysWithValues: named.compactMap { feature, value in value.map { (feature, $0) } })
         let (features, replayed) = try await access.mutate(Components.Schemas.Features.self, input: body) {
             connection, principal, _ in
-            FeaturesDTO(try Operations.setFeatures(connection, principal, id: id, changes: changes))
+            Components.Schemas.Features(try Operations.setFeatures(connection, principal, id: id, changes: changes))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(features)))
     }
@@ -87,7 +89,7 @@ extension APIHandlers {
         let role: Role = try body.role.converted()
         let (user, replayed) = try await access.mutate(Components.Schemas.User.self, input: body, status: .created) {
             connection, principal, _ in
-            UserDTO(
+            Components.Schemas.User(
                 try Operations.createUser(connection, principal, accountID: id, name: body.name, email: body.email, role: role))
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(user)))
@@ -96,7 +98,8 @@ extension APIHandlers {
     func listUsers(_ input: Endpoints.ListUsers.Input) async throws -> Endpoints.ListUsers.Output {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            Page(items: try Operations.users(connection, principal, accountID: id).map(UserDTO.init), nextCursor: nil)
+            Components.Schemas.UserPage(
+                all: try Operations.users(connection, principal, accountID: id).map(Components.Schemas.User.init))
         })))
     }
 
@@ -106,7 +109,7 @@ extension APIHandlers {
         let (key, replayed) = try await access.mutate(Components.Schemas.NewKey.self, input: body, status: .created) {
             connection, principal, _ in
             let (key, secret) = try Operations.createKey(connection, principal, userID: id, label: body.label ?? "")
-            return NewKeyDTO(key: KeyDTO(key), secret: secret)
+            return Components.Schemas.NewKey(key: .init(key), secret: secret)
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(key)))
     }
@@ -114,7 +117,8 @@ extension APIHandlers {
     func listKeys(_ input: Endpoints.ListKeys.Input) async throws -> Endpoints.ListKeys.Output {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            Page(items: try Operations.keys(connection, principal, userID: id).map(KeyDTO.init), nextCursor: nil)
+            Components.Schemas.KeyPage(
+                all: try Operations.keys(connection, principal, userID: id).map(Components.Schemas.Key.init))
         })))
     }
 
@@ -122,7 +126,7 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let (key, replayed) = try await access.mutate(Components.Schemas.Key.self, input: Optional<String>.none) {
             connection, principal, _ in
-            KeyDTO(try Operations.revokeKey(connection, principal, keyID: id))
+            Components.Schemas.Key(try Operations.revokeKey(connection, principal, keyID: id))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(key)))
     }

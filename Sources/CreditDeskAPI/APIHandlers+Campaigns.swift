@@ -13,7 +13,8 @@ extension APIHandlers {
         let after = try Cursor.decodeKey(input.query.cursor, UUID.init(uuidString:))
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let rows = try CampaignOperations.campaigns(connection, principal, accountID: id, afterID: after, limit: limit + 1)
-            return Page(rows: rows, limit: limit, item: { CampaignDTO($0, counts: [:]) }, cursor: { [$0.id.lower] })
+            return Components.Schemas.CampaignPage(
+                rows: rows, limit: limit, item: { Components.Schemas.Campaign($0, counts: [:]) }, cursor: { [$0.id.lower] })
         })))
     }
 
@@ -23,7 +24,7 @@ extension APIHandlers {
         let (campaign, replayed) = try await access.mutate(
             Components.Schemas.Campaign.self, input: body, status: .created
         ) { connection, principal, _ in
-            CampaignDTO(
+            Components.Schemas.Campaign(
                 try CampaignOperations.create(
                     connection, principal, accountID: id,
                     input: .init(
@@ -37,14 +38,14 @@ extension APIHandlers {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let (campaign, counts) = try CampaignOperations.campaign(connection, principal, campaignID: id)
-            return CampaignDTO(campaign, counts: counts)
+            return Components.Schemas.Campaign(campaign, counts: counts)
         })))
     }
 
     func quoteCampaign(_ input: Endpoints.QuoteCampaign.Input) async throws -> Endpoints.QuoteCampaign.Output {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            QuoteDTO(campaignId: id.lower, try CampaignOperations.quote(connection, principal, campaignID: id))
+            Components.Schemas.Quote(campaignID: id, try CampaignOperations.quote(connection, principal, campaignID: id))
         })))
     }
 
@@ -54,7 +55,7 @@ extension APIHandlers {
         let (message, replayed) = try await access.mutate(
             Components.Schemas.Message.self, input: body, status: .accepted
         ) { connection, principal, operation in
-            MessageDTO(try CampaignOperations.test(connection, principal, operation, campaignID: id, to: body.to))
+            Components.Schemas.Message(try CampaignOperations.test(connection, principal, operation, campaignID: id, to: body.to))
         }
         return .accepted(.init(headers: .init(idempotentReplayed: replayed), body: .json(message)))
     }
@@ -64,7 +65,7 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body }
         let (campaign, replayed) = try await access.mutate(Components.Schemas.Campaign.self, input: body) {
             connection, principal, operation in
-            CampaignDTO(
+            Components.Schemas.Campaign(
                 try CampaignOperations.confirm(
                     connection, principal, operation, campaignID: id, acceptTerms: body.acceptTerms, sendAt: body.sendAt),
                 counts: [:])
@@ -77,7 +78,7 @@ extension APIHandlers {
         let (campaign, replayed) = try await access.mutate(Components.Schemas.Campaign.self, input: Optional<String>.none) {
             connection, principal, operation in
             let (campaign, cancelled) = try CampaignOperations.cancel(connection, principal, operation, campaignID: id)
-            return CampaignDTO(campaign, counts: ["cancelled_now": cancelled])
+            return Components.Schemas.Campaign(campaign, counts: ["cancelled_now": cancelled])
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(campaign)))
     }
@@ -91,7 +92,8 @@ extension APIHandlers {
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let rows = try CampaignOperations.recipients(
                 connection, principal, campaignID: id, afterPosition: after, limit: limit + 1)
-            return Page(rows: rows, limit: limit, item: RecipientDTO.init, cursor: { [String($0.position)] })
+            return Components.Schemas.RecipientPage(
+                rows: rows, limit: limit, item: Components.Schemas.Recipient.init, cursor: { [String($0.position)] })
         })))
     }
 }

@@ -14,7 +14,9 @@ extension APIHandlers {
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let rows = try ContactOperations.contacts(
                 connection, principal, accountID: id, search: search, after: after, limit: limit + 1)
-            return Page(rows: rows, limit: limit, item: ContactDTO.init, cursor: { [$0.firstName.lowercased(), $0.id.lower] })
+            return Components.Schemas.ContactPage(
+                rows: rows, limit: limit, item: Components.Schemas.Contact.init,
+                cursor: { [$0.firstName.lowercased(), $0.id.lower] })
         })))
     }
 
@@ -23,7 +25,7 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body }
         let (contact, replayed) = try await access.mutate(Components.Schemas.Contact.self, input: body, status: .created) {
             connection, principal, _ in
-            ContactDTO(
+            Components.Schemas.Contact(
                 try ContactOperations.createContacts(connection, principal, accountID: id, inputs: [body.input], listID: nil)[0])
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(contact)))
@@ -38,7 +40,7 @@ extension APIHandlers {
         ) { connection, principal, _ in
             let created = try ContactOperations.createContacts(
                 connection, principal, accountID: id, inputs: body.contacts.map(\.input), listID: listID)
-            return Page(items: created.map(ContactDTO.init), nextCursor: nil)
+            return Components.Schemas.ContactPage(all: created.map(Components.Schemas.Contact.init))
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(contacts)))
     }
@@ -48,7 +50,7 @@ extension APIHandlers {
         let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
         let (contact, replayed) = try await access.mutate(Components.Schemas.Contact.self, input: body) {
             connection, principal, _ in
-            ContactDTO(try ContactOperations.updateContact(connection, principal, contactID: id, input: body.input))
+            Components.Schemas.Contact(try ContactOperations.updateContact(connection, principal, contactID: id, input: body.input))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(contact)))
     }
@@ -59,7 +61,9 @@ extension APIHandlers {
         let after = try Cursor.decodeNameAndID(input.query.cursor)
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let rows = try ContactOperations.lists(connection, principal, accountID: id, after: after, limit: limit + 1)
-            return Page(rows: rows, limit: limit, item: ContactListDTO.init, cursor: { [$0.name.lowercased(), $0.id.lower] })
+            return Components.Schemas.ContactListPage(
+                rows: rows, limit: limit, item: Components.Schemas.ContactList.init,
+                cursor: { [$0.name.lowercased(), $0.id.lower] })
         })))
     }
 
@@ -68,7 +72,7 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body }
         let (list, replayed) = try await access.mutate(Components.Schemas.ContactList.self, input: body, status: .created) {
             connection, principal, _ in
-            ContactListDTO(try ContactOperations.createList(connection, principal, accountID: id, name: body.name))
+            Components.Schemas.ContactList(try ContactOperations.createList(connection, principal, accountID: id, name: body.name))
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(list)))
     }
@@ -78,7 +82,7 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body }
         let (list, replayed) = try await access.mutate(Components.Schemas.ContactList.self, input: body) {
             connection, principal, _ in
-            ContactListDTO(
+            Components.Schemas.ContactList(
                 try ContactOperations.addMembers(connection, principal, listID: id, contactIDs: body.contactIds.map(\.uuid)))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(list)))
@@ -89,8 +93,8 @@ extension APIHandlers {
     {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            SettingsDTO(
-                accountId: id.lower,
+            Components.Schemas.MessagingSettings(
+                accountID: id,
                 replyMatchOrder: try ContactOperations.replyMatchOrder(connection, principal, accountID: id))
         })))
     }
@@ -102,8 +106,8 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body }
         let (settings, replayed) = try await access.mutate(Components.Schemas.MessagingSettings.self, input: body) {
             connection, principal, _ in
-            SettingsDTO(
-                accountId: id.lower,
+            Components.Schemas.MessagingSettings(
+                accountID: id,
                 replyMatchOrder: try ContactOperations.setReplyMatchOrder(
                     connection, principal, accountID: id, order: body.replyMatchOrder.map(\.rawValue)))
         }

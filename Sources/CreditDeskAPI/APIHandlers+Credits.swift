@@ -10,9 +10,9 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let active = input.query.active.map { $0 == ._true }
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            Page(
-                items: try Operations.packages(connection, principal, accountID: id, active: active).map(PackageDTO.init),
-                nextCursor: nil)
+            Components.Schemas.PackagePage(
+                all: try Operations.packages(connection, principal, accountID: id, active: active)
+                    .map(Components.Schemas.Package.init))
         })))
     }
 
@@ -21,7 +21,7 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body.value1 }
         let (package, replayed) = try await access.mutate(Components.Schemas.Package.self, input: body, status: .created) {
             connection, principal, _ in
-            PackageDTO(
+            Components.Schemas.Package(
                 try Operations.createPackage(
                     connection, principal, accountID: id, name: body.name, smsCredits: body.smsCredits ?? 0,
                     mmsCredits: body.mmsCredits ?? 0, priceMinor: body.priceMinor, currency: body.currency,
@@ -35,7 +35,7 @@ extension APIHandlers {
         let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
         let (package, replayed) = try await access.mutate(Components.Schemas.Package.self, input: body) {
             connection, principal, _ in
-            PackageDTO(try Operations.updatePackage(connection, principal, id: id, name: body.name, active: body.active))
+            Components.Schemas.Package(try Operations.updatePackage(connection, principal, id: id, name: body.name, active: body.active))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(package)))
     }
@@ -47,11 +47,7 @@ extension APIHandlers {
             connection, principal, operation in
             let (sale, entries) = try Operations.sellPackage(
                 connection, principal, operation, buyerID: id, packageID: body.packageId.uuid)
-            return SaleDTO(
-                id: sale.id.lower, packageId: sale.packageID.lower, sellerId: sale.sellerID.lower,
-                buyerId: sale.buyerID.lower, smsCredits: sale.smsCredits, mmsCredits: sale.mmsCredits,
-                priceMinor: sale.priceMinor, currency: sale.currency, createdAt: sale.createdAt,
-                entries: entries.map(EntryDTO.init))
+            return Components.Schemas.Sale(sale, entries: entries)
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(sale)))
     }
@@ -60,7 +56,8 @@ extension APIHandlers {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let (account, balances) = try Operations.balances(connection, principal, accountID: id)
-            return BalancesDTO(accountId: account.id.lower, balances: balances.map(BalanceDTO.init))
+            return Components.Schemas.Balances(
+                accountId: account.id.objectID, balances: balances.map(Components.Schemas.Balance.init))
         })))
     }
 
@@ -70,7 +67,7 @@ extension APIHandlers {
         let unit: CreditUnit = try body.unit.converted()
         let (entry, replayed) = try await access.mutate(Components.Schemas.Entry.self, input: body) {
             connection, principal, operation in
-            EntryDTO(
+            Components.Schemas.Entry(
                 try Operations.adjust(
                     connection, principal, operation, accountID: id, unit: unit, delta: body.amount, reason: body.reason))
         }
@@ -83,7 +80,7 @@ extension APIHandlers {
         let unit: CreditUnit = try body.unit.converted()
         let (entry, replayed) = try await access.mutate(Components.Schemas.Entry.self, input: body) {
             connection, principal, operation in
-            EntryDTO(
+            Components.Schemas.Entry(
                 try Operations.transfer(
                     connection, principal, operation, fromID: id, toID: body.toAccountId.uuid, unit: unit,
                     amount: body.amount, reason: body.reason))
@@ -97,7 +94,7 @@ extension APIHandlers {
         let unit: CreditUnit = try body.unit.converted()
         let (balance, replayed) = try await access.mutate(Components.Schemas.Balance.self, input: body) {
             connection, principal, _ in
-            BalanceDTO(try Operations.setCreditLimit(connection, principal, accountID: id, unit: unit, limit: body.creditLimit))
+            Components.Schemas.Balance(try Operations.setCreditLimit(connection, principal, accountID: id, unit: unit, limit: body.creditLimit))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(balance)))
     }
@@ -108,7 +105,7 @@ extension APIHandlers {
         let unit: CreditUnit = try body.unit.converted()
         let (entry, replayed) = try await access.mutate(Components.Schemas.Entry.self, input: body, status: .created) {
             connection, principal, operation in
-            EntryDTO(
+            Components.Schemas.Entry(
                 try Operations.charge(
                     connection, principal, operation, accountID: id, unit: unit, amount: body.amount, reason: body.reason))
         }
@@ -121,7 +118,7 @@ extension APIHandlers {
         let unit: CreditUnit = try body.unit.converted()
         let (entry, replayed) = try await access.mutate(Components.Schemas.Entry.self, input: body, status: .created) {
             connection, principal, operation in
-            EntryDTO(
+            Components.Schemas.Entry(
                 try Operations.expire(
                     connection, principal, operation, accountID: id, unit: unit, amount: body.amount, reason: body.reason))
         }
@@ -133,7 +130,7 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body }
         let (entry, replayed) = try await access.mutate(Components.Schemas.Entry.self, input: body, status: .created) {
             connection, principal, operation in
-            EntryDTO(
+            Components.Schemas.Entry(
                 try Operations.refund(connection, principal, operation, entryID: id, amount: body.amount, reason: body.reason))
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(entry)))
@@ -150,7 +147,8 @@ extension APIHandlers {
             let rows = try Operations.entries(
                 connection, principal, accountID: id, unit: unit, kind: kind, from: query.from, to: query.to,
                 beforeID: before, limit: limit + 1)
-            return Page(rows: rows, limit: limit, item: EntryDTO.init, cursor: { [String($0.id)] })
+            return Components.Schemas.EntryPage(
+                rows: rows, limit: limit, item: Components.Schemas.Entry.init, cursor: { [String($0.id)] })
         })))
     }
 }

@@ -11,10 +11,10 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let settings = messaging
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            Page(
-                items: try MessagingOperations.gateways(connection, principal, accountID: id).map {
-                    GatewayDTO($0, settings: settings, callbackToken: nil)
-                }, nextCursor: nil)
+            Components.Schemas.GatewayPage(
+                all: try MessagingOperations.gateways(connection, principal, accountID: id).map {
+                    Components.Schemas.Gateway($0, settings: settings, callbackToken: nil)
+                })
         })))
     }
 
@@ -42,7 +42,7 @@ extension APIHandlers {
                     provider: provider, name: body.name, baseURL: body.baseUrl, username: body.username,
                     password: body.password, sender: body.sender, homePrefix: body.homePrefix, userID: userID),
                 box: box)
-            return GatewayDTO(gateway, settings: settings, callbackToken: token)
+            return Components.Schemas.Gateway(gateway, settings: settings, callbackToken: token)
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(gateway)))
     }
@@ -55,7 +55,7 @@ extension APIHandlers {
             connection, principal, _ in
             try MessagingOperations.setRate(
                 connection, principal, resellerID: id, prefix: prefix, creditsPerSegment: body.creditsPerSegment)
-            return RateDTO(resellerId: id.lower, prefix: prefix, creditsPerSegment: body.creditsPerSegment)
+            return Components.Schemas.Rate(resellerId: id.objectID, prefix: prefix, creditsPerSegment: body.creditsPerSegment)
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(rate)))
     }
@@ -66,7 +66,7 @@ extension APIHandlers {
         let (message, replayed) = try await access.mutate(
             Components.Schemas.Message.self, input: body, status: .accepted
         ) { connection, principal, operation in
-            MessageDTO(
+            Components.Schemas.Message(
                 try MessagingOperations.send(
                     connection, principal, operation, accountID: id,
                     input: .init(to: body.to, text: body.text ?? "", mediaURLs: body.mediaUrls ?? [], sendAt: body.sendAt)))
@@ -85,7 +85,8 @@ extension APIHandlers {
             let rows = try MessagingOperations.messages(
                 connection, principal, accountID: id, direction: direction, status: status, phone: query.phone,
                 afterID: after, limit: limit + 1)
-            return Page(rows: rows, limit: limit, item: MessageDTO.init, cursor: { [$0.id.lower] })
+            return Components.Schemas.MessagePage(
+                rows: rows, limit: limit, item: Components.Schemas.Message.init, cursor: { [$0.id.lower] })
         })))
     }
 
@@ -93,7 +94,7 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let (message, replayed) = try await access.mutate(Components.Schemas.Message.self, input: Optional<String>.none) {
             connection, principal, operation in
-            MessageDTO(try MessagingOperations.cancel(connection, principal, operation, messageID: id))
+            Components.Schemas.Message(try MessagingOperations.cancel(connection, principal, operation, messageID: id))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(message)))
     }
@@ -104,8 +105,8 @@ extension APIHandlers {
         let after = try Cursor.decodeKey(input.query.cursor) { $0 }
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let rows = try MessagingOperations.optOuts(connection, principal, accountID: id, after: after, limit: limit + 1)
-            return Page(
-                rows: rows, limit: limit, item: { OptOutDTO(phone: $0.phone, source: $0.source, createdAt: $0.createdAt) },
+            return Components.Schemas.OptOutPage(
+                rows: rows, limit: limit, item: { Components.Schemas.OptOut(phone: $0.phone, source: $0.source, createdAt: $0.createdAt) },
                 cursor: { [$0.phone] })
         })))
     }
@@ -119,12 +120,12 @@ extension APIHandlers {
         let (batch, replayed) = try await access.mutate(Components.Schemas.OptOutBatch.self, input: body) {
             connection, principal, _ in
             if let listID = body.listId?.uuid {
-                return OptOutBatchDTO(
-                    accountId: id.lower,
+                return Components.Schemas.OptOutBatch(
+                    accountId: id.objectID,
                     phones: try ContactOperations.optOutList(connection, principal, accountID: id, listID: listID))
             }
-            return OptOutBatchDTO(
-                accountId: id.lower,
+            return Components.Schemas.OptOutBatch(
+                accountId: id.objectID,
                 phones: try MessagingOperations.addOptOuts(connection, principal, accountID: id, phones: body.phones ?? []))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(batch)))
@@ -136,7 +137,7 @@ extension APIHandlers {
         let (batch, replayed) = try await access.mutate(Components.Schemas.OptOutBatch.self, input: Optional<String>.none) {
             connection, principal, _ in
             try MessagingOperations.removeOptOut(connection, principal, accountID: id, phone: phone)
-            return OptOutBatchDTO(accountId: id.lower, phones: [phone])
+            return Components.Schemas.OptOutBatch(accountId: id.objectID, phones: [phone])
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(batch)))
     }
@@ -144,7 +145,7 @@ extension APIHandlers {
     func getReplyRouting(_ input: Endpoints.GetReplyRouting.Input) async throws -> Endpoints.GetReplyRouting.Output {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            ReplyRoutingDTO(try MessagingOperations.replyRouting(connection, principal, userID: id))
+            Components.Schemas.ReplyRouting(try MessagingOperations.replyRouting(connection, principal, userID: id))
         })))
     }
 
@@ -154,7 +155,7 @@ extension APIHandlers {
         let channel: ReplyChannel = try body.channel.converted()
         let (routing, replayed) = try await access.mutate(Components.Schemas.ReplyRouting.self, input: body) {
             connection, principal, _ in
-            ReplyRoutingDTO(
+            Components.Schemas.ReplyRouting(
                 try MessagingOperations.setReplyRouting(
                     connection, principal, userID: id, channel: channel, mobile: body.mobile, email: body.email))
         }

@@ -24,7 +24,8 @@ extension APIHandlers {
             let rows = try OverviewStore.clients(
                 connection, resellerID: id, search: search, sort: sort, descending: descending, after: cursor,
                 limit: limit + 1, periodStart: OverviewStore.monthStart(of: Date()))
-            return Page(rows: rows, limit: limit, item: { ClientRowDTO($0.0) }, cursor: { [$0.sortValue, $0.0.id.lower] })
+            return Components.Schemas.ClientRowPage(
+                rows: rows, limit: limit, item: { Components.Schemas.ClientRow($0.0) }, cursor: { [$0.sortValue, $0.0.id.lower] })
         })))
     }
 
@@ -34,10 +35,10 @@ extension APIHandlers {
             let (account, balances) = try Operations.balances(connection, principal, accountID: id)
             let dashboard = try OverviewStore.dashboard(
                 connection, accountID: account.id, periodStart: OverviewStore.monthStart(of: Date()))
-            return DashboardDTO(
-                accountId: account.id.lower, periodStart: dashboard.periodStart, smsUsed: dashboard.smsUsed,
+            return Components.Schemas.Dashboard(
+                accountId: account.id.objectID, periodStart: dashboard.periodStart, smsUsed: dashboard.smsUsed,
                 mmsUsed: dashboard.mmsUsed, clients: dashboard.clients, resellers: dashboard.resellers,
-                balances: balances.map(BalanceDTO.init))
+                balances: balances.map(Components.Schemas.Balance.init))
         })))
     }
 
@@ -50,13 +51,11 @@ extension APIHandlers {
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let report = try Operations.usageReport(
                 connection, principal, accountID: id, scope: scope, period: period, grouping: grouping)
-            return UsageController.ReportDTO(
-                accountId: id.lower, from: period.from, to: period.to, tz: period.timeZone, group: grouping.rawValue,
-                scope: scope.rawValue, rows: report.rows.map(UsageController.UsageRowDTO.init),
-                totals: report.totals.map(UsageController.UsageRowDTO.init),
-                revenue: report.revenue.map {
-                    UsageController.RevenueDTO(currency: $0.currency, sales: $0.sales, amountMinor: $0.amountMinor)
-                })
+            return Components.Schemas.UsageReport(
+                accountId: id.objectID, from: period.from, to: period.to, tz: period.timeZone, group: grouping.onWire(),
+                scope: scope.onWire(), rows: report.rows.map(Components.Schemas.UsageRow.init),
+                totals: report.totals.map(Components.Schemas.UsageRow.init),
+                revenue: report.revenue.map { .init(currency: $0.currency, sales: $0.sales, amountMinor: $0.amountMinor) })
         })))
     }
 }

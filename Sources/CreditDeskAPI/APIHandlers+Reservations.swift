@@ -15,7 +15,8 @@ extension APIHandlers {
         return .ok(.init(body: .json(try await access.read { connection, principal in
             let rows = try Operations.reservations(
                 connection, principal, accountID: id, status: status, batchID: batchID, afterID: after, limit: limit + 1)
-            return Page(rows: rows, limit: limit, item: ReservationDTO.init, cursor: { [$0.id.lower] })
+            return Components.Schemas.ReservationPage(
+                rows: rows, limit: limit, item: Components.Schemas.Reservation.init, cursor: { [$0.id.lower] })
         })))
     }
 
@@ -26,7 +27,7 @@ extension APIHandlers {
         let (reservation, replayed) = try await access.mutate(
             Components.Schemas.Reservation.self, input: body, status: .created
         ) { connection, principal, operation in
-            ReservationDTO(
+            Components.Schemas.Reservation(
                 try Operations.reserve(
                     connection, principal, operation, accountID: id, unit: unit, amount: body.amount,
                     reference: body.reference))
@@ -45,7 +46,7 @@ extension APIHandlers {
         let (batch, replayed) = try await access.mutate(
             Components.Schemas.ReservationBatch.self, input: body, fingerprint: Self.fingerprint(body), status: .created
         ) { connection, principal, operation in
-            ReservationBatchDTO(
+            Components.Schemas.ReservationBatch(
                 try Operations.reserveBatch(
                     connection, principal, operation, accountID: id, unit: unit,
                     items: body.items.map { ($0.amount, $0.reference) }))
@@ -72,7 +73,7 @@ extension APIHandlers {
         let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
         let (reservation, replayed) = try await access.mutate(Components.Schemas.Reservation.self, input: body) {
             connection, principal, operation in
-            ReservationDTO(try Operations.post(connection, principal, operation, reservationID: id, amount: body.amount))
+            Components.Schemas.Reservation(try Operations.post(connection, principal, operation, reservationID: id, amount: body.amount))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(reservation)))
     }
@@ -81,7 +82,7 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let (reservation, replayed) = try await access.mutate(Components.Schemas.Reservation.self, input: Optional<String>.none) {
             connection, principal, operation in
-            ReservationDTO(try Operations.void(connection, principal, operation, reservationID: id))
+            Components.Schemas.Reservation(try Operations.void(connection, principal, operation, reservationID: id))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(reservation)))
     }

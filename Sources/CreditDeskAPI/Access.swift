@@ -38,23 +38,24 @@ struct Access: Sendable {
         return auth
     }
 
-    /// A read: runs `work` with the principal in a read-only transaction.
-    func read<Result: Encodable & Sendable, Wire: Decodable>(
-        _ work: @escaping @Sendable (PostgresConnection, Principal) throws -> Result
+    /// A read: runs `work` with the principal in a read-only transaction; `work` builds the
+    /// contract's type from the records itself (see Contract+Records.swift).
+    func read<Wire: Sendable>(
+        _ work: @escaping @Sendable (PostgresConnection, Principal) throws -> Wire
     ) async throws -> Wire {
         let principal = try Self.principal().principal
-        let value = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+        return try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
             try work(connection, principal)
         }
-        return try Wire.bridge(value)
     }
 
-    /// A mutation: requires the request's Idempotency-Key, then runs as `IdempotentMutation` (the key's claim, the work and the recorded
-    /// response commit together). The request's fingerprint is its method, path and `input`
+    /// A mutation: requires the request's Idempotency-Key, then runs as `IdempotentMutation`
+    /// (the key's claim, the work and the recorded response commit together). The request's fingerprint is its method, path and `input`
     /// (a typed body, so key order and white space do not matter), or `fingerprint` as given.
-    func mutate<Result: Encodable & Sendable, Wire: Decodable>(
+    /// A replay answers the recorded JSON, decoded into `Wire` like a fresh answer.
+    func mutate<Wire: Codable & Sendable>(
         _ answer: Wire.Type, input: (some Encodable)?, fingerprint: [UInt8]? = nil, status: HTTPResponse.Status = .ok,
-        _ work: @escaping @Sendable (PostgresConnection, Principal, OperationContext) throws -> Result
+        _ work: @escaping @Sendable (PostgresConnection, Principal, OperationContext) throws -> Wire
     ) async throws -> (Wire, replayed: Components.Headers.IdempotentReplayed?) {
         let scope = try Self.scope()
         let auth = try Self.principal()
@@ -112,13 +113,6 @@ enum WireCoding {
         }
         return encoder
     }()
-}
-
-extension Decodable {
-    /// The contract's type of a service result, through the JSON both share.
-    static func bridge(_ value: some Encodable) throws -> Self {
-        try WireCoding.decoder.decode(Self.self, from: JSONResponse.encoder.encode(value))
-    }
 }
 
 /// A response carrying a secret that is shown once (an API key, a callback token). The copy

@@ -313,17 +313,3 @@ enum Cursor {
     }
 }
 
-struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
-    let items: [Item]
-    let nextCursor: String?
-}
-
-extension Page {
-    /// A keyset page from `rows` fetched with `limit + 1`: the first `limit` rows, and a cursor
-    /// after the last of them when the extra row shows there is more.
-    init<Row>(rows: [Row], limit: Int, item: (Row) -> Item, cursor: (Row) -> [String]) {
-        let page = rows.prefix(limit)
-        items = page.map(item)
-        nextCursor = rows.count > limit ? page.last.map { Cursor.encode(cursor($0)) } : nil
-    }
-}

@@ -7,63 +7,9 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// Usage reports' shapes, and the streamed export (CSV / JSON Lines) for billing staff.
+/// The usage period parser, and the streamed export (CSV / JSON Lines) for billing staff.
 struct UsageController {
     let access: Access
-
-    struct UsageRowDTO: Encodable, Sendable {
-        let accountId: String
-        let accountName: String
-        let periodStart: String
-        let unit: CreditUnit
-        let opening: Int64
-        let granted: Int64
-        let sold: Int64
-        let refunded: Int64
-        let consumed: Int64
-        let sent: Int64
-        let received: Int64
-        let expired: Int64
-        let removed: Int64
-        let transferredOut: Int64
-        let closing: Int64
-
-        init(_ row: UsageRow) {
-            accountId = row.accountID.lower
-            accountName = row.accountName
-            periodStart = row.bucket
-            unit = row.unit
-            opening = row.opening
-            granted = row.flows.granted
-            sold = row.flows.sold
-            refunded = row.flows.refunded
-            consumed = row.flows.consumed
-            sent = row.flows.sent
-            received = row.flows.received
-            expired = row.flows.expired
-            removed = row.flows.removed
-            transferredOut = row.flows.transferredOut
-            closing = row.closing
-        }
-    }
-
-    struct RevenueDTO: Encodable, Sendable {
-        let currency: String
-        let sales: Int64
-        let amountMinor: Int64
-    }
-
-    struct ReportDTO: Encodable, Sendable {
-        let accountId: String
-        let from: String
-        let to: String
-        let tz: String
-        let group: String
-        let scope: String
-        let rows: [UsageRowDTO]
-        let totals: [UsageRowDTO]
-        let revenue: [RevenueDTO]
-    }
 
     static func period(from: String?, to: String?, timeZone: String?) throws -> UsagePeriod {
         guard let from = from.flatMap({ $0.isEmpty ? nil : $0 }), let to = to.flatMap({ $0.isEmpty ? nil : $0 }) else {
