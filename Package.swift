@@ -9,6 +9,8 @@ let package = Package(
     name: "CreditDesk",
     platforms: [.macOS(.v14)],
     products: [
+        // The library other Swift servers embed: a small public API over the services.
+        .library(name: "CreditDesk", targets: ["CreditDesk"]),
         .executable(name: "creditdesk", targets: ["creditdesk"]),
         .executable(name: "creditdesk-bench", targets: ["creditdesk-bench"]),
     ],
@@ -23,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-generator.git", exact: "1.14.3"),
         .package(url: "https://github.com/apple/swift-openapi-runtime.git", exact: "1.13.4"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", exact: "2.1.0"),
+        // `swift package generate-documentation --target CreditDesk` (the library's DocC catalog).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
     ],
     targets: [
         // libpq, found through pkg-config (Debian: libpq-dev).
@@ -49,7 +53,8 @@ let package = Package(
             dependencies: ["CLibCrypto"],
             swiftSettings: swiftSettings
         ),
-        // libpq connection, pool, transactions, migrator, embedded cluster. Knows no domain.
+        // libpq connection, pool, transactions, migrator (with sql/ compiled in), embedded
+        // cluster. Knows no domain.
         .target(
             name: "CreditDeskDB",
             dependencies: [
@@ -60,8 +65,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedMigrations"]
         ),
+        // The schema migrations (sql/*.sql), byte for byte, at build time.
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["creditdesk-sql-embed"]),
+        .executableTarget(name: "creditdesk-sql-embed", swiftSettings: swiftSettings),
         // SQL only: one store per table family, named statements, records.
         .target(
             name: "CreditDeskStore",
@@ -81,7 +90,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // HTTP only: routes, request contexts, DTOs, error mapping, calling the services.
+        // The public library: open a database, act as a principal, call the operations with
+        // typed inputs, results and errors. Everything below it is `package`.
+        .target(
+            name: "CreditDesk",
+            dependencies: [
+                "CreditDeskCore",
+                "CreditDeskDB",
+                "CreditDeskStore",
+                "CreditDeskServices",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP only: the generated server's handlers, middleware, error mapping, calling the services.
         .target(
             name: "CreditDeskAPI",
             dependencies: [
@@ -135,6 +157,7 @@ let package = Package(
         .executableTarget(
             name: "creditdesk",
             dependencies: [
+                "CreditDesk",
                 "CreditDeskCore",
                 "CreditDeskDB",
                 "CreditDeskStore",
@@ -165,6 +188,11 @@ let package = Package(
         .testTarget(
             name: "CreditDeskPostgresTests",
             dependencies: ["CreditDeskDB", "CreditDeskStore", "CreditDeskServices", "CreditDeskCore", "CreditDeskTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CreditDeskLibraryTests",
+            dependencies: ["CreditDesk", "CreditDeskCore", "CreditDeskDB", "CreditDeskStore", "CreditDeskTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

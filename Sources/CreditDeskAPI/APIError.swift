@@ -4,30 +4,30 @@ import Hummingbird
 
 /// The one error type of the HTTP layer. Always rendered as
 /// `{"error":{"code":"…","message":"…","details":{…}}}`; `code` is stable, clients switch on it.
-public struct APIError: Error, HTTPResponseError, Sendable {
-    public var status: HTTPResponse.Status
-    public var code: String
-    public var message: String
-    public var details: [String: JSONValue]
+package struct APIError: Error, HTTPResponseError, Sendable {
+    package var status: HTTPResponse.Status
+    package var code: String
+    package var message: String
+    package var details: [String: JSONValue]
 
-    public init(_ status: HTTPResponse.Status, code: String, message: String, details: [String: JSONValue] = [:]) {
+    package init(_ status: HTTPResponse.Status, code: String, message: String, details: [String: JSONValue] = [:]) {
         self.status = status
         self.code = code
         self.message = message
         self.details = details
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
         var body: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
         if !details.isEmpty { body["details"] = .object(details) }
         return try JSONResponse.make(status: status, body: JSONValue.object(["error": .object(body)]))
     }
 
-    public static func notFound(_ what: String) -> APIError {
+    package static func notFound(_ what: String) -> APIError {
         APIError(.notFound, code: "not_found", message: "\(what) not found")
     }
 
-    public static func badRequest(code: String = "invalid_request", _ message: String, details: [String: JSONValue] = [:])
+    package static func badRequest(code: String = "invalid_request", _ message: String, details: [String: JSONValue] = [:])
         -> APIError
     {
         APIError(.badRequest, code: code, message: message, details: details)
@@ -37,12 +37,10 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     static let missingKey = APIError(.unauthorized, code: "unauthorized", message: "send Authorization: Bearer <api key>")
     static let internalError = APIError(
         .internalServerError, code: "internal", message: "internal error; the request id identifies it in the logs")
-    static let unavailable = APIError(
-        .serviceUnavailable, code: "database_unavailable", message: "the database is not reachable; try again")
 }
 
 /// A JSON value with a stable rendering, for error details and free-form fields.
-public enum JSONValue: Codable, Sendable, Equatable {
+package enum JSONValue: Codable, Sendable, Equatable {
     case string(String)
     case int(Int64)
     case bool(Bool)
@@ -50,7 +48,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -67,7 +65,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .string(let value): try container.encode(value)

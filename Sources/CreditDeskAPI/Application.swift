@@ -9,23 +9,23 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 import CreditDeskContract
 
-public struct ServerSettings: Sendable {
-    public var host: String
-    public var port: Int
+package struct ServerSettings: Sendable {
+    package var host: String
+    package var port: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080) {
+    package init(host: String = "127.0.0.1", port: Int = 8080) {
         self.host = host
         self.port = port
     }
 }
 
 /// What the routes need from the outside world.
-public struct AppDependencies: Sendable {
-    public var pool: DatabasePool
-    public var migrator: Migrator
-    public var messaging: MessagingSettings
+package struct AppDependencies: Sendable {
+    package var pool: DatabasePool
+    package var migrator: Migrator
+    package var messaging: MessagingSettings
 
-    public init(
+    package init(
         pool: DatabasePool, migrator: Migrator,
         messaging: MessagingSettings = MessagingSettings(secretBox: nil, publicBaseURL: "http://127.0.0.1:8080")
     ) {
@@ -37,7 +37,7 @@ public struct AppDependencies: Sendable {
 
 /// Every route of the API, in one place: the contract's operations through the generated
 /// server, and the plain routes beside them (probes, the document, the export, callbacks).
-public func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequestContext> {
+package func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestLoggingMiddleware())
     router.add(middleware: AuthMiddleware(pool: dependencies.pool))
@@ -51,7 +51,7 @@ public func buildRouter(dependencies: AppDependencies) throws -> Router<AppReque
     return router
 }
 
-public func buildApplication(
+package func buildApplication(
     settings: ServerSettings, dependencies: AppDependencies, logger: Logger
 ) throws -> some ApplicationProtocol {
     Application(

@@ -35,23 +35,9 @@ enum ErrorMapping {
     }
 
     static func apiError(_ error: DatabaseError) -> APIError? {
-        switch error.code {
-        case .poolTimeout, .poolClosed, .connectionLost, .connectionFailed, .queryCanceled:
-            return .unavailable
-        case .invalidParameter:
-            // Only a client's text reaches here: PostgreSQL text cannot hold a NUL character.
-            return APIError.badRequest(code: "invalid_text", "text values must not contain NUL (U+0000) characters")
-        case .invalidInput:
-            // SQLSTATE class 22: the server refused a value (out of range, malformed) that
-            // validation let through. Still the request's value, not the server's fault.
-            return APIError.badRequest(code: "invalid_value", "a value in the request is out of range or malformed")
-        case .commitOutcomeUnknown:
-            return APIError(
-                .serviceUnavailable, code: "outcome_unknown",
-                message: "the database connection broke while committing; retry with the same Idempotency-Key")
-        default:
-            return nil
-        }
+        guard let failure = DatabaseFailure(error) else { return nil }
+        let status: HTTPResponse.Status = failure.kind == .badValue ? .badRequest : .serviceUnavailable
+        return APIError(status, code: failure.code, message: failure.message)
     }
 }
 
@@ -271,7 +257,7 @@ enum Parameters {
 }
 
 extension JSONValue: ExpressibleByStringLiteral {
-    public init(stringLiteral value: String) { self = .string(value) }
+    package init(stringLiteral value: String) { self = .string(value) }
 }
 
 /// Opaque page cursors: base64url of a JSON array of strings.

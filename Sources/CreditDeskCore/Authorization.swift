@@ -1,14 +1,14 @@
 import Foundation
 
 /// Who is acting: the user behind an API key, with its account's place in the tree.
-public struct Principal: Sendable, Equatable {
-    public let userID: UUID
-    public let accountID: UUID
-    public let tenantID: UUID
-    public let role: Role
-    public let accountKind: AccountKind
+package struct Principal: Sendable, Equatable {
+    package let userID: UUID
+    package let accountID: UUID
+    package let tenantID: UUID
+    package let role: Role
+    package let accountKind: AccountKind
 
-    public init(userID: UUID, accountID: UUID, tenantID: UUID, role: Role, accountKind: AccountKind) {
+    package init(userID: UUID, accountID: UUID, tenantID: UUID, role: Role, accountKind: AccountKind) {
         self.userID = userID
         self.accountID = accountID
         self.tenantID = tenantID
@@ -18,7 +18,7 @@ public struct Principal: Sendable, Equatable {
 }
 
 /// What a request wants to do to an account.
-public enum Action: String, Sendable, CaseIterable {
+package enum Action: String, Sendable, CaseIterable {
     case read
     /// Create children; rename, suspend, reactivate an account below one's own.
     case manageAccounts
@@ -34,9 +34,9 @@ public enum Action: String, Sendable, CaseIterable {
     case manageMessaging
 }
 
-public enum Authorization {
+package enum Authorization {
     /// Roles allowed each action, before the position in the tree is considered.
-    public static func roleAllows(_ role: Role, _ action: Action, accountKind: AccountKind) -> Bool {
+    package static func roleAllows(_ role: Role, _ action: Action, accountKind: AccountKind) -> Bool {
         switch action {
         case .read:
             return true
@@ -56,7 +56,7 @@ public enum Authorization {
     /// tenant cannot even learn that an id exists. Actions that change an account's standing
     /// (`manageAccounts`, `manageFeatures`, `manageCredits`) need a strict ancestor: nobody
     /// grants themselves credits or features.
-    public static func check(_ principal: Principal, _ action: Action, targetPath: [UUID], what: String = "account")
+    package static func check(_ principal: Principal, _ action: Action, targetPath: [UUID], what: String = "account")
         throws(DomainError)
     {
         guard targetPath.contains(principal.accountID) else { throw DomainError.notFound(what) }

@@ -2,15 +2,15 @@ import Foundation
 
 /// The phone fields a contact has; a client configures the order in which an inbound reply's
 /// number is looked up among them.
-public enum ContactPhoneField: String, Codable, Sendable, CaseIterable {
+package enum ContactPhoneField: String, Codable, Sendable, CaseIterable {
     case mobile
     case workPhone = "work_phone"
     case homePhone = "home_phone"
 
-    public static let defaultReplyMatchOrder: [ContactPhoneField] = [.mobile, .workPhone, .homePhone]
+    package static let defaultReplyMatchOrder: [ContactPhoneField] = [.mobile, .workPhone, .homePhone]
 
     /// A match order: one to three distinct fields.
-    public static func matchOrder(_ names: [String]) throws(DomainError) -> [ContactPhoneField] {
+    package static func matchOrder(_ names: [String]) throws(DomainError) -> [ContactPhoneField] {
         var order: [ContactPhoneField] = []
         for name in names {
             guard let field = ContactPhoneField(rawValue: name) else {
@@ -26,12 +26,12 @@ public enum ContactPhoneField: String, Codable, Sendable, CaseIterable {
 
 /// A campaign text with per-recipient fields: `{{first_name}}`, `{{last_name}}`. Unknown
 /// placeholders are refused when the campaign is created, not sent as typed.
-public struct MessageTemplate: Sendable, Equatable {
-    public static let fields: Set<String> = ["first_name", "last_name"]
+package struct MessageTemplate: Sendable, Equatable {
+    package static let fields: Set<String> = ["first_name", "last_name"]
 
-    public let text: String
+    package let text: String
 
-    public init(_ text: String) throws(DomainError) {
+    package init(_ text: String) throws(DomainError) {
         guard !text.isEmpty, text.count <= 2000 else { throw .invalid("template", "must be 1 to 2000 characters") }
         for match in text.matches(of: /\{\{\s*([^}]*?)\s*\}\}/) {
             let name = String(match.1)
@@ -43,22 +43,22 @@ public struct MessageTemplate: Sendable, Equatable {
     }
 
     /// The text for one recipient; a missing field renders empty.
-    public func render(_ values: [String: String]) -> String {
+    package func render(_ values: [String: String]) -> String {
         text.replacing(/\{\{\s*([^}]*?)\s*\}\}/) { match in values[String(match.1)] ?? "" }
     }
 }
 
 /// A reseller's per-segment rates by destination prefix: the longest matching prefix wins.
-public struct RateTable: Sendable {
+package struct RateTable: Sendable {
     let rates: [String: Int64]
     let longest: Int
 
-    public init(_ rates: [String: Int64]) {
+    package init(_ rates: [String: Int64]) {
         self.rates = rates
         longest = rates.keys.map(\.count).max() ?? 0
     }
 
-    public func rate(for number: PhoneNumber) -> Int64? {
+    package func rate(for number: PhoneNumber) -> Int64? {
         let digits = number.digits
         for length in stride(from: min(longest, digits.count), through: 1, by: -1) {
             if let rate = rates[String(digits.prefix(length))] { return rate }
@@ -68,12 +68,12 @@ public struct RateTable: Sendable {
 }
 
 /// Where a user wants replies to their messages forwarded.
-public enum ReplyChannel: String, Codable, Sendable, CaseIterable {
+package enum ReplyChannel: String, Codable, Sendable, CaseIterable {
     case none, email, mobile
 }
 
 /// Where one reply goes, after the per-country rule.
-public enum ReplyDestination: Sendable, Equatable {
+package enum ReplyDestination: Sendable, Equatable {
     case email(String)
     case mobile(PhoneNumber)
     case nowhere(reason: String)
@@ -81,15 +81,15 @@ public enum ReplyDestination: Sendable, Equatable {
 
 /// The routing rule: the user's choice, except that forwarding to a mobile in an email-only
 /// country (by calling code, e.g. 64 for New Zealand) goes to the user's email instead.
-public struct ReplyRoutingRule: Sendable, Equatable {
-    public let emailOnlyCallingCodes: Set<String>
+package struct ReplyRoutingRule: Sendable, Equatable {
+    package let emailOnlyCallingCodes: Set<String>
 
-    public static let `default` = ReplyRoutingRule(emailOnlyCallingCodes: ["64"])
+    package static let `default` = ReplyRoutingRule(emailOnlyCallingCodes: ["64"])
 
-    public init(emailOnlyCallingCodes: Set<String>) { self.emailOnlyCallingCodes = emailOnlyCallingCodes }
+    package init(emailOnlyCallingCodes: Set<String>) { self.emailOnlyCallingCodes = emailOnlyCallingCodes }
 
     /// "64,61" → {64, 61}; each a calling code of 1 to 4 digits.
-    public static func parse(_ text: String) throws(DomainError) -> ReplyRoutingRule {
+    package static func parse(_ text: String) throws(DomainError) -> ReplyRoutingRule {
         var codes = Set<String>()
         for part in text.split(separator: ",") {
             let code = part.trimmingCharacters(in: .whitespaces)
@@ -101,7 +101,7 @@ public struct ReplyRoutingRule: Sendable, Equatable {
         return ReplyRoutingRule(emailOnlyCallingCodes: codes)
     }
 
-    public func destination(channel: ReplyChannel, email: String?, mobile: PhoneNumber?) -> ReplyDestination {
+    package func destination(channel: ReplyChannel, email: String?, mobile: PhoneNumber?) -> ReplyDestination {
         switch channel {
         case .none:
             return .nowhere(reason: "the user does not forward replies")

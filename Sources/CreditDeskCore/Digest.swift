@@ -1,8 +1,8 @@
 import CLibCrypto
 
 /// SHA-256 through libcrypto. Pure computation: hashing API keys and migration files.
-public enum Digest {
-    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+package enum Digest {
+    package static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
         bytes.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { out in
@@ -12,11 +12,11 @@ public enum Digest {
         return output
     }
 
-    public static func sha256Hex(_ text: String) -> String {
+    package static func sha256Hex(_ text: String) -> String {
         hex(sha256(Array(text.utf8)))
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
+    package static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
@@ -29,7 +29,7 @@ public enum Digest {
 
     /// Whether two byte strings are equal, in a time that depends on their lengths only: for
     /// comparing a secret the caller sent with the one expected.
-    public static func constantTimeEqual(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
+    package static func constantTimeEqual(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
         guard lhs.count == rhs.count else { return false }
         return zip(lhs, rhs).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }

@@ -1,10 +1,10 @@
 import Foundation
 
-public enum AccountKind: String, Codable, Sendable, CaseIterable {
+package enum AccountKind: String, Codable, Sendable, CaseIterable {
     case platform, reseller, client
 
     /// Which kinds may sit directly under this one.
-    public var allowedChildren: Set<AccountKind> {
+    package var allowedChildren: Set<AccountKind> {
         switch self {
         case .platform: [.reseller]
         case .reseller: [.reseller, .client]
@@ -13,7 +13,7 @@ public enum AccountKind: String, Codable, Sendable, CaseIterable {
     }
 
     /// Roles a user of an account of this kind may have.
-    public var allowedRoles: Set<Role> {
+    package var allowedRoles: Set<Role> {
         switch self {
         case .platform: [.operator, .billing]
         case .reseller: [.admin, .billing, .support]
@@ -22,26 +22,26 @@ public enum AccountKind: String, Codable, Sendable, CaseIterable {
     }
 }
 
-public enum AccountStatus: String, Codable, Sendable, CaseIterable {
+package enum AccountStatus: String, Codable, Sendable, CaseIterable {
     case active, suspended
 }
 
-public enum Role: String, Codable, Sendable, CaseIterable {
+package enum Role: String, Codable, Sendable, CaseIterable {
     case `operator`, billing, admin, support, user, readonly
 }
 
-public enum Feature: String, Codable, Sendable, CaseIterable {
+package enum Feature: String, Codable, Sendable, CaseIterable {
     case mms, international, campaigns, scheduling, inbound
 }
 
-public enum CreditUnit: String, Codable, Sendable, CaseIterable {
+package enum CreditUnit: String, Codable, Sendable, CaseIterable {
     case sms, mms
 
     /// MMS credits exist only where the effective `mms` feature is on.
-    public var requiredFeature: Feature? { self == .mms ? .mms : nil }
+    package var requiredFeature: Feature? { self == .mms ? .mms : nil }
 }
 
-public enum EntryKind: String, Codable, Sendable, CaseIterable {
+package enum EntryKind: String, Codable, Sendable, CaseIterable {
     case grant, adjust, transfer, sale, reserve, post, void, charge, refund, expire
 }
 
@@ -49,17 +49,17 @@ public enum EntryKind: String, Codable, Sendable, CaseIterable {
 /// dashboard, usage reports): debits of a sent kind (`post`: a message went) or a received kind
 /// (`charge`: an inbound MMS, or any other direct charge). Expiry, removals, transfers and
 /// pending reservations are not use; a refund is an income of its own, not negative use.
-public enum CreditUse {
-    public static let sent = EntryKind.post
-    public static let received = EntryKind.charge
-    public static let kinds: [EntryKind] = [sent, received]
+package enum CreditUse {
+    package static let sent = EntryKind.post
+    package static let received = EntryKind.charge
+    package static let kinds: [EntryKind] = [sent, received]
 }
 
 /// When a message or campaign goes: `nil` (now) for no time or one already past; a later time
 /// needs the `scheduling` feature and lies within `Limits.maxScheduleAheadSeconds` of now (a
 /// well-formed time beyond that is refused by the clock, not by its form: a conflict).
-public enum Scheduling {
-    public static func sendTime(_ requested: Date?, now: Date, schedulingEnabled: Bool) throws(DomainError) -> Date? {
+package enum Scheduling {
+    package static func sendTime(_ requested: Date?, now: Date, schedulingEnabled: Bool) throws(DomainError) -> Date? {
         guard let requested, requested > now else { return nil }
         guard schedulingEnabled else {
             throw DomainError(.featureDisabled, "scheduled sends need the scheduling feature", details: ["feature": .string("scheduling")])
@@ -72,25 +72,25 @@ public enum Scheduling {
 }
 
 /// What a row of the job queue asks the dispatcher to do.
-public enum JobKind: String, Sendable, CaseIterable {
+package enum JobKind: String, Sendable, CaseIterable {
     /// Submit a queued (or now due) message to its gateway.
     case sendMessage = "send_message"
     /// Forward an inbound reply to its user by email or SMS.
     case routeReply = "route_reply"
 }
 
-public enum ReservationStatus: String, Codable, Sendable, CaseIterable {
+package enum ReservationStatus: String, Codable, Sendable, CaseIterable {
     case pending, posted, voided
 }
 
 /// The two system accounts that close the books. Their balances are derived from entries.
-public enum SystemAccount {
+package enum SystemAccount {
     /// Where credits come from when the platform creates them.
-    public static let issuance = UUID(uuidString: "00000000-0000-0000-0000-000000000001")!
+    package static let issuance = UUID(uuidString: "00000000-0000-0000-0000-000000000001")!
     /// Where credits go when they are used.
-    public static let consumption = UUID(uuidString: "00000000-0000-0000-0000-000000000002")!
+    package static let consumption = UUID(uuidString: "00000000-0000-0000-0000-000000000002")!
 
-    public static func name(of id: UUID) -> String? {
+    package static func name(of id: UUID) -> String? {
         switch id {
         case issuance: "issuance"
         case consumption: "consumption"
@@ -100,30 +100,30 @@ public enum SystemAccount {
 }
 
 /// Limits on everything a request can ask for.
-public enum Limits {
+package enum Limits {
     /// One operation moves at most this many credits (a campaign of a million 6-part SMS fits).
-    public static let maxAmount: Int64 = 1_000_000_000
-    public static let maxCreditLimit: Int64 = 1_000_000_000_000
-    public static let maxNameLength = 200
-    public static let maxReasonLength = 500
-    public static let maxReferenceLength = 200
-    public static let defaultPageSize = 50
-    public static let maxPageSize = 500
-    public static let maxPriceMinor: Int64 = 1_000_000_000_000
+    package static let maxAmount: Int64 = 1_000_000_000
+    package static let maxCreditLimit: Int64 = 1_000_000_000_000
+    package static let maxNameLength = 200
+    package static let maxReasonLength = 500
+    package static let maxReferenceLength = 200
+    package static let defaultPageSize = 50
+    package static let maxPageSize = 500
+    package static let maxPriceMinor: Int64 = 1_000_000_000_000
     /// Reservations one bulk request may create (a campaign of 100,000 recipients).
-    public static let maxBulkReservations = 100_000
+    package static let maxBulkReservations = 100_000
     /// The largest request body a bulk reservation may send (100,000 items with references).
-    public static let maxBulkBodyBytes = 32 * 1024 * 1024
+    package static let maxBulkBodyBytes = 32 * 1024 * 1024
     /// How far ahead a message or campaign may be scheduled.
-    public static let maxScheduleAheadSeconds: Double = 366 * 86_400
+    package static let maxScheduleAheadSeconds: Double = 366 * 86_400
     /// The largest body of a contact batch or a list's new members (10,000 full contacts fit).
-    public static let maxBatchBodyBytes = 8 * 1024 * 1024
+    package static let maxBatchBodyBytes = 8 * 1024 * 1024
 }
 
 /// Effective features: an account has a feature only if it and every ancestor have it on.
-public enum Features {
+package enum Features {
     /// `ownByAncestor` holds each account's own flags, root first, ending with the account.
-    public static func effective(_ ownByAncestor: [Set<Feature>]) -> Set<Feature> {
+    package static func effective(_ ownByAncestor: [Set<Feature>]) -> Set<Feature> {
         guard var result = ownByAncestor.first else { return [] }
         for own in ownByAncestor.dropFirst() { result.formIntersection(own) }
         return result

@@ -1,6 +1,6 @@
 /// The one error type of the domain layer. `code` is stable and reaches API clients as-is.
-public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+package struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Code: String, Sendable {
         case unauthorized, forbidden
         case notFound = "not_found"
         case invalidRequest = "invalid_request"
@@ -16,40 +16,40 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         case wrongAccountKind = "wrong_account_kind"
     }
 
-    public enum Detail: Sendable, Equatable {
+    package enum Detail: Sendable, Equatable {
         case string(String)
         case int(Int64)
     }
 
-    public var code: Code
-    public var message: String
-    public var details: [String: Detail]
+    package var code: Code
+    package var message: String
+    package var details: [String: Detail]
 
-    public init(_ code: Code, _ message: String, details: [String: Detail] = [:]) {
+    package init(_ code: Code, _ message: String, details: [String: Detail] = [:]) {
         self.code = code
         self.message = message
         self.details = details
     }
 
-    public var description: String { "\(code.rawValue): \(message)" }
+    package var description: String { "\(code.rawValue): \(message)" }
 
-    public static func notFound(_ what: String) -> DomainError { DomainError(.notFound, "\(what) not found") }
+    package static func notFound(_ what: String) -> DomainError { DomainError(.notFound, "\(what) not found") }
 
     /// A well-formed value that the current state or the objects' relations do not allow (more
     /// than is reserved or refundable, another reseller's package): a 409, not a malformed request.
-    public static func beyondState(_ field: String, _ message: String) -> DomainError {
+    package static func beyondState(_ field: String, _ message: String) -> DomainError {
         DomainError(.conflict, "\(field): \(message)", details: ["field": .string(field)])
     }
 
-    public static func wrongKind(_ field: String, _ message: String) -> DomainError {
+    package static func wrongKind(_ field: String, _ message: String) -> DomainError {
         DomainError(.wrongAccountKind, "\(field): \(message)", details: ["field": .string(field)])
     }
 
-    public static func invalid(_ field: String, _ message: String) -> DomainError {
+    package static func invalid(_ field: String, _ message: String) -> DomainError {
         DomainError(.invalidRequest, "\(field): \(message)", details: ["field": .string(field)])
     }
 
-    public static func insufficient(unit: CreditUnit, available: Int64, requested: Int64) -> DomainError {
+    package static func insufficient(unit: CreditUnit, available: Int64, requested: Int64) -> DomainError {
         DomainError(
             .insufficientCredits, "not enough \(unit.rawValue) credits: \(available) available, \(requested) requested",
             details: ["unit": .string(unit.rawValue), "available": .int(available), "requested": .int(requested)])

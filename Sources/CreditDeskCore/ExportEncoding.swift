@@ -1,18 +1,18 @@
 /// Export formats for billing staff. Pure text encoding; no I/O.
-public enum ExportFormat: String, Sendable, CaseIterable {
+package enum ExportFormat: String, Sendable, CaseIterable {
     case csv, jsonl
 
-    public var contentType: String {
+    package var contentType: String {
         switch self {
         case .csv: "text/csv; charset=utf-8"
         case .jsonl: "application/x-ndjson; charset=utf-8"
         }
     }
 
-    public var fileExtension: String { rawValue }
+    package var fileExtension: String { rawValue }
 }
 
-public enum ExportValue: Sendable, Equatable {
+package enum ExportValue: Sendable, Equatable {
     case text(String)
     case int(Int64)
     case null
@@ -21,24 +21,24 @@ public enum ExportValue: Sendable, Equatable {
 /// Encodes rows as RFC 4180 CSV (CRLF line ends, a header row, fields quoted when they hold a
 /// comma, quote, CR or LF, quotes doubled) or as JSON Lines (one object per line, keys in
 /// column order).
-public struct ExportEncoder: Sendable {
-    public let format: ExportFormat
-    public let columns: [String]
+package struct ExportEncoder: Sendable {
+    package let format: ExportFormat
+    package let columns: [String]
 
-    public init(format: ExportFormat, columns: [String]) {
+    package init(format: ExportFormat, columns: [String]) {
         self.format = format
         self.columns = columns
     }
 
     /// The CSV header row; JSON Lines has none.
-    public var header: String {
+    package var header: String {
         switch format {
         case .csv: columns.map(Self.csvField).joined(separator: ",") + "\r\n"
         case .jsonl: ""
         }
     }
 
-    public func line(_ values: [ExportValue]) -> String {
+    package func line(_ values: [ExportValue]) -> String {
         precondition(values.count == columns.count, "a row must have one value per column")
         switch format {
         case .csv:
@@ -63,12 +63,12 @@ public struct ExportEncoder: Sendable {
         }
     }
 
-    public static func csvField(_ text: String) -> String {
+    package static func csvField(_ text: String) -> String {
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    public static func jsonString(_ text: String) -> String {
+    package static func jsonString(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -89,15 +89,15 @@ public struct ExportEncoder: Sendable {
 
 /// Byte-level encoding of one row into an output buffer, for exports that read values in
 /// place: same output as `ExportEncoder.line`, without a String per value.
-public struct ExportByteEncoder: Sendable {
-    public enum Kind: Sendable { case text, int }
+package struct ExportByteEncoder: Sendable {
+    package enum Kind: Sendable { case text, int }
 
-    public let format: ExportFormat
-    public let kinds: [Kind]
+    package let format: ExportFormat
+    package let kinds: [Kind]
     /// `"column":` for JSON Lines, one per column, encoded once.
     private let jsonKeys: [[UInt8]]
 
-    public init(_ encoder: ExportEncoder, kinds: [Kind]) {
+    package init(_ encoder: ExportEncoder, kinds: [Kind]) {
         precondition(kinds.count == encoder.columns.count, "one kind per column")
         self.format = encoder.format
         self.kinds = kinds
@@ -105,7 +105,7 @@ public struct ExportByteEncoder: Sendable {
     }
 
     /// Appends one row; `value(i)` gives column i's bytes (nil for NULL) to the closure.
-    public func appendRow(
+    package func appendRow(
         to out: inout [UInt8], value: (Int, (UnsafeBufferPointer<UInt8>?) -> Void) -> Void
     ) {
         if format == .jsonl { out.append(UInt8(ascii: "{")) }

@@ -2,15 +2,15 @@ import Foundation
 
 /// A phone number in E.164: `+`, a country calling code and the subscriber number, 8 to 15
 /// digits in all, no leading zero. Stored and compared as this canonical text.
-public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
-    public let e164: String
+package struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
+    package let e164: String
 
-    public var description: String { e164 }
-    public var digits: Substring { e164.dropFirst() }
+    package var description: String { e164 }
+    package var digits: Substring { e164.dropFirst() }
 
     /// Accepts spaces, dashes, dots and brackets as separators; anything else is refused, and
     /// so is a number without `+` (a national number cannot be routed unambiguously).
-    public static func parse(_ text: String, field: String = "to") throws(DomainError) -> PhoneNumber {
+    package static func parse(_ text: String, field: String = "to") throws(DomainError) -> PhoneNumber {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard text.unicodeScalars.count <= maxLength else { throw .invalid(field, "must be at most \(maxLength) characters") }
         guard trimmed.hasPrefix("+") else {
@@ -31,31 +31,31 @@ public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The longest text accepted as a number, separators included.
-    public static let maxLength = 40
+    package static let maxLength = 40
 
-    public init(e164: String) { self.e164 = e164 }
+    package init(e164: String) { self.e164 = e164 }
 
-    public func hasPrefix(_ callingCodePrefix: String) -> Bool { digits.hasPrefix(callingCodePrefix) }
+    package func hasPrefix(_ callingCodePrefix: String) -> Bool { digits.hasPrefix(callingCodePrefix) }
 }
 
 /// How a text travels as SMS: its encoding and the number of parts (segments) it takes.
-public struct SegmentCount: Sendable, Equatable {
-    public enum Encoding: String, Sendable { case gsm7 = "gsm7", ucs2 = "ucs2" }
-    public let encoding: Encoding
-    public let segments: Int
+package struct SegmentCount: Sendable, Equatable {
+    package enum Encoding: String, Sendable { case gsm7 = "gsm7", ucs2 = "ucs2" }
+    package let encoding: Encoding
+    package let segments: Int
     /// Septets (GSM-7) or UTF-16 code units (UCS-2) the text occupies.
-    public let units: Int
+    package let units: Int
 }
 
 /// SMS segment counting: GSM-7 with the extension table counted double, 160
 /// per single message and 153 per part; otherwise UCS-2, 70 and 67.
-public enum Segmenter {
+package enum Segmenter {
     static let basic: Set<Character> = Set(
         "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
             .map { $0 })
     static let extended: Set<Character> = Set("^{}\\[~]|€\u{0C}".map { $0 })
 
-    public static func count(_ text: String) -> SegmentCount {
+    package static func count(_ text: String) -> SegmentCount {
         var septets = 0
         var isGSM = true
         // "\r\n" is one Character in Swift but two septets on the air.
@@ -81,13 +81,13 @@ public enum Segmenter {
 }
 
 /// What an inbound text asks for, by the industry keywords (case-insensitive, trimmed).
-public enum OptKeyword: Sendable, Equatable {
+package enum OptKeyword: Sendable, Equatable {
     case optOut, optIn
 
     static let optOutWords: Set<String> = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
     static let optInWords: Set<String> = ["START", "UNSTOP"]
 
-    public static func parse(_ text: String) -> OptKeyword? {
+    package static func parse(_ text: String) -> OptKeyword? {
         let word = text.trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
         if optOutWords.contains(word) { return .optOut }
         if optInWords.contains(word) { return .optIn }
@@ -95,29 +95,29 @@ public enum OptKeyword: Sendable, Equatable {
     }
 }
 
-public enum MessageDirection: String, Codable, Sendable, CaseIterable { case outbound, inbound }
+package enum MessageDirection: String, Codable, Sendable, CaseIterable { case outbound, inbound }
 
-public enum MessageStatus: String, Codable, Sendable, CaseIterable {
+package enum MessageStatus: String, Codable, Sendable, CaseIterable {
     case scheduled, queued, sent, delivered, failed, cancelled, received
 }
 
-public enum GatewayProvider: String, Codable, Sendable, CaseIterable { case kannel, twilio }
+package enum GatewayProvider: String, Codable, Sendable, CaseIterable { case kannel, twilio }
 
 /// The credits a message costs and which unit pays.
-public struct MessagePrice: Sendable, Equatable {
-    public let unit: CreditUnit
-    public let segments: Int
-    public let credits: Int64
+package struct MessagePrice: Sendable, Equatable {
+    package let unit: CreditUnit
+    package let segments: Int
+    package let credits: Int64
 }
 
-public enum MessagePricing {
+package enum MessagePricing {
     /// Limits on what one message may be.
-    public static let maxSegments = 10
-    public static let maxMediaURLs = 10
+    package static let maxSegments = 10
+    package static let maxMediaURLs = 10
 
     /// An SMS costs its segments times the destination's rate; an MMS costs one MMS credit
     /// (the text rides along), whatever its length.
-    public static func price(text: String, mediaCount: Int, creditsPerSegment: Int64) throws(DomainError) -> MessagePrice {
+    package static func price(text: String, mediaCount: Int, creditsPerSegment: Int64) throws(DomainError) -> MessagePrice {
         if mediaCount > 0 {
             guard mediaCount <= maxMediaURLs else { throw .invalid("media_urls", "at most \(maxMediaURLs) media URLs") }
             return MessagePrice(unit: .mms, segments: 1, credits: 1)
@@ -133,8 +133,8 @@ public enum MessagePricing {
 
 /// Per-message callback signatures: HMAC-free but unforgeable without the stored token hash,
 /// which never leaves the database: sha256(token hash ‖ gateway id ‖ message id).
-public enum CallbackSignature {
-    public static func sign(messageID: UUID, gatewayID: UUID, key: [UInt8]) -> String {
+package enum CallbackSignature {
+    package static func sign(messageID: UUID, gatewayID: UUID, key: [UInt8]) -> String {
         Digest.hex(Digest.sha256(key + Array("\(gatewayID.uuidString.lowercased()) \(messageID.uuidString.lowercased())".utf8)))
     }
 }

@@ -3,10 +3,10 @@ import Foundation
 /// Total parsers for text that arrives in requests: each returns a value or nil, never traps,
 /// whatever the bytes. Digits are ASCII only: Unicode's other decimal digits (Arabic-Indic,
 /// fullwidth, …) are not numbers here.
-public enum RequestParsing {
+package enum RequestParsing {
     /// A calendar day `YYYY-MM-DD` of ASCII digits, with a real month and day (leap years
     /// included); years 0001–9999.
-    public static func calendarDay(_ text: String) -> (year: Int, month: Int, day: Int)? {
+    package static func calendarDay(_ text: String) -> (year: Int, month: Int, day: Int)? {
         let bytes = Array(text.utf8)
         guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
             let year = asciiNumber(bytes[0..<4]), let month = asciiNumber(bytes[5..<7]),
@@ -18,7 +18,7 @@ public enum RequestParsing {
 
     /// An RFC 3339 timestamp: `YYYY-MM-DDTHH:MM:SS`, an optional fraction of any length, then
     /// `Z` or `±HH:MM`; `t`, `z` and a space for the `T` are accepted, as RFC 3339 allows.
-    public static func timestamp(_ text: String) -> Date? {
+    package static func timestamp(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20, let day = calendarDay(String(decoding: bytes[0..<10], as: UTF8.self)),
             [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(bytes[10]),
@@ -61,7 +61,7 @@ public enum RequestParsing {
     }
 
     /// A run of 1–18 ASCII digits (so it always fits an Int), nothing else.
-    public static func asciiNumber(_ bytes: some Collection<UInt8>) -> Int? {
+    package static func asciiNumber(_ bytes: some Collection<UInt8>) -> Int? {
         guard (1...18).contains(bytes.count) else { return nil }
         var value = 0
         for byte in bytes {
@@ -72,7 +72,7 @@ public enum RequestParsing {
     }
 
     /// An optionally signed decimal integer of ASCII digits that fits `Int64`.
-    public static func int64(_ text: String) -> Int64? {
+    package static func int64(_ text: String) -> Int64? {
         var bytes = Substring(text).utf8[...]
         let negative = bytes.first == UInt8(ascii: "-")
         if negative || bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
@@ -96,7 +96,7 @@ public enum RequestParsing {
     /// An `application/x-www-form-urlencoded` body (or query): name → values in order.
     /// `+` is a space; a malformed percent escape is kept as written; a pair without `=` has
     /// the empty value; empty pairs are skipped. Bytes that are not UTF-8 become U+FFFD.
-    public static func form(_ bytes: some Collection<UInt8>) -> [String: [String]] {
+    package static func form(_ bytes: some Collection<UInt8>) -> [String: [String]] {
         var form: [String: [String]] = [:]
         for pair in bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let name: String
@@ -147,9 +147,9 @@ public enum RequestParsing {
 
 /// Calendar arithmetic without Calendar or a time zone database (H. Hinnant's civil-calendar
 /// algorithms): exact for any proleptic Gregorian date.
-public enum CivilDate {
+package enum CivilDate {
     /// Days from 1970-01-01 to the date.
-    public static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+    package static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
         let shiftedYear = month <= 2 ? year - 1 : year
         let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
         let yearOfEra = shiftedYear - era * 400

@@ -3,16 +3,16 @@ import CLibCrypto
 /// AES-256-GCM through libcrypto, for gateway credentials at rest. Sealed form:
 /// 12-byte random nonce ‖ ciphertext ‖ 16-byte tag. The associated data binds a sealed value
 /// to its row (a ciphertext copied to another connection does not open there).
-public struct SecretBox: Sendable {
-    public static let keyBytes = 32
+package struct SecretBox: Sendable {
+    package static let keyBytes = 32
     static let nonceBytes = 12
     static let tagBytes = 16
 
     /// Names the key, so that a rotation can tell which values still use the old one.
-    public let keyID: String
+    package let keyID: String
     private let key: [UInt8]
 
-    public init(key: [UInt8]) throws(DomainError) {
+    package init(key: [UInt8]) throws(DomainError) {
         guard key.count == Self.keyBytes else {
             throw DomainError(.invalidRequest, "the secret key must be 32 bytes (base64url of 32 random bytes)")
         }
@@ -21,20 +21,20 @@ public struct SecretBox: Sendable {
     }
 
     /// A key from its base64url text, as configured in CREDITDESK_SECRET_KEY.
-    public init(encodedKey: String) throws(DomainError) {
+    package init(encodedKey: String) throws(DomainError) {
         guard let bytes = Base64URL.decode(encodedKey.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw DomainError(.invalidRequest, "the secret key is not base64url")
         }
         try self.init(key: bytes)
     }
 
-    public static func generateKey() -> String {
+    package static func generateKey() -> String {
         var bytes = [UInt8](repeating: 0, count: keyBytes)
         precondition(RAND_bytes(&bytes, Int32(keyBytes)) == 1, "RAND_bytes failed")
         return Base64URL.encode(bytes)
     }
 
-    public func seal(_ plaintext: [UInt8], associatedData: [UInt8]) -> [UInt8] {
+    package func seal(_ plaintext: [UInt8], associatedData: [UInt8]) -> [UInt8] {
         var nonce = [UInt8](repeating: 0, count: Self.nonceBytes)
         precondition(RAND_bytes(&nonce, Int32(Self.nonceBytes)) == 1, "RAND_bytes failed")
         guard let context = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new failed: out of memory") }
@@ -60,7 +60,7 @@ public struct SecretBox: Sendable {
     }
 
     /// The plaintext, or nil when the value was not sealed by this key for this associated data.
-    public func open(_ sealed: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
+    package func open(_ sealed: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
         guard sealed.count >= Self.nonceBytes + Self.tagBytes else { return nil }
         let nonce = Array(sealed.prefix(Self.nonceBytes))
         var tag = Array(sealed.suffix(Self.tagBytes))

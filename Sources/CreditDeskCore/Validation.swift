@@ -1,8 +1,8 @@
 import Foundation
 
 /// Input checks shared by the API and the CLI. Each throws `invalid_request` naming the field.
-public enum Validate {
-    public static func name(_ value: String, field: String = "name") throws(DomainError) -> String {
+package enum Validate {
+    package static func name(_ value: String, field: String = "name") throws(DomainError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw .invalid(field, "must not be empty") }
         // Counted as the contract counts (code points, before trimming).
@@ -15,7 +15,7 @@ public enum Validate {
         return trimmed
     }
 
-    public static func reason(_ value: String?, required: Bool) throws(DomainError) -> String? {
+    package static func reason(_ value: String?, required: Bool) throws(DomainError) -> String? {
         let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         if trimmed.isEmpty {
             if required { throw .invalid("reason", "is required for this operation") }
@@ -27,7 +27,7 @@ public enum Validate {
         return trimmed
     }
 
-    public static func reference(_ value: String?, field: String = "reference") throws(DomainError) -> String? {
+    package static func reference(_ value: String?, field: String = "reference") throws(DomainError) -> String? {
         guard let value, !value.isEmpty else { return nil }
         guard value.unicodeScalars.count <= Limits.maxReferenceLength else {
             throw .invalid(field, "must be at most \(Limits.maxReferenceLength) characters")
@@ -37,7 +37,7 @@ public enum Validate {
 
     /// An http or https URL: after the scheme, 1 to 490 code points, none a space or an ASCII
     /// control (gateway addresses, media). The contract's pattern says the same.
-    public static func httpURL(_ value: String, field: String) throws(DomainError) -> String {
+    package static func httpURL(_ value: String, field: String) throws(DomainError) -> String {
         // Code points, not Characters: a combining mark after the scheme must not hide it.
         let scalars = Array(value.unicodeScalars)
         let scheme = ["https://", "http://"].first { scalars.starts(with: $0.unicodeScalars) }
@@ -52,14 +52,14 @@ public enum Validate {
     static func isVisible(_ scalar: Unicode.Scalar) -> Bool { scalar.value > 0x20 && scalar.value != 0x7f }
 
     /// A positive amount of credits, within the per-operation limit.
-    public static func amount(_ value: Int64, field: String = "amount") throws(DomainError) -> Int64 {
+    package static func amount(_ value: Int64, field: String = "amount") throws(DomainError) -> Int64 {
         guard value > 0 else { throw .invalid(field, "must be a positive whole number of credits") }
         guard value <= Limits.maxAmount else { throw .invalid(field, "must be at most \(Limits.maxAmount)") }
         return value
     }
 
     /// A signed, non-zero adjustment.
-    public static func delta(_ value: Int64) throws(DomainError) -> Int64 {
+    package static func delta(_ value: Int64) throws(DomainError) -> Int64 {
         guard value != 0 else { throw .invalid("amount", "must not be zero (positive adds, negative removes)") }
         guard value.magnitude <= UInt64(Limits.maxAmount) else {
             throw .invalid("amount", "must be between -\(Limits.maxAmount) and \(Limits.maxAmount)")
@@ -67,7 +67,7 @@ public enum Validate {
         return value
     }
 
-    public static func email(_ value: String?) throws(DomainError) -> String? {
+    package static func email(_ value: String?) throws(DomainError) -> String? {
         guard let value, !value.isEmpty else { return nil }
         // One @ between a local part and a domain with a dot inside it; no spaces or controls.
         let parts = value.split(separator: "@", omittingEmptySubsequences: false)
@@ -77,14 +77,14 @@ public enum Validate {
         return value
     }
 
-    public static func currency(_ value: String) throws(DomainError) -> String {
+    package static func currency(_ value: String) throws(DomainError) -> String {
         guard value.wholeMatch(of: /[A-Z]{3}/) != nil else {
             throw .invalid("currency", "must be an ISO 4217 code in capitals, e.g. EUR")
         }
         return value
     }
 
-    public static func pageSize(_ value: Int?) throws(DomainError) -> Int {
+    package static func pageSize(_ value: Int?) throws(DomainError) -> Int {
         guard let value else { return Limits.defaultPageSize }
         guard (1...Limits.maxPageSize).contains(value) else {
             throw .invalid("limit", "must be between 1 and \(Limits.maxPageSize)")
@@ -93,7 +93,7 @@ public enum Validate {
     }
 
     /// Idempotency keys: 1–255 visible ASCII characters.
-    public static func idempotencyKey(_ value: String?) throws(DomainError) -> String {
+    package static func idempotencyKey(_ value: String?) throws(DomainError) -> String {
         guard let value, !value.isEmpty else {
             throw DomainError(.idempotencyKeyRequired, "this request changes data: send an Idempotency-Key header")
         }

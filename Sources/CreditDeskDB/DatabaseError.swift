@@ -4,8 +4,8 @@
 /// code when the server sent one. `description` deliberately leaves out the server's DETAIL
 /// line, which can quote row values (a unique violation's key, for example), so that logging an
 /// error never leaks data. The detail stays available in `serverDetail` for code that needs it.
-public struct DatabaseError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Code: String, Sendable, Equatable {
+package struct DatabaseError: Error, CustomStringConvertible, Sendable, Equatable {
+    package enum Code: String, Sendable, Equatable {
         case uniqueViolation = "unique_violation"
         case checkViolation = "check_violation"
         case foreignKeyViolation = "foreign_key_violation"
@@ -29,14 +29,14 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable, Equatable
         case other = "other"
     }
 
-    public var code: Code
-    public var sqlState: String?
-    public var message: String
+    package var code: Code
+    package var sqlState: String?
+    package var message: String
     /// The constraint a violation names, when the server reported one.
-    public var constraint: String?
-    public var serverDetail: String?
+    package var constraint: String?
+    package var serverDetail: String?
 
-    public init(
+    package init(
         _ code: Code, sqlState: String? = nil, message: String, constraint: String? = nil,
         serverDetail: String? = nil
     ) {
@@ -47,7 +47,7 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable, Equatable
         self.serverDetail = serverDetail
     }
 
-    public var description: String {
+    package var description: String {
         var text = "DatabaseError(\(code.rawValue)"
         if let sqlState { text += ", sqlstate \(sqlState)" }
         if let constraint { text += ", constraint \(constraint)" }
@@ -55,7 +55,7 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable, Equatable
     }
 
     /// Errors after which running the same transaction again can succeed.
-    public var isTransient: Bool {
+    package var isTransient: Bool {
         switch code {
         case .serializationFailure, .deadlockDetected, .connectionLost: true
         default: false

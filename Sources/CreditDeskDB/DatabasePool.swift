@@ -4,14 +4,14 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-public struct PoolSettings: Sendable {
-    public var connection: ConnectionSettings
+package struct PoolSettings: Sendable {
+    package var connection: ConnectionSettings
     /// Connections, and threads running their blocking calls. Fixed: the pool never grows.
-    public var size: Int
+    package var size: Int
     /// How long a caller waits for a free connection before getting `pool_timeout`.
-    public var acquireTimeoutMilliseconds: Int
+    package var acquireTimeoutMilliseconds: Int
 
-    public init(connection: ConnectionSettings, size: Int = 8, acquireTimeoutMilliseconds: Int = 10_000) {
+    package init(connection: ConnectionSettings, size: Int = 8, acquireTimeoutMilliseconds: Int = 10_000) {
         precondition(size >= 1, "a pool needs at least one connection")
         self.connection = connection
         self.size = size
@@ -19,7 +19,7 @@ public struct PoolSettings: Sendable {
     }
 }
 
-public enum IsolationLevel: String, Sendable {
+package enum IsolationLevel: String, Sendable {
     case readCommitted = "READ COMMITTED"
     case repeatableRead = "REPEATABLE READ"
     case serializable = "SERIALIZABLE"
@@ -36,8 +36,8 @@ public enum IsolationLevel: String, Sendable {
 /// and the pool runs that closure on its own thread pool, never on the caller's thread.
 /// Callers that find every connection busy wait in FIFO order, at most
 /// `acquireTimeoutMilliseconds`, then fail with `pool_timeout` rather than queue forever.
-public final class DatabasePool: Sendable {
-    public let settings: PoolSettings
+package final class DatabasePool: Sendable {
+    package let settings: PoolSettings
     fileprivate let threadPool: NIOThreadPool
     private let state: NIOLockedValueBox<State>
     private let logger: Logger
@@ -55,7 +55,7 @@ public final class DatabasePool: Sendable {
         var closed = false
     }
 
-    public init(settings: PoolSettings, logger: Logger) {
+    package init(settings: PoolSettings, logger: Logger) {
         self.settings = settings
         self.logger = logger
         self.threadPool = NIOThreadPool(numberOfThreads: settings.size)
@@ -64,7 +64,7 @@ public final class DatabasePool: Sendable {
     }
 
     /// Closes every connection and stops the threads. Waiting callers get `pool_closed`.
-    public func shutdown() async {
+    package func shutdown() async {
         let waiters = state.withLockedValue { state -> [Waiter] in
             state.closed = true
             let waiters = state.waiters
@@ -79,7 +79,7 @@ public final class DatabasePool: Sendable {
     }
 
     /// Runs `body` with exclusive use of one connection, on a pool thread.
-    public func withConnection<T: Sendable>(
+    package func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         let slot = try await acquire()
@@ -115,7 +115,7 @@ public final class DatabasePool: Sendable {
     }
 
     /// Runs `body` inside BEGIN … COMMIT; any thrown error rolls back and is rethrown.
-    public func withTransaction<T: Sendable>(
+    package func withTransaction<T: Sendable>(
         isolation: IsolationLevel = .readCommitted, readOnly: Bool = false,
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
@@ -143,7 +143,7 @@ public final class DatabasePool: Sendable {
     /// `withTransaction`, run again (a bounded number of times) when it fails with a
     /// serialization failure, a deadlock or a lost connection before commit. The body must
     /// be safe to repeat: everything it did was rolled back with the failed attempt.
-    public func withRetryingTransaction<T: Sendable>(
+    package func withRetryingTransaction<T: Sendable>(
         isolation: IsolationLevel = .readCommitted, attempts: Int = 5,
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
@@ -161,11 +161,11 @@ public final class DatabasePool: Sendable {
 
     /// One connection pinned for a sequence of calls, e.g. a cursor read in batches while a
     /// slow consumer is awaited between them. Each `run` is still executed on a pool thread.
-    public struct Lease: Sendable {
+    package struct Lease: Sendable {
         let pool: DatabasePool
         let connection: PostgresConnection
 
-        public func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        package func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
             let connection = self.connection
             return try await pool.threadPool.runIfActive { try body(connection) }
         }
@@ -174,7 +174,7 @@ public final class DatabasePool: Sendable {
     /// Lends one connection for the duration of `body`. The connection goes back to the pool
     /// afterwards, or is dropped if it is no longer idle (the body left a transaction open, or
     /// the session broke), so a lease can never hand a half-used session to the next caller.
-    public func withLease<T: Sendable>(_ body: (Lease) async throws -> T) async throws -> T {
+    package func withLease<T: Sendable>(_ body: (Lease) async throws -> T) async throws -> T {
         let slot = try await acquire()
         let connection: PostgresConnection
         do {

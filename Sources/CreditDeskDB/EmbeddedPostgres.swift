@@ -9,33 +9,33 @@ import Logging
 /// 127.0.0.1 only, on a free port chosen at each start, with scram-sha-256 authentication.
 /// initdb refuses to run as root, so when the process is root every server-side command runs
 /// as the `postgres` system user, which then owns the data.
-public final class EmbeddedPostgres: Sendable {
-    public struct Options: Sendable {
-        public var directory: URL
+package final class EmbeddedPostgres: Sendable {
+    package struct Options: Sendable {
+        package var directory: URL
         /// Skips fsync and full-page writes: for throwaway test clusters only.
-        public var unsafeFastStorage: Bool = false
-        public var superuser: String = "creditdesk"
-        public var database: String = "creditdesk"
+        package var unsafeFastStorage: Bool = false
+        package var superuser: String = "creditdesk"
+        package var database: String = "creditdesk"
         /// PostgreSQL's programs; nil: the newest `/usr/lib/postgresql/N/bin`, else `pg_config --bindir`.
-        public var binDirectory: URL?
+        package var binDirectory: URL?
 
-        public init(directory: URL, unsafeFastStorage: Bool = false) {
+        package init(directory: URL, unsafeFastStorage: Bool = false) {
             self.directory = directory
             self.unsafeFastStorage = unsafeFastStorage
         }
     }
 
-    public let options: Options
-    public let port: Int
+    package let options: Options
+    package let port: Int
     private let password: String
     private let binDirectory: URL
     private let runAsUser: String?
     private let logger: Logger
 
     /// The URL of the `database` database (created at first start). Holds the password.
-    public var url: String { url(database: options.database) }
+    package var url: String { url(database: options.database) }
 
-    public func url(database: String) -> String {
+    package func url(database: String) -> String {
         Self.url(user: options.superuser, password: password, port: port, database: database)
     }
 
@@ -46,7 +46,7 @@ public final class EmbeddedPostgres: Sendable {
     var dataDirectory: URL { options.directory.appendingPathComponent("pgdata") }
 
     /// Creates the cluster on first use, then starts it and waits until it accepts connections.
-    public static func start(options: Options, logger: Logger) async throws -> EmbeddedPostgres {
+    package static func start(options: Options, logger: Logger) async throws -> EmbeddedPostgres {
         try await runBlocking { try startBlocking(options: options, logger: logger) }
     }
 
@@ -138,7 +138,7 @@ public final class EmbeddedPostgres: Sendable {
     /// The URL of a cluster in `directory` that another process (a running `creditdesk serve`)
     /// already runs, read from its postmaster.pid; nil when none runs there. The caller gets a
     /// URL, not ownership: it must not stop that server.
-    public static func runningURL(options: Options) -> String? {
+    package static func runningURL(options: Options) -> String? {
         let directory = options.directory
         guard let pidFile = try? String(contentsOf: directory.appendingPathComponent("pgdata/postmaster.pid"), encoding: .utf8),
             let password = try? String(contentsOf: directory.appendingPathComponent("password"), encoding: .utf8)
@@ -188,19 +188,19 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     /// Fast shutdown: running transactions are rolled back, then the server exits.
-    public func stop() async throws {
+    package func stop() async throws {
         try await runBlocking { try self.stopBlocking() }
     }
 
     /// `stop` for contexts that cannot await (an atexit handler).
-    public func stopBlocking() throws {
+    package func stopBlocking() throws {
         try pgctl(["stop", "-m", "fast", "-w", "-t", "60"])
         logger.info("embedded PostgreSQL stopped")
     }
 
     /// Restarts the server on the same port and settings (used by reconnect tests). `-l` again:
     /// without it the new postmaster would inherit, and hold open, this process's output pipe.
-    public func restart() async throws {
+    package func restart() async throws {
         try await runBlocking {
             try self.pgctl([
                 "restart", "-m", "fast", "-w", "-t", "60", "-l",

@@ -3,14 +3,14 @@ import Foundation
 import Logging
 
 /// One forward-only migration: `sql/NNNN_name.sql`.
-public struct Migration: Sendable, Equatable {
-    public let version: Int
-    public let name: String
-    public let sql: String
+package struct Migration: Sendable, Equatable {
+    package let version: Int
+    package let name: String
+    package let sql: String
     /// SHA-256 of the file's bytes, recorded when applied and compared on every later run.
-    public let checksum: String
+    package let checksum: String
 
-    public init(version: Int, name: String, sql: String) {
+    package init(version: Int, name: String, sql: String) {
         self.version = version
         self.name = name
         self.sql = sql
@@ -23,8 +23,8 @@ public struct Migration: Sendable, Equatable {
 /// Two processes migrating at once is safe: the whole run holds a session-level advisory
 /// lock, so the second waits and then finds nothing left to do. A migration file changed
 /// after it was applied stops the run before anything else is applied.
-public struct Migrator: Sendable {
-    public let migrations: [Migration]
+package struct Migrator: Sendable {
+    package let migrations: [Migration]
 
     /// Arbitrary, fixed: identifies "the CreditDesk migrator" among advisory locks.
     static let advisoryLockKey: Int64 = 0x4372_6564_4d69_67  // "CredMig"
@@ -43,32 +43,43 @@ public struct Migrator: Sendable {
     static let unlock = "SELECT pg_advisory_unlock($1)"
     static let latestApplied = "SELECT coalesce(max(version), 0) AS version FROM schema_migrations"
 
-    public init(migrations: [Migration]) {
+    package init(migrations: [Migration]) {
         self.migrations = migrations.sorted { $0.version < $1.version }
     }
 
     /// Reads `NNNN_name.sql` files. Other files are ignored; duplicate numbers are an error.
-    public static func load(directory: URL) throws -> Migrator {
+    package static func load(directory: URL) throws -> Migrator {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         } catch {
             throw DatabaseError(.migration, message: "cannot read migrations directory \(directory.path)")
         }
+        let files = try names.filter { $0.hasSuffix(".sql") }.map { name in
+            (name: name, sql: try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8))
+        }
+        return try load(files: files, from: directory.path)
+    }
+
+    /// The migrations compiled into this binary from the package's `sql/` directory.
+    package static func bundled() throws -> Migrator {
+        try load(files: BundledMigrations.files, from: "the bundled migrations")
+    }
+
+    static func load(files: [(name: String, sql: String)], from place: String) throws -> Migrator {
         var migrations = [Migration]()
-        for name in names where name.hasSuffix(".sql") {
+        for (name, sql) in files {
             guard let match = name.wholeMatch(of: /(\d+)_([A-Za-z0-9_]+)\.sql/), let version = Int(match.1) else {
                 throw DatabaseError(.migration, message: "migration file \(name) is not named NNNN_name.sql")
             }
-            let sql = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
             migrations.append(Migration(version: version, name: String(match.2), sql: sql))
         }
         let versions = migrations.map(\.version)
         if Set(versions).count != versions.count {
-            throw DatabaseError(.migration, message: "two migration files share a version number in \(directory.path)")
+            throw DatabaseError(.migration, message: "two migration files share a version number in \(place)")
         }
         if migrations.isEmpty {
-            throw DatabaseError(.migration, message: "no migrations found in \(directory.path)")
+            throw DatabaseError(.migration, message: "no migrations found in \(place)")
         }
         return Migrator(migrations: migrations)
     }
@@ -76,7 +87,7 @@ public struct Migrator: Sendable {
     /// Finds the `sql/` directory: an explicit path (the configuration's), then `./sql`,
     /// then beside an installed binary (`../share/creditdesk/sql`), then the source checkout the
     /// binary was built in (`.build/<config>/creditdesk` → `sql`).
-    public static func locateDirectory(explicit: String? = nil) throws -> URL {
+    package static func locateDirectory(explicit: String? = nil) throws -> URL {
         var candidates = [String]()
         if let explicit { candidates.append(explicit) }
         candidates.append(FileManager.default.currentDirectoryPath + "/sql")
@@ -105,11 +116,11 @@ public struct Migrator: Sendable {
             message: "cannot find the sql/ migrations directory; pass --migrations DIR or set CREDITDESK_MIGRATIONS")
     }
 
-    public var latestVersion: Int { migrations.last?.version ?? 0 }
+    package var latestVersion: Int { migrations.last?.version ?? 0 }
 
     /// Applies what is pending; returns the migrations applied by this call.
     @discardableResult
-    public func migrate(pool: DatabasePool, logger: Logger) async throws -> [Migration] {
+    package func migrate(pool: DatabasePool, logger: Logger) async throws -> [Migration] {
         let migrations = self.migrations
         let applied = try await pool.withConnection { connection in
             try connection.execute(Self.lock, [Self.advisoryLockKey])
@@ -169,7 +180,7 @@ public struct Migrator: Sendable {
     }
 
     /// True when the database has every migration of this build (for readiness checks).
-    public func isUpToDate(pool: DatabasePool) async throws -> Bool {
+    package func isUpToDate(pool: DatabasePool) async throws -> Bool {
         let latest = try await pool.withConnection { connection in
             try connection.execute(Self.latestApplied).single().decode(Int.self, "version")
         }

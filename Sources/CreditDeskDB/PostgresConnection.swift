@@ -6,15 +6,15 @@ import Glibc
 import NIOPosix
 
 /// How to reach the server and how each session is set up.
-public struct ConnectionSettings: Sendable {
+package struct ConnectionSettings: Sendable {
     /// A libpq connection string or `postgresql://` URL. Holds a password: never log it.
-    public var url: String
+    package var url: String
     /// Every statement is cancelled after this long (PostgreSQL `statement_timeout`).
-    public var statementTimeoutMilliseconds: Int
-    public var connectTimeoutSeconds: Int
-    public var applicationName: String
+    package var statementTimeoutMilliseconds: Int
+    package var connectTimeoutSeconds: Int
+    package var applicationName: String
 
-    public init(
+    package init(
         url: String, statementTimeoutMilliseconds: Int = 30_000, connectTimeoutSeconds: Int = 5,
         applicationName: String = "creditdesk"
     ) {
@@ -25,9 +25,9 @@ public struct ConnectionSettings: Sendable {
     }
 
     /// The URL with any password replaced, for logs and error messages.
-    public var redactedURL: String { Self.redact(url) }
+    package var redactedURL: String { Self.redact(url) }
 
-    public static func redact(_ url: String) -> String {
+    package static func redact(_ url: String) -> String {
         guard var components = URLComponents(string: url), components.scheme != nil else {
             // key=value form: hide the password pair.
             return url.replacing(/password=\S+/, with: "password=***")
@@ -47,7 +47,7 @@ public struct ConnectionSettings: Sendable {
 /// threads. `execute` also checks that it is not on an event-loop thread, so a mistake shows up
 /// as a failed precondition in tests, not as a stalled server. A connection is used by one
 /// thread at a time (the pool's checkout guarantees it), hence `@unchecked Sendable`.
-public final class PostgresConnection: @unchecked Sendable {
+package final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     let settings: ConnectionSettings
     /// Statements this session has prepared, by parameter types and text. The server then
@@ -61,7 +61,7 @@ public final class PostgresConnection: @unchecked Sendable {
         let statement: String
     }
 
-    public init(settings: ConnectionSettings) throws {
+    package init(settings: ConnectionSettings) throws {
         self.settings = settings
         self.handle = try Self.open(settings)
     }
@@ -101,7 +101,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// connection sat idle: after a server restart that is a FATAL message and then end of
     /// file. libpq reports the first as a notice and only the read that meets end of file marks
     /// the connection bad, so keep reading while the socket has something to say.
-    public var isHealthy: Bool {
+    package var isHealthy: Bool {
         guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
         for _ in 0..<8 {
             var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
@@ -112,7 +112,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Drops the old session, if any, and opens a new one with the same settings.
-    public func reconnect() throws {
+    package func reconnect() throws {
         if let handle { PQfinish(handle) }
         handle = nil
         preparedNames.removeAll()
@@ -121,7 +121,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs one parameterized statement. `statement` is constant text; values go in `parameters`.
     @discardableResult
-    public func execute(_ statement: String, _ parameters: [any PostgresBindable] = []) throws -> PostgresResult {
+    package func execute(_ statement: String, _ parameters: [any PostgresBindable] = []) throws -> PostgresResult {
         precondition(
             MultiThreadedEventLoopGroup.currentEventLoop == nil,
             "blocking libpq call on an event-loop thread")
@@ -165,7 +165,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// a Swift value of it: for exports, which copy bytes from the result straight into their
     /// output. The row view is valid only inside `body`. Returns the number of rows.
     @discardableResult
-    public func forEachRawRow(_ statement: String, _ body: (PostgresRawRow) throws -> Void) throws -> Int {
+    package func forEachRawRow(_ statement: String, _ body: (PostgresRawRow) throws -> Void) throws -> Int {
         precondition(MultiThreadedEventLoopGroup.currentEventLoop == nil, "blocking libpq call on an event-loop thread")
         guard let handle else { throw DatabaseError(.connectionLost, message: "the connection is closed") }
         let result = PQexec(handle, statement)
@@ -182,7 +182,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs statement text with no parameters, possibly several statements (migrations).
-    public func executeScript(_ script: String) throws {
+    package func executeScript(_ script: String) throws {
         precondition(MultiThreadedEventLoopGroup.currentEventLoop == nil, "blocking libpq call on an event-loop thread")
         guard let handle else { throw DatabaseError(.connectionLost, message: "the connection is closed") }
         let result = PQexec(handle, script)
@@ -252,12 +252,12 @@ public final class PostgresConnection: @unchecked Sendable {
 
 /// One row of a result, read in place. It points into the PGresult, which is cleared when
 /// `forEachRawRow` returns: use it inside that call's body only, and never store it.
-public struct PostgresRawRow {
+package struct PostgresRawRow {
     let result: OpaquePointer
     let row: Int32
 
     /// The column's text bytes, or nil for NULL.
-    public func withBytes<R>(_ column: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+    package func withBytes<R>(_ column: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
         if PQgetisnull(result, row, Int32(column)) == 1 { return try body(nil) }
         let length = Int(PQgetlength(result, row, Int32(column)))
         let pointer = UnsafeRawPointer(PQgetvalue(result, row, Int32(column))!).assumingMemoryBound(to: UInt8.self)

@@ -1,24 +1,24 @@
 import Foundation
 
 /// Types a result column decodes into. Results arrive in text format.
-public protocol PostgresDecodable: Sendable {
+package protocol PostgresDecodable: Sendable {
     static func decode(postgresText text: String) -> Self?
 }
 
 extension String: PostgresDecodable {
-    public static func decode(postgresText text: String) -> String? { text }
+    package static func decode(postgresText text: String) -> String? { text }
 }
 extension Int64: PostgresDecodable {
-    public static func decode(postgresText text: String) -> Int64? { Int64(text) }
+    package static func decode(postgresText text: String) -> Int64? { Int64(text) }
 }
 extension Int: PostgresDecodable {
-    public static func decode(postgresText text: String) -> Int? { Int(text) }
+    package static func decode(postgresText text: String) -> Int? { Int(text) }
 }
 extension Int32: PostgresDecodable {
-    public static func decode(postgresText text: String) -> Int32? { Int32(text) }
+    package static func decode(postgresText text: String) -> Int32? { Int32(text) }
 }
 extension Bool: PostgresDecodable {
-    public static func decode(postgresText text: String) -> Bool? {
+    package static func decode(postgresText text: String) -> Bool? {
         switch text {
         case "t", "true": true
         case "f", "false": false
@@ -27,14 +27,14 @@ extension Bool: PostgresDecodable {
     }
 }
 extension UUID: PostgresDecodable {
-    public static func decode(postgresText text: String) -> UUID? { UUID(uuidString: text) }
+    package static func decode(postgresText text: String) -> UUID? { UUID(uuidString: text) }
 }
 extension Date: PostgresDecodable {
-    public static func decode(postgresText text: String) -> Date? { PostgresTimestamp.parse(text) }
+    package static func decode(postgresText text: String) -> Date? { PostgresTimestamp.parse(text) }
 }
 extension Array: PostgresDecodable where Element == UInt8 {
     /// bytea in `bytea_output = hex` form: `\x0a1b…`.
-    public static func decode(postgresText text: String) -> [UInt8]? {
+    package static func decode(postgresText text: String) -> [UInt8]? {
         let hex = Array(text.utf8)
         guard hex.count >= 2, hex[0] == UInt8(ascii: "\\"), hex[1] == UInt8(ascii: "x"), hex.count % 2 == 0
         else { return nil }
@@ -59,15 +59,15 @@ extension Array: PostgresDecodable where Element == UInt8 {
 }
 
 /// One result row: text values by column, NULL as nil. Owns its data; no C pointer survives.
-public struct PostgresRow: Sendable {
-    public let columns: PostgresColumns
-    public let values: [String?]
+package struct PostgresRow: Sendable {
+    package let columns: PostgresColumns
+    package let values: [String?]
 
-    public func isNull(_ column: String) throws -> Bool {
+    package func isNull(_ column: String) throws -> Bool {
         values[try columns.index(of: column)] == nil
     }
 
-    public func decode<T: PostgresDecodable>(_ type: T.Type, _ column: String) throws -> T {
+    package func decode<T: PostgresDecodable>(_ type: T.Type, _ column: String) throws -> T {
         let index = try columns.index(of: column)
         guard let text = values[index] else {
             throw DatabaseError(.decoding, message: "column \(column) is NULL, expected \(T.self)")
@@ -78,7 +78,7 @@ public struct PostgresRow: Sendable {
         return value
     }
 
-    public func decode<T: PostgresDecodable>(_ type: T?.Type, _ column: String) throws -> T? {
+    package func decode<T: PostgresDecodable>(_ type: T?.Type, _ column: String) throws -> T? {
         let index = try columns.index(of: column)
         guard let text = values[index] else { return nil }
         guard let value = T.decode(postgresText: text) else {
@@ -89,8 +89,8 @@ public struct PostgresRow: Sendable {
 }
 
 /// Column names of a result, shared by all its rows.
-public final class PostgresColumns: Sendable {
-    public let names: [String]
+package final class PostgresColumns: Sendable {
+    package let names: [String]
     private let indexByName: [String: Int]
 
     init(names: [String]) {
@@ -111,14 +111,14 @@ public final class PostgresColumns: Sendable {
 }
 
 /// A whole result: rows plus the affected-row count of an INSERT/UPDATE/DELETE.
-public struct PostgresResult: Sendable {
-    public let rows: [PostgresRow]
-    public let affectedRows: Int
+package struct PostgresResult: Sendable {
+    package let rows: [PostgresRow]
+    package let affectedRows: Int
 
-    public var first: PostgresRow? { rows.first }
+    package var first: PostgresRow? { rows.first }
 
     /// The single row a statement must return, or a decoding error naming what was expected.
-    public func single() throws -> PostgresRow {
+    package func single() throws -> PostgresRow {
         guard rows.count == 1 else {
             throw DatabaseError(.decoding, message: "expected exactly one row, got \(rows.count)")
         }

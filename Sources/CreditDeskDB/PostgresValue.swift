@@ -2,7 +2,7 @@ import CreditDeskCore
 import Foundation
 
 /// A statement parameter. Values only ever travel as parameters, never inside statement text.
-public enum PostgresValue: Sendable, Equatable {
+package enum PostgresValue: Sendable, Equatable {
     case null
     case text(String)
     case int(Int64)
@@ -56,39 +56,39 @@ public enum PostgresValue: Sendable, Equatable {
 }
 
 /// Types that bind as a statement parameter.
-public protocol PostgresBindable: Sendable {
+package protocol PostgresBindable: Sendable {
     var postgresValue: PostgresValue { get }
 }
 
 extension PostgresValue: PostgresBindable {
-    public var postgresValue: PostgresValue { self }
+    package var postgresValue: PostgresValue { self }
 }
 extension String: PostgresBindable {
-    public var postgresValue: PostgresValue { .text(self) }
+    package var postgresValue: PostgresValue { .text(self) }
 }
 extension Int: PostgresBindable {
-    public var postgresValue: PostgresValue { .int(Int64(self)) }
+    package var postgresValue: PostgresValue { .int(Int64(self)) }
 }
 extension Int64: PostgresBindable {
-    public var postgresValue: PostgresValue { .int(self) }
+    package var postgresValue: PostgresValue { .int(self) }
 }
 extension Int32: PostgresBindable {
-    public var postgresValue: PostgresValue { .int(Int64(self)) }
+    package var postgresValue: PostgresValue { .int(Int64(self)) }
 }
 extension Bool: PostgresBindable {
-    public var postgresValue: PostgresValue { .bool(self) }
+    package var postgresValue: PostgresValue { .bool(self) }
 }
 extension Date: PostgresBindable {
-    public var postgresValue: PostgresValue { .timestamp(self) }
+    package var postgresValue: PostgresValue { .timestamp(self) }
 }
 extension UUID: PostgresBindable {
-    public var postgresValue: PostgresValue { .uuid(self) }
+    package var postgresValue: PostgresValue { .uuid(self) }
 }
 extension Array: PostgresBindable where Element == UInt8 {
-    public var postgresValue: PostgresValue { .bytea(self) }
+    package var postgresValue: PostgresValue { .bytea(self) }
 }
 extension Optional: PostgresBindable where Wrapped: PostgresBindable {
-    public var postgresValue: PostgresValue {
+    package var postgresValue: PostgresValue {
         switch self {
         case .none: .null
         case .some(let value): value.postgresValue

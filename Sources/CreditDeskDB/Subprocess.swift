@@ -8,15 +8,15 @@ import Foundation
 /// Foundation's `Process` on Linux reaps children from a dispatch source that can be starved
 /// when the cooperative pool is busy, leaving callers blocked on a zombie; this helper waits
 /// for its own child directly. Output (stdout and stderr together) is collected in memory.
-public enum Subprocess {
+package enum Subprocess {
     static let spawnLock = NSLock()
 
-    public struct Result: Sendable {
-        public let status: Int32
-        public let output: String
+    package struct Result: Sendable {
+        package let status: Int32
+        package let output: String
     }
 
-    public static func run(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> Result {
+    package static func run(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> Result {
         // A child spawned by another thread (a postmaster, which lives on) must never inherit
         // this pipe, or our read would wait forever for end of file. So the pipe is
         // close-on-exec (dup2 onto the child's stdout/stderr clears the flag for its own
@@ -78,13 +78,13 @@ public enum Subprocess {
 /// A long-running child (a test's Kannel boxes): output appended to a log file, stdin a pipe
 /// held open until `stop`, so a child that reads stdin does not see end of file. Spawned under the same lock as `Subprocess.run`, with close-on-exec
 /// descriptors, so no other child inherits the pipe.
-public final class BackgroundProcess: @unchecked Sendable {
-    public let pid: pid_t
+package final class BackgroundProcess: @unchecked Sendable {
+    package let pid: pid_t
     private var stdinWrite: Int32
     private var exited = false
     private let lock = NSLock()
 
-    public init(_ executable: String, _ arguments: [String], logPath: String) throws {
+    package init(_ executable: String, _ arguments: [String], logPath: String) throws {
         Subprocess.spawnLock.lock()
         defer { Subprocess.spawnLock.unlock() }
         var descriptors: [Int32] = [0, 0]
@@ -111,7 +111,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 
     /// Whether the child has ended (it is reaped here if so).
-    public var hasExited: Bool {
+    package var hasExited: Bool {
         lock.lock()
         defer { lock.unlock() }
         if exited { return true }
@@ -121,7 +121,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 
     /// Sends `signal`, waits up to `seconds` for the child to end, then kills it.
-    public func stop(signal: Int32 = SIGTERM, seconds: Double = 10) {
+    package func stop(signal: Int32 = SIGTERM, seconds: Double = 10) {
         lock.lock()
         if stdinWrite >= 0 { close(stdinWrite); stdinWrite = -1 }
         let alreadyExited = exited
@@ -146,7 +146,7 @@ public final class BackgroundProcess: @unchecked Sendable {
 /// Runs blocking work (process spawning, a direct libpq call) on a thread of its own, so that
 /// it never occupies one of Swift's cooperative threads: on a 2-core machine there are only two,
 /// and one blocked for seconds stalls every task in the process.
-public func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+package func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
             continuation.resume(with: Result { try body() })

@@ -2,45 +2,45 @@ import CLibCurl
 import Foundation
 
 /// What an HTTP exchange returned.
-public struct HTTPResponse: Sendable {
-    public let status: Int
-    public let body: [UInt8]
+package struct HTTPResponse: Sendable {
+    package let status: Int
+    package let body: [UInt8]
 
-    public var text: String { String(decoding: body, as: UTF8.self) }
+    package var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 /// Why an HTTP exchange produced no response. `connect` means the request never reached the
 /// server (safe to resend anything); `timeout` and `transport` mean it may or may not have.
-public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: String, Sendable {
+package struct HTTPClientError: Error, CustomStringConvertible, Sendable {
+    package enum Kind: String, Sendable {
         case connect
         case timeout
         case transport
         case invalidRequest = "invalid_request"
     }
 
-    public let kind: Kind
-    public let message: String
+    package let kind: Kind
+    package let message: String
 
-    public var description: String { "HTTP \(kind.rawValue): \(message)" }
+    package var description: String { "HTTP \(kind.rawValue): \(message)" }
 }
 
 /// A blocking HTTP/1.1 client on one libcurl easy handle, which keeps its connection alive
 /// between requests. Not thread-safe: each thread (a gateway worker, a load-generator client)
 /// owns one. Never call it from an event loop or Swift's cooperative pool.
-public final class BlockingHTTPClient {
-    public let timeoutMilliseconds: Int
-    public let connectTimeoutMilliseconds: Int
+package final class BlockingHTTPClient {
+    package let timeoutMilliseconds: Int
+    package let connectTimeoutMilliseconds: Int
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     private let sink = ResponseSink()
 
     /// Limit on a response body: a gateway answering more than this is misbehaving.
-    public static let maximumResponseBytes = 64 * 1024 * 1024
+    package static let maximumResponseBytes = 64 * 1024 * 1024
 
     private static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
-    public init(timeoutMilliseconds: Int = 10_000, connectTimeoutMilliseconds: Int = 3_000) {
+    package init(timeoutMilliseconds: Int = 10_000, connectTimeoutMilliseconds: Int = 3_000) {
         Self.globalInit
         guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
         self.handle = handle
@@ -55,7 +55,7 @@ public final class BlockingHTTPClient {
     }
 
     /// Sends one request and waits for the whole response.
-    public func send(
+    package func send(
         method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil
     ) throws(HTTPClientError) -> HTTPResponse {
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {

@@ -2,14 +2,14 @@ import CreditDeskCore
 import Foundation
 
 /// A message as a gateway needs it.
-public struct OutboundMessage: Sendable {
-    public var id: UUID
-    public var from: String
-    public var to: String
-    public var text: String
-    public var mediaURLs: [String]
+package struct OutboundMessage: Sendable {
+    package var id: UUID
+    package var from: String
+    package var to: String
+    package var text: String
+    package var mediaURLs: [String]
 
-    public init(id: UUID, from: String, to: String, text: String, mediaURLs: [String]) {
+    package init(id: UUID, from: String, to: String, text: String, mediaURLs: [String]) {
         self.id = id
         self.from = from
         self.to = to
@@ -19,16 +19,16 @@ public struct OutboundMessage: Sendable {
 }
 
 /// How to reach a gateway account. `password` is the decrypted secret: never logged.
-public struct GatewayCredentials: Sendable {
-    public var provider: GatewayProvider
-    public var baseURL: String
-    public var username: String
-    public var password: String
+package struct GatewayCredentials: Sendable {
+    package var provider: GatewayProvider
+    package var baseURL: String
+    package var username: String
+    package var password: String
 
     /// The base URL without a trailing slash, ready for a path to be appended.
     var root: String { baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL }
 
-    public init(provider: GatewayProvider, baseURL: String, username: String, password: String) {
+    package init(provider: GatewayProvider, baseURL: String, username: String, password: String) {
         self.provider = provider
         self.baseURL = baseURL
         self.username = username
@@ -37,7 +37,7 @@ public struct GatewayCredentials: Sendable {
 }
 
 /// What submitting a message came to, as far as the sender can tell.
-public enum SubmitResult: Sendable, Equatable {
+package enum SubmitResult: Sendable, Equatable {
     /// The gateway took the message.
     case accepted
     /// The gateway answered no (bad credentials, bad number, …): sending again will not help.
@@ -50,8 +50,8 @@ public enum SubmitResult: Sendable, Equatable {
 
 /// Submits messages in each provider's documented wire format, through libcurl. Blocking: run
 /// it on a thread of its own.
-public enum GatewayClient {
-    public static func submit(
+package enum GatewayClient {
+    package static func submit(
         _ message: OutboundMessage, credentials: GatewayCredentials, statusCallbackURL: String,
         http: BlockingHTTPClient
     ) -> SubmitResult {
@@ -106,12 +106,12 @@ public enum GatewayClient {
         )
     }
 
-    public static func formEncode(_ parameters: [(String, String)]) -> String {
+    package static func formEncode(_ parameters: [(String, String)]) -> String {
         parameters.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
     }
 
     /// RFC 3986 unreserved characters stay; every other byte is %XX.
-    public static func percentEncode(_ text: String) -> String {
+    package static func percentEncode(_ text: String) -> String {
         var encoded = ""
         for byte in text.utf8 {
             switch byte {

@@ -4,25 +4,25 @@ import Foundation
 /// Sends plain-text mail through an SMTP relay with libcurl (smtp:// or smtps://; credentials
 /// in the URL's user part when the relay wants them). Blocking: call it off the event loops,
 /// like `BlockingHTTPClient`.
-public struct SMTPMailer: Sendable {
-    public let url: String
-    public let from: String
-    public let timeoutMilliseconds: Int
+package struct SMTPMailer: Sendable {
+    package let url: String
+    package let from: String
+    package let timeoutMilliseconds: Int
 
-    public init(url: String, from: String, timeoutMilliseconds: Int = 10_000) {
+    package init(url: String, from: String, timeoutMilliseconds: Int = 10_000) {
         self.url = url
         self.from = from
         self.timeoutMilliseconds = timeoutMilliseconds
     }
 
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public let message: String
-        public var description: String { "SMTP: \(message)" }
+    package struct Failure: Error, CustomStringConvertible, Sendable {
+        package let message: String
+        package var description: String { "SMTP: \(message)" }
     }
 
     /// The RFC 5322 message: headers stripped of line breaks (no header injection), the body
     /// with CRLF line ends.
-    public func message(to: String, subject: String, body: String, date: Date = Date()) -> [UInt8] {
+    package func message(to: String, subject: String, body: String, date: Date = Date()) -> [UInt8] {
         func header(_ value: String) -> String { value.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ") }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -37,7 +37,7 @@ public struct SMTPMailer: Sendable {
         return Array(text.utf8)
     }
 
-    public func send(to: String, subject: String, body: String) throws(Failure) {
+    package func send(to: String, subject: String, body: String) throws(Failure) {
         guard url.hasPrefix("smtp://") || url.hasPrefix("smtps://") else { throw Failure(message: "the relay URL must be smtp:// or smtps://") }
         guard !(to + from).contains(where: { $0 == "\r" || $0 == "\n" || $0 == "<" || $0 == ">" }) else {
             throw Failure(message: "addresses must not contain line breaks or angle brackets")

@@ -5,19 +5,19 @@ import Logging
 /// Every setting of the daemon and the command-line tool, parsed once, at start, from the
 /// command's flags and the environment: a flag wins over its variable, a variable over the
 /// default. It is passed down from there; nothing below reads the environment.
-public struct AppConfiguration: Sendable, Equatable {
+package struct AppConfiguration: Sendable, Equatable {
     /// What the command line said; nil where a flag was not given.
-    public struct Flags: Sendable {
-        public var databaseURL: String?
-        public var dataDirectory: String?
-        public var poolSize: Int?
-        public var migrationsDirectory: String?
-        public var logLevel: String?
-        public var host: String?
-        public var port: Int?
-        public var apiKey: String?
+    package struct Flags: Sendable {
+        package var databaseURL: String?
+        package var dataDirectory: String?
+        package var poolSize: Int?
+        package var migrationsDirectory: String?
+        package var logLevel: String?
+        package var host: String?
+        package var port: Int?
+        package var apiKey: String?
 
-        public init(
+        package init(
             databaseURL: String? = nil, dataDirectory: String? = nil, poolSize: Int? = nil,
             migrationsDirectory: String? = nil, logLevel: String? = nil, host: String? = nil, port: Int? = nil,
             apiKey: String? = nil
@@ -34,39 +34,39 @@ public struct AppConfiguration: Sendable, Equatable {
     }
 
     /// A setting that cannot be used, named as the user wrote it.
-    public struct Invalid: Error, CustomStringConvertible, Equatable {
-        public let description: String
+    package struct Invalid: Error, CustomStringConvertible, Equatable {
+        package let description: String
     }
 
     /// `DATABASE_URL`; nil: an embedded cluster under `dataDirectory`.
-    public var databaseURL: String?
+    package var databaseURL: String?
     /// `CREDITDESK_DATA_DIR`, default `.creditdesk`.
-    public var dataDirectory: URL
+    package var dataDirectory: URL
     /// `CREDITDESK_POOL_SIZE`, 1 to 256, default 8.
-    public var poolSize: Int
+    package var poolSize: Int
     /// `CREDITDESK_MIGRATIONS`; nil: found beside the binary or in `./sql`.
-    public var migrationsDirectory: String?
+    package var migrationsDirectory: String?
     /// `LOG_LEVEL`, default info.
-    public var logLevel: Logger.Level
+    package var logLevel: Logger.Level
     /// `CREDITDESK_HOST` and `PORT`, default 127.0.0.1:8080.
-    public var host: String
-    public var port: Int
+    package var host: String
+    package var port: Int
     /// `CREDITDESK_SECRET_KEY`, `CREDITDESK_OLD_SECRET_KEY`: base64url of 32 bytes each.
-    public var secretKey: String?
-    public var previousSecretKey: String?
+    package var secretKey: String?
+    package var previousSecretKey: String?
     /// `CREDITDESK_API_KEY`: the key admin commands act with.
-    public var apiKey: String?
+    package var apiKey: String?
     /// `CREDITDESK_SMTP_URL`, `CREDITDESK_SMTP_FROM`.
-    public var smtpURL: String?
-    public var smtpFrom: String
+    package var smtpURL: String?
+    package var smtpFrom: String
     /// `CREDITDESK_EMAIL_ONLY_REPLY_COUNTRIES`: country codes whose replies go by email only.
-    public var replyRule: ReplyRoutingRule
+    package var replyRule: ReplyRoutingRule
     /// `CREDITDESK_PUBLIC_URL`: where gateways reach this daemon; default its own address.
-    public var publicBaseURL: String
+    package var publicBaseURL: String
     /// `CREDITDESK_PG_BINDIR`: PostgreSQL's programs for the embedded cluster.
-    public var postgresBinDirectory: String?
+    package var postgresBinDirectory: String?
 
-    public init(flags: Flags = Flags(), environment: [String: String]) throws {
+    package init(flags: Flags = Flags(), environment: [String: String]) throws {
         // An empty variable is the same as an unset one.
         let variable = { (name: String) -> String? in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         databaseURL = flags.databaseURL ?? variable("DATABASE_URL")

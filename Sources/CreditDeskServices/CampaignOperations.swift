@@ -13,15 +13,15 @@ import Foundation
 /// consent, opted out, a duplicate number, no rate...). Each message then goes, posts, voids or
 /// is refunded by the ordinary single-message rules; cancelling before dispatch voids what has
 /// not gone.
-public enum CampaignOperations {
-    public struct CampaignInput: Sendable {
-        public var name: String
-        public var listID: UUID
-        public var template: String
-        public var mediaURLs: [String]
-        public var sendAt: Date?
+package enum CampaignOperations {
+    package struct CampaignInput: Sendable {
+        package var name: String
+        package var listID: UUID
+        package var template: String
+        package var mediaURLs: [String]
+        package var sendAt: Date?
 
-        public init(name: String, listID: UUID, template: String, mediaURLs: [String], sendAt: Date?) {
+        package init(name: String, listID: UUID, template: String, mediaURLs: [String], sendAt: Date?) {
             self.name = name
             self.listID = listID
             self.template = template
@@ -30,15 +30,15 @@ public enum CampaignOperations {
         }
     }
 
-    public struct Quote: Sendable {
-        public let members: Int
-        public let recipients: Int
-        public let skipped: [String: Int]
-        public let segments: Int
-        public let unit: CreditUnit
-        public let creditsNeeded: Int64
-        public let creditsAvailable: Int64
-        public var sufficient: Bool { creditsNeeded <= creditsAvailable }
+    package struct Quote: Sendable {
+        package let members: Int
+        package let recipients: Int
+        package let skipped: [String: Int]
+        package let segments: Int
+        package let unit: CreditUnit
+        package let creditsNeeded: Int64
+        package let creditsAvailable: Int64
+        package var sufficient: Bool { creditsNeeded <= creditsAvailable }
     }
 
     struct Plan {
@@ -54,7 +54,7 @@ public enum CampaignOperations {
         }
     }
 
-    public static func create(
+    package static func create(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, input: CampaignInput, now: Date = Date()
     ) throws -> CampaignRecord {
         let account = try ContactOperations.clientAccount(connection, principal, accountID, for: .consumeCredits)
@@ -125,7 +125,7 @@ public enum CampaignOperations {
         return plan
     }
 
-    public static func quote(_ connection: PostgresConnection, _ principal: Principal, campaignID: UUID) throws -> Quote {
+    package static func quote(_ connection: PostgresConnection, _ principal: Principal, campaignID: UUID) throws -> Quote {
         let (campaign, account) = try load(connection, principal, campaignID, for: .read, lock: false)
         let plan = try plan(connection, campaign, account, try gateway(connection, principal, account))
         let balance = try LedgerStore.balances(connection, account: account).first { $0.unit == plan.unit }
@@ -138,7 +138,7 @@ public enum CampaignOperations {
 
     /// A test dispatch of the draft to one number, rendered for the first recipient: an
     /// ordinary message that costs its credits.
-    public static func test(
+    package static func test(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, campaignID: UUID, to: String
     ) throws -> MessageRecord {
         let (campaign, account) = try load(connection, principal, campaignID, for: .consumeCredits, lock: false)
@@ -153,7 +153,7 @@ public enum CampaignOperations {
     }
 
     /// Confirms a draft: terms accepted, recipients snapshotted, every credit reserved in one batch.
-    public static func confirm(
+    package static func confirm(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, campaignID: UUID,
         acceptTerms: Bool, sendAt: Date?, now: Date = Date()
     ) throws -> CampaignRecord {
@@ -184,7 +184,7 @@ public enum CampaignOperations {
 
     /// Cancels what has not gone: each unsent message's reservation is voided. Messages already
     /// submitted (or being submitted right now) keep their course.
-    public static func cancel(
+    package static func cancel(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, campaignID: UUID
     ) throws -> (CampaignRecord, cancelled: Int) {
         let (campaign, _) = try load(connection, principal, campaignID, for: .consumeCredits, lock: true)
@@ -196,21 +196,21 @@ public enum CampaignOperations {
         return (try CampaignStore.markCancelled(connection, id: campaign.id), cancelled)
     }
 
-    public static func campaign(_ connection: PostgresConnection, _ principal: Principal, campaignID: UUID) throws
+    package static func campaign(_ connection: PostgresConnection, _ principal: Principal, campaignID: UUID) throws
         -> (CampaignRecord, [String: Int])
     {
         let (campaign, _) = try load(connection, principal, campaignID, for: .read, lock: false)
         return (campaign, try CampaignStore.statusCounts(connection, campaignID: campaign.id))
     }
 
-    public static func campaigns(
+    package static func campaigns(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, afterID: UUID?, limit: Int
     ) throws -> [CampaignRecord] {
         _ = try Operations.account(connection, principal, accountID, for: .read)
         return try CampaignStore.campaigns(connection, accountID: accountID, afterID: afterID, limit: limit)
     }
 
-    public static func recipients(
+    package static func recipients(
         _ connection: PostgresConnection, _ principal: Principal, campaignID: UUID, afterPosition: Int?, limit: Int
     ) throws -> [CampaignRecipientRecord] {
         let (campaign, _) = try load(connection, principal, campaignID, for: .read, lock: false)

@@ -5,17 +5,17 @@ import Foundation
 
 /// Contacts, lists and the messaging settings of a client account. Contacts are kept by the
 /// people who send (client users and above); the reply match order is an admin's setting.
-public enum ContactOperations {
-    public struct ContactInput: Sendable {
-        public var firstName: String?
-        public var lastName: String?
-        public var mobile: String?
-        public var workPhone: String?
-        public var homePhone: String?
-        public var email: String?
-        public var smsConsent: Bool?
+package enum ContactOperations {
+    package struct ContactInput: Sendable {
+        package var firstName: String?
+        package var lastName: String?
+        package var mobile: String?
+        package var workPhone: String?
+        package var homePhone: String?
+        package var email: String?
+        package var smsConsent: Bool?
 
-        public init(
+        package init(
             firstName: String?, lastName: String?, mobile: String?, workPhone: String?, homePhone: String?,
             email: String?, smsConsent: Bool?
         ) {
@@ -56,7 +56,7 @@ public enum ContactOperations {
     }
 
     /// At most this many contacts in one batch request.
-    public static let maxBatch = 10_000
+    package static let maxBatch = 10_000
 
     static func clientAccount(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
         -> AccountRecord
@@ -67,7 +67,7 @@ public enum ContactOperations {
     }
 
     /// Creates contacts, all or nothing, optionally adding them to a list of the same account.
-    public static func createContacts(
+    package static func createContacts(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, inputs: [ContactInput], listID: UUID?
     ) throws -> [ContactRecord] {
         let account = try clientAccount(connection, principal, accountID, for: .consumeCredits)
@@ -90,7 +90,7 @@ public enum ContactOperations {
         return created
     }
 
-    public static func updateContact(
+    package static func updateContact(
         _ connection: PostgresConnection, _ principal: Principal, contactID: UUID, input: ContactInput
     ) throws -> ContactRecord {
         var (contact, _) = try Operations.owned(
@@ -100,7 +100,7 @@ public enum ContactOperations {
         return try ContactStore.update(connection, contact)
     }
 
-    public static func contacts(
+    package static func contacts(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, search: String?, after: (String, UUID)?,
         limit: Int
     ) throws -> [ContactRecord] {
@@ -111,7 +111,7 @@ public enum ContactOperations {
 
     // MARK: lists
 
-    public static func createList(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, name: String)
+    package static func createList(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, name: String)
         throws -> ContactListRecord
     {
         let account = try clientAccount(connection, principal, accountID, for: .consumeCredits)
@@ -127,14 +127,14 @@ public enum ContactOperations {
         ).0
     }
 
-    public static func lists(
+    package static func lists(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, after: (String, UUID)?, limit: Int
     ) throws -> [ContactListRecord] {
         _ = try Operations.account(connection, principal, accountID, for: .read)
         return try ContactStore.lists(connection, accountID: accountID, after: after, limit: limit)
     }
 
-    public static func addMembers(_ connection: PostgresConnection, _ principal: Principal, listID: UUID, contactIDs: [UUID])
+    package static func addMembers(_ connection: PostgresConnection, _ principal: Principal, listID: UUID, contactIDs: [UUID])
         throws -> ContactListRecord
     {
         let list = try loadList(connection, principal, listID, for: .consumeCredits)
@@ -146,7 +146,7 @@ public enum ContactOperations {
     }
 
     /// Batch unsubscribe by list: every member's mobile goes on the account's opt-out list.
-    public static func optOutList(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, listID: UUID)
+    package static func optOutList(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, listID: UUID)
         throws -> [String]
     {
         let account = try Operations.account(connection, principal, accountID, for: .manageMessaging)
@@ -157,7 +157,7 @@ public enum ContactOperations {
 
     // MARK: settings
 
-    public static func setReplyMatchOrder(
+    package static func setReplyMatchOrder(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, order: [String]
     ) throws -> [ContactPhoneField] {
         let account = try clientAccount(connection, principal, accountID, for: .manageMessaging)
@@ -166,7 +166,7 @@ public enum ContactOperations {
         return order
     }
 
-    public static func replyMatchOrder(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
+    package static func replyMatchOrder(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
         -> [ContactPhoneField]
     {
         _ = try Operations.account(connection, principal, accountID, for: .read)

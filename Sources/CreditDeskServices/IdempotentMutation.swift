@@ -8,27 +8,27 @@ import Foundation
 /// same key, same request) answers the stored answer without doing the work again; the same key
 /// with a different request is `idempotency_conflict`; a failure rolls the claim back with the
 /// work, so the key can be used again. Transient failures retry the whole transaction.
-public enum IdempotentMutation {
+package enum IdempotentMutation {
     /// What the caller answers with: the stored response, and whether it is a replay.
-    public struct Outcome: Sendable {
-        public let status: Int
-        public let body: String
-        public let replayed: Bool
+    package struct Outcome: Sendable {
+        package let status: Int
+        package let body: String
+        package let replayed: Bool
     }
 
     /// How a result is written down: the body answered now, and the body stored for replays
     /// (the same, or without a secret that is shown once).
-    public struct Rendering: Sendable {
-        public let body: String
-        public let replayBody: String
+    package struct Rendering: Sendable {
+        package let body: String
+        package let replayBody: String
 
-        public init(body: String, replayBody: String? = nil) {
+        package init(body: String, replayBody: String? = nil) {
             self.body = body
             self.replayBody = replayBody ?? body
         }
     }
 
-    public static func run<T>(
+    package static func run<T>(
         pool: DatabasePool, principal: Principal, key: String, requestHash: String, requestID: String, status: Int,
         render: @escaping @Sendable (T) throws -> Rendering,
         _ work: @escaping @Sendable (PostgresConnection, OperationContext) throws -> T

@@ -7,21 +7,21 @@ import Logging
 import ServiceLifecycle
 
 /// Messaging configuration shared by the routes and the dispatcher.
-public struct MessagingSettings: Sendable {
+package struct MessagingSettings: Sendable {
     /// Seals gateway credentials; nil when no key is configured (connections cannot be created).
-    public var secretBox: SecretBox?
+    package var secretBox: SecretBox?
     /// During a key rotation: the key being retired, still used to open secrets sealed under it
     /// until `creditdesk gateways reencrypt` has resealed them all.
-    public var previousSecretBox: SecretBox?
+    package var previousSecretBox: SecretBox?
     /// Forwards replies by email; nil when no relay is configured (email routing then fails visibly).
-    public var mailer: SMTPMailer?
-    public var replyRule: ReplyRoutingRule
+    package var mailer: SMTPMailer?
+    package var replyRule: ReplyRoutingRule
     private let baseURL: PublicBaseURL
 
     /// How gateways reach this daemon's callbacks, e.g. http://sms-api.example.com.
-    public var publicBaseURL: String { baseURL.value }
+    package var publicBaseURL: String { baseURL.value }
 
-    public init(
+    package init(
         secretBox: SecretBox?, previousSecretBox: SecretBox? = nil, mailer: SMTPMailer? = nil,
         replyRule: ReplyRoutingRule = .default, publicBaseURL: String
     ) {
@@ -38,7 +38,7 @@ public struct MessagingSettings: Sendable {
     }
 
     /// Changes the callback base URL of a running app (tests learn their port after start).
-    public func setPublicBaseURL(_ url: String) { baseURL.set(url) }
+    package func setPublicBaseURL(_ url: String) { baseURL.set(url) }
 
     func deliveryReportURL(_ gateway: GatewayConnectionRecord, messageID: UUID, token: String?) -> String {
         let id = messageID.uuidString.lowercased()
@@ -78,7 +78,7 @@ final class PublicBaseURL: @unchecked Sendable {
 /// Jobs are claimed with a lease (FOR UPDATE SKIP LOCKED), so several daemons can run side by
 /// side; a daemon that dies mid-submission leaves the job to be claimed again when the lease
 /// ends (at-least-once: the gateway may then see the message twice).
-public struct MessageDispatcher: Service {
+package struct MessageDispatcher: Service {
     let pool: DatabasePool
     let settings: MessagingSettings
     let logger: Logger
@@ -87,7 +87,7 @@ public struct MessageDispatcher: Service {
     let leaseSeconds = 120
     let gatewayTimeoutMilliseconds: Int
 
-    public init(
+    package init(
         pool: DatabasePool, settings: MessagingSettings, logger: Logger, pollInterval: Duration = .milliseconds(250),
         batchSize: Int = 16, gatewayTimeoutMilliseconds: Int = 10_000
     ) {
@@ -102,7 +102,7 @@ public struct MessageDispatcher: Service {
     /// Works the queue until the daemon shuts down. On a graceful shutdown it claims nothing
     /// new and returns once the jobs in hand are done (sent and recorded, or put back to be
     /// retried), so no message waits out its lease; the pool closes only after that.
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let processed: Int
             do {
@@ -118,7 +118,7 @@ public struct MessageDispatcher: Service {
 
     /// Claims the due jobs and works them, concurrently; returns how many there were.
     @discardableResult
-    public func runOnce() async throws -> Int {
+    package func runOnce() async throws -> Int {
         let jobs = try await pool.withTransaction { [batchSize, leaseSeconds] in
             try JobStore.claim($0, limit: batchSize, leaseSeconds: leaseSeconds)
         }

@@ -5,17 +5,17 @@ import Foundation
 
 /// Gateway connections: linking an office's or an agent's own, callbacks' authentication, key rotation, rates.
 extension MessagingOperations {
-    public struct GatewayInput: Sendable {
-        public var provider: GatewayProvider
-        public var name: String
-        public var baseURL: String
-        public var username: String
-        public var password: String
-        public var sender: String
-        public var homePrefix: String
-        public var userID: UUID?
+    package struct GatewayInput: Sendable {
+        package var provider: GatewayProvider
+        package var name: String
+        package var baseURL: String
+        package var username: String
+        package var password: String
+        package var sender: String
+        package var homePrefix: String
+        package var userID: UUID?
 
-        public init(
+        package init(
             provider: GatewayProvider, name: String, baseURL: String, username: String, password: String, sender: String,
             homePrefix: String, userID: UUID?
         ) {
@@ -32,7 +32,7 @@ extension MessagingOperations {
 
     /// Creates a connection and returns it with its callback token (shown this once). The office
     /// connection (no user) needs an admin; an agent may link its own.
-    public static func createGateway(
+    package static func createGateway(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, input: GatewayInput, box: SecretBox
     ) throws -> (GatewayConnectionRecord, callbackToken: String) {
         let account = try Operations.account(connection, principal, accountID, for: .read)
@@ -75,7 +75,7 @@ extension MessagingOperations {
         }
     }
 
-    public static func gateways(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
+    package static func gateways(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
         -> [GatewayConnectionRecord]
     {
         _ = try Operations.account(connection, principal, accountID, for: .read)
@@ -84,7 +84,7 @@ extension MessagingOperations {
 
     /// The connection a callback names, if its token matches (compared as hashes, so timing
     /// says nothing about the stored value).
-    public static func authenticateCallback(_ connection: PostgresConnection, connectionID: UUID, token: String) throws
+    package static func authenticateCallback(_ connection: PostgresConnection, connectionID: UUID, token: String) throws
         -> GatewayConnectionRecord
     {
         guard let record = try GatewayStore.connection(connection, id: connectionID),
@@ -94,7 +94,7 @@ extension MessagingOperations {
     }
 
     /// Re-seals every connection's secret under `newBox`; values already under it are skipped.
-    public static func reencryptSecrets(_ connection: PostgresConnection, oldBox: SecretBox, newBox: SecretBox) throws -> Int {
+    package static func reencryptSecrets(_ connection: PostgresConnection, oldBox: SecretBox, newBox: SecretBox) throws -> Int {
         var changed = 0
         for secret in try GatewayStore.lockAllSecrets(connection) where secret.keyID != newBox.keyID {
             let associated = Array(secret.id.uuidString.lowercased().utf8)
@@ -107,7 +107,7 @@ extension MessagingOperations {
         return changed
     }
 
-    public static func setRate(
+    package static func setRate(
         _ connection: PostgresConnection, _ principal: Principal, resellerID: UUID, prefix: String, creditsPerSegment: Int64
     ) throws {
         let reseller = try Operations.account(connection, principal, resellerID, for: .managePackages)

@@ -6,7 +6,7 @@ import Foundation
 /// Reply routing (who gets a reply, and how) and the opt-out list.
 extension MessagingOperations {
     /// Sets where replies to a user's messages go. Users who send set their own; admins anyone's below.
-    public static func setReplyRouting(
+    package static func setReplyRouting(
         _ connection: PostgresConnection, _ principal: Principal, userID: UUID, channel: ReplyChannel, mobile: String?,
         email: String?
     ) throws -> ReplyRoutingStore.ReplyRouting {
@@ -27,7 +27,7 @@ extension MessagingOperations {
 
     /// A user's reply routing holds its private mobile and email: the user itself and admins
     /// above it read it, colleagues do not.
-    public static func replyRouting(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
+    package static func replyRouting(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
         -> ReplyRoutingStore.ReplyRouting
     {
         _ = try Operations.user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
@@ -43,14 +43,14 @@ extension MessagingOperations {
     }
 
     /// What a route_reply job needs: the reply, its account, and the user it belongs to.
-    public struct ReplyToRoute: Sendable {
-        public let message: MessageRecord
-        public let account: AccountRecord
-        public let user: UserRecord
-        public let routing: ReplyRoutingStore.ReplyRouting
+    package struct ReplyToRoute: Sendable {
+        package let message: MessageRecord
+        package let account: AccountRecord
+        package let user: UserRecord
+        package let routing: ReplyRoutingStore.ReplyRouting
     }
 
-    public static func replyToRoute(_ connection: PostgresConnection, messageID: UUID) throws -> ReplyToRoute? {
+    package static func replyToRoute(_ connection: PostgresConnection, messageID: UUID) throws -> ReplyToRoute? {
         guard let message = try MessageStore.message(connection, id: messageID), message.routedTo == nil,
             let account = try AccountStore.find(connection, id: message.accountID),
             let gateway = try message.connectionID.flatMap({ try GatewayStore.connection(connection, id: $0) }),
@@ -63,7 +63,7 @@ extension MessagingOperations {
 
     /// Forwards a reply to the user's mobile: an ordinary outbound message, sent (and charged)
     /// as that user.
-    public static func forwardReply(
+    package static func forwardReply(
         _ connection: PostgresConnection, _ context: OperationContext, _ reply: ReplyToRoute, to mobile: PhoneNumber
     ) throws -> MessageRecord {
         let principal = Principal(
@@ -77,7 +77,7 @@ extension MessagingOperations {
 
     // MARK: opt-outs
 
-    public static func addOptOuts(
+    package static func addOptOuts(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, phones: [String]
     ) throws -> [String] {
         let account = try Operations.account(connection, principal, accountID, for: .manageMessaging)
@@ -91,7 +91,7 @@ extension MessagingOperations {
         return added
     }
 
-    public static func removeOptOut(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, phone: String) throws {
+    package static func removeOptOut(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, phone: String) throws {
         _ = try Operations.account(connection, principal, accountID, for: .manageMessaging)
         let number = try PhoneNumber.parse(phone, field: "phone")
         guard try OptOutStore.optIn(connection, accountID: accountID, phone: number.e164) else {
@@ -99,7 +99,7 @@ extension MessagingOperations {
         }
     }
 
-    public static func optOuts(
+    package static func optOuts(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, after: String?, limit: Int
     ) throws -> [(phone: String, source: String, createdAt: Date)] {
         _ = try Operations.account(connection, principal, accountID, for: .read)

@@ -13,21 +13,21 @@ import Foundation
 /// - a delivery report saying the message failed (Kannel status 2 or 16) refunds the posted
 ///   credits in full: customers pay for messages that reached a handset or are still on their way;
 /// - an inbound MMS is charged one MMS credit as it arrives; inbound SMS is free.
-public enum MessagingOperations {
+package enum MessagingOperations {
     /// Kannel delivery-report status bits.
-    public enum DeliveryStatus: Int, Sendable {
+    package enum DeliveryStatus: Int, Sendable {
         case delivered = 1, failed = 2, buffered = 4, smscAccepted = 8, smscRejected = 16
     }
 
     // MARK: sending
 
-    public struct SendInput: Sendable {
-        public var to: String
-        public var text: String
-        public var mediaURLs: [String]
-        public var sendAt: Date?
+    package struct SendInput: Sendable {
+        package var to: String
+        package var text: String
+        package var mediaURLs: [String]
+        package var sendAt: Date?
 
-        public init(to: String, text: String, mediaURLs: [String], sendAt: Date?) {
+        package init(to: String, text: String, mediaURLs: [String], sendAt: Date?) {
             self.to = to
             self.text = text
             self.mediaURLs = mediaURLs
@@ -36,7 +36,7 @@ public enum MessagingOperations {
     }
 
     /// Validates, prices and reserves a message, then queues its dispatch (now or at `send_at`).
-    public static func send(
+    package static func send(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         input: SendInput, now: Date = Date()
     ) throws -> MessageRecord {
@@ -79,12 +79,12 @@ public enum MessagingOperations {
     /// The checks every outbound message passes and what it costs, for one account sending
     /// through one gateway: the rate table is read once, so a campaign prices each recipient
     /// without a query.
-    public struct OutboundPricing: Sendable {
+    package struct OutboundPricing: Sendable {
         let account: AccountRecord
         let gateway: GatewayConnectionRecord
         let rates: RateTable
 
-        public static func load(_ connection: PostgresConnection, account: AccountRecord, gateway: GatewayConnectionRecord)
+        package static func load(_ connection: PostgresConnection, account: AccountRecord, gateway: GatewayConnectionRecord)
             throws -> OutboundPricing
         {
             let resellerID = account.path.count >= 2 ? account.path[account.path.count - 2] : account.id
@@ -92,7 +92,7 @@ public enum MessagingOperations {
                 account: account, gateway: gateway, rates: try RateStore.rates(connection, resellerID: resellerID))
         }
 
-        public func price(to: PhoneNumber, text: String, mediaCount: Int) throws -> MessagePrice {
+        package func price(to: PhoneNumber, text: String, mediaCount: Int) throws -> MessagePrice {
             let international = !to.hasPrefix(gateway.homePrefix)
             if international, !account.effectiveFeatures.contains(.international) {
                 throw DomainError(
@@ -114,7 +114,7 @@ public enum MessagingOperations {
     }
 
     /// Cancels a message that has not gone yet: the reservation is voided, nothing is charged.
-    public static func cancel(
+    package static func cancel(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, messageID: UUID
     ) throws -> MessageRecord {
         let (message, _) = try Operations.owned(
@@ -143,7 +143,7 @@ public enum MessagingOperations {
         return try MessageStore.setStatus(connection, id: message.id, .cancelled, reason: "cancelled before it was sent")
     }
 
-    public static func messages(
+    package static func messages(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, direction: MessageDirection?,
         status: MessageStatus?, phone: String?, afterID: UUID?, limit: Int
     ) throws -> [MessageRecord] {
@@ -157,13 +157,13 @@ public enum MessagingOperations {
     // MARK: the dispatcher's side
 
     /// What a submission attempt came to.
-    public enum SubmitOutcome: Sendable {
+    package enum SubmitOutcome: Sendable {
         case accepted
         case refused(reason: String)
     }
 
     /// Records the gateway's answer: accepted posts the reservation, refused voids it.
-    public static func recordSubmission(
+    package static func recordSubmission(
         _ connection: PostgresConnection, _ context: OperationContext, messageID: UUID, outcome: SubmitOutcome
     ) throws {
         guard let message = try MessageStore.lockMessage(connection, id: messageID),
@@ -198,7 +198,7 @@ public enum MessagingOperations {
     /// A report can overtake the gateway's answer to the submission (Kannel calls back as soon
     /// as the SMSC acknowledges): it proves the gateway accepted the message, so the message is
     /// marked accepted first, and the late answer then finds nothing left to do.
-    public static func applyDeliveryReport(
+    package static func applyDeliveryReport(
         _ connection: PostgresConnection, _ context: OperationContext, gateway: GatewayConnectionRecord, messageID: UUID,
         status: Int
     ) throws {
@@ -230,7 +230,7 @@ public enum MessagingOperations {
     /// the message is linked to the first contact whose phone matches, in the account's
     /// configured field order. A repeat of a gateway message id returns the stored message and
     /// changes nothing (gateways retry callbacks).
-    public static func receive(
+    package static func receive(
         _ connection: PostgresConnection, _ context: OperationContext, gateway: GatewayConnectionRecord, from: String,
         text: String, mediaURLs: [String], gatewayMessageID: String? = nil
     ) throws -> MessageRecord {

@@ -5,7 +5,7 @@ import Foundation
 
 /// A reseller's package catalogue and package sales.
 extension Operations {
-    public static func createPackage(
+    package static func createPackage(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, name: String, smsCredits: Int64,
         mmsCredits: Int64, priceMinor: Int64, currency: String, active: Bool
     ) throws -> PackageRecord {
@@ -35,14 +35,14 @@ extension Operations {
         try owned(connection, principal, try PackageStore.find(connection, id: id), owner: \.accountID, for: action, what: "package")
     }
 
-    public static func packages(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, active: Bool?)
+    package static func packages(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, active: Bool?)
         throws -> [PackageRecord]
     {
         _ = try account(connection, principal, accountID, for: .read)
         return try PackageStore.list(connection, accountID: accountID, active: active)
     }
 
-    public static func updatePackage(
+    package static func updatePackage(
         _ connection: PostgresConnection, _ principal: Principal, id: UUID, name: String?, active: Bool?
     ) throws -> PackageRecord {
         _ = try package(connection, principal, id, for: .managePackages)
@@ -51,7 +51,7 @@ extension Operations {
 
     /// Sells a package to a direct child of its reseller: the package's credits move from the
     /// reseller's pool to the buyer, and the sale (price, currency) is recorded.
-    public static func sellPackage(
+    package static func sellPackage(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, buyerID: UUID,
         packageID: UUID
     ) throws -> (SaleRecord, [EntryRecord]) {

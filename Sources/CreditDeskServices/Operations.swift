@@ -6,11 +6,11 @@ import Foundation
 /// Every admin and ledger operation, with its authorization and domain rules, over a
 /// connection inside the caller's transaction. The API and the CLI both call these, so a rule
 /// lives in exactly one place.
-public enum Operations {
+package enum Operations {
     // MARK: loading with authorization
 
     /// The account, if `principal` may do `action` to it; `not_found` outside its subtree.
-    public static func account(
+    package static func account(
         _ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action
     ) throws -> AccountRecord {
         guard let account = try AccountStore.find(connection, id: id) else { throw DomainError.notFound("account") }
@@ -48,7 +48,7 @@ public enum Operations {
 
     // MARK: accounts
 
-    public static func createAccount(
+    package static func createAccount(
         _ connection: PostgresConnection, _ principal: Principal, parentID: UUID, kind: AccountKind, name: String
     ) throws -> AccountRecord {
         let parent = try account(connection, principal, parentID, for: .read)
@@ -62,7 +62,7 @@ public enum Operations {
         return try AccountStore.create(connection, parent: parent, kind: kind, name: try Validate.name(name))
     }
 
-    public static func updateAccount(
+    package static func updateAccount(
         _ connection: PostgresConnection, _ principal: Principal, id: UUID, name: String?, status: AccountStatus?
     ) throws -> AccountRecord {
         _ = try account(connection, principal, id, for: .manageAccounts)
@@ -70,7 +70,7 @@ public enum Operations {
         return try AccountStore.find(connection, id: id)!
     }
 
-    public static func children(
+    package static func children(
         _ connection: PostgresConnection, _ principal: Principal, parentID: UUID, search: String?,
         after cursor: AccountStore.ChildCursor?, limit: Int
     ) throws -> [AccountRecord] {
@@ -79,7 +79,7 @@ public enum Operations {
     }
 
     /// Switches features on or off; those not named keep their value.
-    public static func setFeatures(
+    package static func setFeatures(
         _ connection: PostgresConnection, _ principal: Principal, id: UUID, changes: [Feature: Bool]
     ) throws -> AccountRecord {
         let target = try account(connection, principal, id, for: .manageFeatures)
@@ -93,7 +93,7 @@ public enum Operations {
 
     // MARK: users and keys
 
-    public static func createUser(
+    package static func createUser(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, name: String, email: String?,
         role: Role
     ) throws -> UserRecord {
@@ -112,7 +112,7 @@ public enum Operations {
             connection, account: target, name: try Validate.name(name), email: try Validate.email(email), role: role)
     }
 
-    public static func users(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
+    package static func users(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
         -> [UserRecord]
     {
         _ = try account(connection, principal, accountID, for: .read)
@@ -125,7 +125,7 @@ public enum Operations {
         try owned(connection, principal, try UserStore.findUser(connection, id: id), owner: \.accountID, for: action, what: "user").0
     }
 
-    public static func createKey(_ connection: PostgresConnection, _ principal: Principal, userID: UUID, label: String)
+    package static func createKey(_ connection: PostgresConnection, _ principal: Principal, userID: UUID, label: String)
         throws -> (APIKeyRecord, secret: String)
     {
         // Users may always make keys for themselves; for others it takes user management.
@@ -136,14 +136,14 @@ public enum Operations {
         return try UserStore.createKey(connection, user: user, label: label)
     }
 
-    public static func keys(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
+    package static func keys(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
         -> [APIKeyRecord]
     {
         _ = try user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
         return try UserStore.keys(connection, userID: userID)
     }
 
-    public static func revokeKey(_ connection: PostgresConnection, _ principal: Principal, keyID: UUID) throws
+    package static func revokeKey(_ connection: PostgresConnection, _ principal: Principal, keyID: UUID) throws
         -> APIKeyRecord
     {
         guard let key = try UserStore.findKey(connection, id: keyID) else { throw DomainError.notFound("key") }
@@ -158,7 +158,7 @@ public enum Operations {
 
     // MARK: credits
 
-    public static func balances(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
+    package static func balances(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
         -> (AccountRecord, [Balance])
     {
         let target = try account(connection, principal, accountID, for: .read)
@@ -168,7 +168,7 @@ public enum Operations {
     /// Manual add (positive) or remove (negative), with a mandatory reason. The counterparty is
     /// the acting account's own pool (issuance for the platform): who gives credits pays for
     /// them, and removed credits go back where they would have come from.
-    public static func adjust(
+    package static func adjust(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         unit: CreditUnit, delta: Int64, reason: String?
     ) throws -> EntryRecord {
@@ -188,7 +188,7 @@ public enum Operations {
     }
 
     /// Moves credits from an account's pool to one of its direct children.
-    public static func transfer(
+    package static func transfer(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, fromID: UUID, toID: UUID,
         unit: CreditUnit, amount: Int64, reason: String?
     ) throws -> EntryRecord {
@@ -204,7 +204,7 @@ public enum Operations {
             from: pool(of: source), to: .customer(destination), reason: try Validate.reason(reason, required: false))
     }
 
-    public static func setCreditLimit(
+    package static func setCreditLimit(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, unit: CreditUnit, limit: Int64
     ) throws -> Balance {
         let target = try account(connection, principal, accountID, for: .manageCredits)
@@ -215,7 +215,7 @@ public enum Operations {
         return try LedgerStore.setCreditLimit(connection, account: target, unit: unit, limit: limit)
     }
 
-    public static func reserve(
+    package static func reserve(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         unit: CreditUnit, amount: Int64, reference: String?
     ) throws -> ReservationRecord {
@@ -228,7 +228,7 @@ public enum Operations {
     }
 
     /// Reserves credits for many messages in one transaction (a campaign): all or none.
-    public static func reserveBatch(
+    package static func reserveBatch(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         unit: CreditUnit, items: [(amount: Int64, reference: String?)]
     ) throws -> ReservationBatch {
@@ -245,7 +245,7 @@ public enum Operations {
         return try LedgerStore.reserveBatch(connection, context, account: target, unit: unit, items: items)
     }
 
-    public static func reservations(
+    package static func reservations(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, status: ReservationStatus?,
         batchID: UUID?, afterID: UUID?, limit: Int
     ) throws -> [ReservationRecord] {
@@ -263,20 +263,20 @@ public enum Operations {
         ).0
     }
 
-    public static func post(
+    package static func post(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, reservationID: UUID,
         amount: Int64?
     ) throws -> ReservationRecord {
         try LedgerStore.post(connection, context, reservation: try reservation(connection, principal, reservationID), amount: amount)
     }
 
-    public static func void(
+    package static func void(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, reservationID: UUID
     ) throws -> ReservationRecord {
         try LedgerStore.void(connection, context, reservation: try reservation(connection, principal, reservationID))
     }
 
-    public static func charge(
+    package static func charge(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         unit: CreditUnit, amount: Int64, reason: String?
     ) throws -> EntryRecord {
@@ -291,7 +291,7 @@ public enum Operations {
     /// Expires a child's unused credits (end of a term, a lapsed package). Like a removal it
     /// needs credit management over the account, but the credits do not go back to anyone's
     /// pool: they were paid for and are used up by time.
-    public static func expire(
+    package static func expire(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         unit: CreditUnit, amount: Int64?, reason: String?
     ) throws -> EntryRecord {
@@ -304,7 +304,7 @@ public enum Operations {
 
     /// Refunds a posted charge (or post) to the account it consumed from. Needs credit
     /// management over that account: a client cannot refund itself.
-    public static func refund(
+    package static func refund(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, entryID: Int64,
         amount: Int64?, reason: String?
     ) throws -> EntryRecord {
@@ -317,7 +317,7 @@ public enum Operations {
             reason: try Validate.reason(reason, required: true))
     }
 
-    public static func entries(
+    package static func entries(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, unit: CreditUnit?, kind: EntryKind?,
         from: Date?, to: Date?, beforeID: Int64?, limit: Int
     ) throws -> [EntryRecord] {
@@ -330,7 +330,7 @@ public enum Operations {
     // MARK: bootstrap
 
     /// Creates the platform account and its first operator, once. Returns the key's secret.
-    public static func bootstrap(_ connection: PostgresConnection, operatorName: String, email: String?) throws
+    package static func bootstrap(_ connection: PostgresConnection, operatorName: String, email: String?) throws
         -> (AccountRecord, UserRecord, secret: String)
     {
         if try AccountStore.platform(connection) != nil {
@@ -350,15 +350,15 @@ public enum Operations {
 
 extension Operations {
     /// A JSON-sized usage report covers at most this many accounts; larger scopes use the export.
-    public static let maxReportAccounts = 1_000
+    package static let maxReportAccounts = 1_000
 
-    public struct UsageReport: Sendable {
-        public let rows: [UsageRow]
-        public let totals: [UsageRow]
-        public let revenue: [RevenueRow]
+    package struct UsageReport: Sendable {
+        package let rows: [UsageRow]
+        package let totals: [UsageRow]
+        package let revenue: [RevenueRow]
     }
 
-    public static func usageReport(
+    package static func usageReport(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, scope: UsageScope, period: UsagePeriod,
         grouping: UsageGrouping
     ) throws -> UsageReport {

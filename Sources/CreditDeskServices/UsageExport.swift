@@ -7,26 +7,26 @@ import Foundation
 /// connection, encoded and handed to `emit` before the next is fetched. Memory stays
 /// bounded by one batch whatever the export's size, no connection is held while the
 /// consumer is slow, and when `emit` throws (the client went away) no further query runs.
-public struct UsageExport: Sendable {
-    public enum Detail: String, Sendable, CaseIterable {
+package struct UsageExport: Sendable {
+    package enum Detail: String, Sendable, CaseIterable {
         /// One row per account, bucket and unit.
         case daily
         /// One row per ledger entry and account side.
         case entries
     }
 
-    public let root: UUID
-    public let scope: UsageScope
-    public let period: UsagePeriod
-    public let grouping: UsageGrouping
-    public let detail: Detail
-    public let format: ExportFormat
+    package let root: UUID
+    package let scope: UsageScope
+    package let period: UsagePeriod
+    package let grouping: UsageGrouping
+    package let detail: Detail
+    package let format: ExportFormat
     /// Accounts aggregated per query for daily rows.
-    public var accountBatchSize = 200
+    package var accountBatchSize = 200
     /// Entries per cursor fetch.
-    public var entryBatchSize = 5_000
+    package var entryBatchSize = 5_000
 
-    public init(
+    package init(
         root: UUID, scope: UsageScope, period: UsagePeriod, grouping: UsageGrouping, detail: Detail, format: ExportFormat
     ) {
         self.root = root
@@ -37,27 +37,27 @@ public struct UsageExport: Sendable {
         self.format = format
     }
 
-    public static let dailyColumns = [
+    package static let dailyColumns = [
         "account_id", "account_name", "period_start", "unit", "opening", "granted", "sold", "refunded", "consumed",
         "sent", "received", "expired", "removed", "transferred_out", "closing",
     ]
-    public static let entryColumns = [
+    package static let entryColumns = [
         "entry_id", "created_at_local", "account_id", "account_name", "kind", "unit", "amount", "counterparty", "reason",
         "request_id",
     ]
 
-    public var encoder: ExportEncoder {
+    package var encoder: ExportEncoder {
         ExportEncoder(format: format, columns: detail == .daily ? Self.dailyColumns : Self.entryColumns)
     }
 
-    public var fileName: String {
+    package var fileName: String {
         "creditdesk-usage-\(root.uuidString.lowercased().prefix(8))-\(detail.rawValue)-\(period.from)_\(period.to).\(format.fileExtension)"
     }
 
     /// Runs the export; `emit` receives encoded text chunks with the number of rows in each.
     /// Returns the number of rows written.
     @discardableResult
-    public func run(pool: DatabasePool, emit: (String, Int) async throws -> Void) async throws -> Int {
+    package func run(pool: DatabasePool, emit: (String, Int) async throws -> Void) async throws -> Int {
         try await emit(encoder.header, 0)
         switch detail {
         case .daily: return try await runDaily(pool: pool, emit: emit)

@@ -2,25 +2,25 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public struct AccountRecord: Sendable, Equatable {
-    public let id: UUID
-    public let tenantID: UUID
-    public let parentID: UUID?
-    public let kind: AccountKind
-    public let name: String
-    public let status: AccountStatus
-    public let ownFeatures: Set<Feature>
-    public let effectiveFeatures: Set<Feature>
+package struct AccountRecord: Sendable, Equatable {
+    package let id: UUID
+    package let tenantID: UUID
+    package let parentID: UUID?
+    package let kind: AccountKind
+    package let name: String
+    package let status: AccountStatus
+    package let ownFeatures: Set<Feature>
+    package let effectiveFeatures: Set<Feature>
     /// Ancestors root first, ending with this account.
-    public let path: [UUID]
+    package let path: [UUID]
     /// Suspended itself or below a suspended ancestor.
-    public let effectivelySuspended: Bool
-    public let createdAt: Date
+    package let effectivelySuspended: Bool
+    package let createdAt: Date
 }
 
 /// Accounts and their place in the tree. Functions take a connection already inside the
 /// caller's transaction; none opens one itself.
-public enum AccountStore {
+package enum AccountStore {
     static let columns = """
         a.tenant_id, a.id, a.parent_id, a.kind, a.name, a.status, a.created_at,
         array_to_string(a.features, ',') AS features,
@@ -53,16 +53,16 @@ public enum AccountStore {
         """
     static let selectPlatform = "SELECT \(columns) FROM accounts a WHERE a.kind = 'platform'"
 
-    public static func find(_ connection: PostgresConnection, id: UUID) throws -> AccountRecord? {
+    package static func find(_ connection: PostgresConnection, id: UUID) throws -> AccountRecord? {
         try connection.execute(selectByID, [id]).first.map(decode)
     }
 
-    public static func platform(_ connection: PostgresConnection) throws -> AccountRecord? {
+    package static func platform(_ connection: PostgresConnection) throws -> AccountRecord? {
         try connection.execute(selectPlatform).first.map(decode)
     }
 
     /// Creates an account under `parent` (nil only for the platform) with both balances at zero.
-    public static func create(
+    package static func create(
         _ connection: PostgresConnection, parent: AccountRecord?, kind: AccountKind, name: String,
         features: Set<Feature> = []
     ) throws -> AccountRecord {
@@ -88,24 +88,24 @@ public enum AccountStore {
         return created
     }
 
-    public static func update(_ connection: PostgresConnection, id: UUID, name: String?, status: AccountStatus?) throws {
+    package static func update(_ connection: PostgresConnection, id: UUID, name: String?, status: AccountStatus?) throws {
         try connection.execute(update, [id, name, status?.rawValue])
     }
 
-    public static func setFeatures(_ connection: PostgresConnection, id: UUID, features: Set<Feature>) throws {
+    package static func setFeatures(_ connection: PostgresConnection, id: UUID, features: Set<Feature>) throws {
         try connection.execute(setFeatures, [id, arrayLiteral(features.map(\.rawValue).sorted())])
     }
 
-    public struct ChildCursor: Sendable, Equatable {
-        public let lowerName: String
-        public let id: UUID
-        public init(lowerName: String, id: UUID) {
+    package struct ChildCursor: Sendable, Equatable {
+        package let lowerName: String
+        package let id: UUID
+        package init(lowerName: String, id: UUID) {
             self.lowerName = lowerName
             self.id = id
         }
     }
 
-    public static func children(
+    package static func children(
         _ connection: PostgresConnection, parentID: UUID, search: String?, after cursor: ChildCursor?, limit: Int
     ) throws -> [AccountRecord] {
         try connection.execute(

@@ -2,51 +2,51 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public enum CampaignStatus: String, Codable, Sendable, CaseIterable { case draft, confirmed, cancelled }
+package enum CampaignStatus: String, Codable, Sendable, CaseIterable { case draft, confirmed, cancelled }
 
-public struct CampaignRecord: Sendable, Equatable {
-    public let id: UUID
-    public let tenantID: UUID
-    public let accountID: UUID
-    public let userID: UUID?
-    public let listID: UUID
-    public let name: String
-    public let template: String
-    public let mediaURLs: [String]
-    public let status: CampaignStatus
-    public let sendAt: Date?
-    public let termsAcceptedAt: Date?
-    public let batchID: UUID?
-    public let recipients: Int
-    public let skipped: Int
-    public let unit: CreditUnit?
-    public let credits: Int64
-    public let createdAt: Date
-    public let confirmedAt: Date?
-    public let cancelledAt: Date?
+package struct CampaignRecord: Sendable, Equatable {
+    package let id: UUID
+    package let tenantID: UUID
+    package let accountID: UUID
+    package let userID: UUID?
+    package let listID: UUID
+    package let name: String
+    package let template: String
+    package let mediaURLs: [String]
+    package let status: CampaignStatus
+    package let sendAt: Date?
+    package let termsAcceptedAt: Date?
+    package let batchID: UUID?
+    package let recipients: Int
+    package let skipped: Int
+    package let unit: CreditUnit?
+    package let credits: Int64
+    package let createdAt: Date
+    package let confirmedAt: Date?
+    package let cancelledAt: Date?
 }
 
 /// One list member's outcome: the message sent to it, or why none was.
-public struct CampaignRecipientRecord: Sendable, Equatable {
-    public let position: Int
-    public let contactID: UUID
-    public let phone: String?
-    public let messageID: UUID?
-    public let skipReason: String?
-    public let status: MessageStatus?
-    public let failureReason: String?
-    public let credits: Int64
+package struct CampaignRecipientRecord: Sendable, Equatable {
+    package let position: Int
+    package let contactID: UUID
+    package let phone: String?
+    package let messageID: UUID?
+    package let skipReason: String?
+    package let status: MessageStatus?
+    package let failureReason: String?
+    package let credits: Int64
 }
 
 /// What confirming writes for one sendable recipient.
-public struct CampaignMessage: Sendable {
-    public let position: Int
-    public let contactID: UUID
-    public let messageID: UUID
-    public let phone: String
-    public let text: String
-    public let segments: Int
-    public let credits: Int64
+package struct CampaignMessage: Sendable {
+    package let position: Int
+    package let contactID: UUID
+    package let messageID: UUID
+    package let phone: String
+    package let text: String
+    package let segments: Int
+    package let credits: Int64
 
     package init(position: Int, contactID: UUID, messageID: UUID, phone: String, text: String, segments: Int, credits: Int64) {
         self.position = position
@@ -61,7 +61,7 @@ public struct CampaignMessage: Sendable {
 
 /// Campaigns and their recipients. Confirming writes the campaign's messages, jobs and
 /// recipient rows set-wise: a few statements whatever the list's size.
-public enum CampaignStore {
+package enum CampaignStore {
     // MARK: statements
 
     static let campaignColumns = """
@@ -125,7 +125,7 @@ public enum CampaignStore {
 
     // MARK: campaigns
 
-    public static func insert(
+    package static func insert(
         _ connection: PostgresConnection, account: AccountRecord, userID: UUID?, listID: UUID, name: String,
         template: String, mediaURLs: [String], sendAt: Date?
     ) throws -> CampaignRecord {
@@ -136,30 +136,30 @@ public enum CampaignStore {
             ).single())
     }
 
-    public static func lock(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord? {
+    package static func lock(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord? {
         try connection.execute(lockCampaign, [id]).first.map(decode)
     }
 
-    public static func campaign(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord? {
+    package static func campaign(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord? {
         try connection.execute(selectCampaign, [id]).first.map(decode)
     }
 
-    public static func campaigns(_ connection: PostgresConnection, accountID: UUID, afterID: UUID?, limit: Int) throws
+    package static func campaigns(_ connection: PostgresConnection, accountID: UUID, afterID: UUID?, limit: Int) throws
         -> [CampaignRecord]
     {
         try connection.execute(selectCampaigns, [accountID, afterID, Int64(limit)]).rows.map(decode)
     }
 
-    public struct Confirmation: Sendable {
-        public let campaign: CampaignRecord
-        public let account: AccountRecord
-        public let userID: UUID?
-        public let gateway: GatewayConnectionRecord
-        public let unit: CreditUnit
-        public let sendAt: Date?
-        public let batchID: UUID
-        public let messages: [CampaignMessage]
-        public let skipped: [(position: Int, contactID: UUID, phone: String?, reason: String)]
+    package struct Confirmation: Sendable {
+        package let campaign: CampaignRecord
+        package let account: AccountRecord
+        package let userID: UUID?
+        package let gateway: GatewayConnectionRecord
+        package let unit: CreditUnit
+        package let sendAt: Date?
+        package let batchID: UUID
+        package let messages: [CampaignMessage]
+        package let skipped: [(position: Int, contactID: UUID, phone: String?, reason: String)]
 
         package init(campaign: CampaignRecord, account: AccountRecord, userID: UUID?, gateway: GatewayConnectionRecord, unit: CreditUnit, sendAt: Date?, batchID: UUID, messages: [CampaignMessage], skipped: [(position: Int, contactID: UUID, phone: String?, reason: String)]) {
             self.campaign = campaign
@@ -176,7 +176,7 @@ public enum CampaignStore {
 
     /// Writes the messages (each on its reservation of the batch), their jobs and the recipient rows,
     /// and marks the campaign confirmed.
-    public static func confirm(_ connection: PostgresConnection, _ confirmation: Confirmation) throws -> CampaignRecord {
+    package static func confirm(_ connection: PostgresConnection, _ confirmation: Confirmation) throws -> CampaignRecord {
         let account = confirmation.account
         var reservations: [String: UUID] = [:]
         for row in try connection.execute(batchReservations, [confirmation.batchID]).rows {
@@ -215,19 +215,19 @@ public enum CampaignStore {
     }
 
     /// The reservation reference of a campaign's message: unique within the campaign's batch.
-    public static func reference(_ campaignID: UUID, _ position: Int) -> String {
+    package static func reference(_ campaignID: UUID, _ position: Int) -> String {
         "campaign \(campaignID.uuidString.lowercased()) #\(position)"
     }
 
-    public static func lockUnsentMessages(_ connection: PostgresConnection, campaignID: UUID) throws -> [MessageRecord] {
+    package static func lockUnsentMessages(_ connection: PostgresConnection, campaignID: UUID) throws -> [MessageRecord] {
         try connection.execute(lockUnsentMessages, [campaignID]).rows.map(MessageStore.decodeMessage)
     }
 
-    public static func markCancelled(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord {
+    package static func markCancelled(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord {
         try decode(try connection.execute(cancelCampaign, [id]).single())
     }
 
-    public static func statusCounts(_ connection: PostgresConnection, campaignID: UUID) throws -> [String: Int] {
+    package static func statusCounts(_ connection: PostgresConnection, campaignID: UUID) throws -> [String: Int] {
         var counts: [String: Int] = [:]
         for row in try connection.execute(statusCounts, [campaignID]).rows {
             counts[try row.decode(String.self, "status")] = Int(try row.decode(Int64.self, "n"))
@@ -235,7 +235,7 @@ public enum CampaignStore {
         return counts
     }
 
-    public static func recipients(_ connection: PostgresConnection, campaignID: UUID, afterPosition: Int?, limit: Int) throws
+    package static func recipients(_ connection: PostgresConnection, campaignID: UUID, afterPosition: Int?, limit: Int) throws
         -> [CampaignRecipientRecord]
     {
         try connection.execute(selectRecipients, [campaignID, afterPosition.map { Int64($0) }, Int64(limit)]).rows.map { row in

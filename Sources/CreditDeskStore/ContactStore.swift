@@ -2,18 +2,18 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public struct ContactRecord: Sendable, Equatable {
-    public var id: UUID
-    public var tenantID: UUID
-    public var accountID: UUID
-    public var firstName: String
-    public var lastName: String?
-    public var mobile: String?
-    public var workPhone: String?
-    public var homePhone: String?
-    public var email: String?
-    public var smsConsent: Bool
-    public var createdAt: Date
+package struct ContactRecord: Sendable, Equatable {
+    package var id: UUID
+    package var tenantID: UUID
+    package var accountID: UUID
+    package var firstName: String
+    package var lastName: String?
+    package var mobile: String?
+    package var workPhone: String?
+    package var homePhone: String?
+    package var email: String?
+    package var smsConsent: Bool
+    package var createdAt: Date
 
     package init(id: UUID, tenantID: UUID, accountID: UUID, firstName: String, lastName: String?, mobile: String?, workPhone: String?, homePhone: String?, email: String?, smsConsent: Bool, createdAt: Date) {
         self.id = id
@@ -30,21 +30,21 @@ public struct ContactRecord: Sendable, Equatable {
     }
 
     /// The values a campaign template can use.
-    public var templateValues: [String: String] { ["first_name": firstName, "last_name": lastName ?? ""] }
+    package var templateValues: [String: String] { ["first_name": firstName, "last_name": lastName ?? ""] }
 }
 
-public struct ContactListRecord: Sendable, Equatable {
-    public let id: UUID
-    public let tenantID: UUID
-    public let accountID: UUID
-    public let name: String
-    public let members: Int
-    public let createdAt: Date
+package struct ContactListRecord: Sendable, Equatable {
+    package let id: UUID
+    package let tenantID: UUID
+    package let accountID: UUID
+    package let name: String
+    package let members: Int
+    package let createdAt: Date
 }
 
 /// Contacts, contact lists and the per-account messaging settings. Every function runs in the
 /// caller's transaction.
-public enum ContactStore {
+package enum ContactStore {
     // MARK: statements
 
     static let contactColumns = """
@@ -137,7 +137,7 @@ public enum ContactStore {
 
     // MARK: contacts
 
-    public static func insert(_ connection: PostgresConnection, _ contact: ContactRecord) throws -> ContactRecord {
+    package static func insert(_ connection: PostgresConnection, _ contact: ContactRecord) throws -> ContactRecord {
         try decodeContact(
             try connection.execute(
                 insertContact,
@@ -146,7 +146,7 @@ public enum ContactStore {
             ).single())
     }
 
-    public static func update(_ connection: PostgresConnection, _ contact: ContactRecord) throws -> ContactRecord {
+    package static func update(_ connection: PostgresConnection, _ contact: ContactRecord) throws -> ContactRecord {
         try decodeContact(
             try connection.execute(
                 updateContact,
@@ -155,11 +155,11 @@ public enum ContactStore {
             ).single())
     }
 
-    public static func lockContact(_ connection: PostgresConnection, id: UUID) throws -> ContactRecord? {
+    package static func lockContact(_ connection: PostgresConnection, id: UUID) throws -> ContactRecord? {
         try connection.execute(lockContact, [id]).first.map(decodeContact)
     }
 
-    public static func contacts(
+    package static func contacts(
         _ connection: PostgresConnection, accountID: UUID, search: String?, after: (String, UUID)?, limit: Int
     ) throws -> [ContactRecord] {
         try connection.execute(
@@ -168,7 +168,7 @@ public enum ContactStore {
     }
 
     /// The contact an inbound number belongs to: the fields in `order`, each oldest contact first.
-    public static func match(
+    package static func match(
         _ connection: PostgresConnection, accountID: UUID, phone: String, order: [ContactPhoneField]
     ) throws -> UUID? {
         for field in order {
@@ -179,13 +179,13 @@ public enum ContactStore {
         return nil
     }
 
-    public static func replyMatchOrder(_ connection: PostgresConnection, accountID: UUID) throws -> [ContactPhoneField] {
+    package static func replyMatchOrder(_ connection: PostgresConnection, accountID: UUID) throws -> [ContactPhoneField] {
         guard let text = try connection.execute(selectSettings, [accountID]).first?.decode(String.self, "reply_match_order")
         else { return ContactPhoneField.defaultReplyMatchOrder }
         return text.split(separator: ",").compactMap { ContactPhoneField(rawValue: String($0)) }
     }
 
-    public static func setReplyMatchOrder(
+    package static func setReplyMatchOrder(
         _ connection: PostgresConnection, account: AccountRecord, order: [ContactPhoneField]
     ) throws {
         try connection.execute(upsertSettings, [account.tenantID, account.id, arrayLiteral(order.map(\.rawValue))])
@@ -193,7 +193,7 @@ public enum ContactStore {
 
     // MARK: lists
 
-    public static func createList(_ connection: PostgresConnection, account: AccountRecord, name: String) throws
+    package static func createList(_ connection: PostgresConnection, account: AccountRecord, name: String) throws
         -> ContactListRecord
     {
         do {
@@ -203,18 +203,18 @@ public enum ContactStore {
         }
     }
 
-    public static func list(_ connection: PostgresConnection, id: UUID) throws -> ContactListRecord? {
+    package static func list(_ connection: PostgresConnection, id: UUID) throws -> ContactListRecord? {
         try connection.execute(selectList, [id]).first.map(decodeList)
     }
 
-    public static func lists(_ connection: PostgresConnection, accountID: UUID, after: (String, UUID)?, limit: Int) throws
+    package static func lists(_ connection: PostgresConnection, accountID: UUID, after: (String, UUID)?, limit: Int) throws
         -> [ContactListRecord]
     {
         try connection.execute(selectLists, [accountID, after?.0, after?.1, Int64(limit)]).rows.map(decodeList)
     }
 
     /// Adds contacts to a list; every id must be a contact of the list's account.
-    public static func addMembers(_ connection: PostgresConnection, list: ContactListRecord, contactIDs: [UUID]) throws {
+    package static func addMembers(_ connection: PostgresConnection, list: ContactListRecord, contactIDs: [UUID]) throws {
         let ids = arrayLiteral(contactIDs.map { $0.uuidString.lowercased() })
         let own = try connection.execute(countOwnContacts, [list.accountID, ids]).single().decode(Int64.self, "n")
         guard own == Set(contactIDs).count else {
@@ -226,12 +226,12 @@ public enum ContactStore {
         try connection.execute(addMembers, [list.id, ids])
     }
 
-    public static func optOutMembers(_ connection: PostgresConnection, listID: UUID) throws -> [String] {
+    package static func optOutMembers(_ connection: PostgresConnection, listID: UUID) throws -> [String] {
         try connection.execute(optOutMembers, [listID]).rows.map { try $0.decode(String.self, "phone") }
     }
 
     /// A list's members as a campaign sees them.
-    public static func recipients(_ connection: PostgresConnection, listID: UUID) throws
+    package static func recipients(_ connection: PostgresConnection, listID: UUID) throws
         -> [(contact: ContactRecord, optedOut: Bool)]
     {
         try connection.execute(selectRecipients, [listID]).rows.map { (try decodeContact($0), try $0.decode(Bool.self, "opted_out")) }

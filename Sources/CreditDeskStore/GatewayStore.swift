@@ -2,26 +2,26 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public struct GatewayConnectionRecord: Sendable, Equatable {
-    public let id: UUID
-    public let tenantID: UUID
-    public let accountID: UUID
-    public let userID: UUID?
-    public let provider: GatewayProvider
-    public let name: String
-    public let baseURL: String
-    public let username: String
-    public let sender: String
-    public let homePrefix: String
-    public let secretSealed: [UInt8]
-    public let secretKeyID: String
-    public let callbackTokenHash: [UInt8]
-    public let createdAt: Date
+package struct GatewayConnectionRecord: Sendable, Equatable {
+    package let id: UUID
+    package let tenantID: UUID
+    package let accountID: UUID
+    package let userID: UUID?
+    package let provider: GatewayProvider
+    package let name: String
+    package let baseURL: String
+    package let username: String
+    package let sender: String
+    package let homePrefix: String
+    package let secretSealed: [UInt8]
+    package let secretKeyID: String
+    package let callbackTokenHash: [UInt8]
+    package let createdAt: Date
 }
 
 /// Gateway connections: one per office, or an agent's own; secrets sealed. Every function runs
 /// in the caller's transaction.
-public enum GatewayStore {
+package enum GatewayStore {
     // MARK: statements
 
     static let connectionColumns = """
@@ -49,7 +49,7 @@ public enum GatewayStore {
         """
     static let selectAllConnectionSecrets = "SELECT id, secret_sealed, secret_key_id FROM gateway_connections ORDER BY id FOR UPDATE"
 
-    public static func createConnection(
+    package static func createConnection(
         _ connection: PostgresConnection, account: AccountRecord, userID: UUID?, provider: GatewayProvider, name: String,
         baseURL: String, username: String, sender: String, homePrefix: String, seal: (UUID) -> ([UInt8], String),
         callbackTokenHash: [UInt8]
@@ -64,29 +64,29 @@ public enum GatewayStore {
             ).single())
     }
 
-    public static func connection(_ connection: PostgresConnection, id: UUID) throws -> GatewayConnectionRecord? {
+    package static func connection(_ connection: PostgresConnection, id: UUID) throws -> GatewayConnectionRecord? {
         try connection.execute(selectConnection, [id]).first.map(decodeConnection)
     }
 
-    public static func connections(_ connection: PostgresConnection, accountID: UUID) throws -> [GatewayConnectionRecord] {
+    package static func connections(_ connection: PostgresConnection, accountID: UUID) throws -> [GatewayConnectionRecord] {
         try connection.execute(selectConnections, [accountID]).rows.map(decodeConnection)
     }
 
-    public static func sendingConnection(_ connection: PostgresConnection, accountID: UUID, userID: UUID) throws
+    package static func sendingConnection(_ connection: PostgresConnection, accountID: UUID, userID: UUID) throws
         -> GatewayConnectionRecord?
     {
         try connection.execute(selectSendingConnection, [accountID, userID]).first.map(decodeConnection)
     }
 
     /// Every connection's sealed secret, locked, for a key rotation.
-    public static func lockAllSecrets(_ connection: PostgresConnection) throws -> [(id: UUID, sealed: [UInt8], keyID: String)] {
+    package static func lockAllSecrets(_ connection: PostgresConnection) throws -> [(id: UUID, sealed: [UInt8], keyID: String)] {
         try connection.execute(selectAllConnectionSecrets).rows.map {
             (try $0.decode(UUID.self, "id"), try $0.decode([UInt8].self, "secret_sealed"),
              try $0.decode(String.self, "secret_key_id"))
         }
     }
 
-    public static func reseal(_ connection: PostgresConnection, id: UUID, sealed: [UInt8], keyID: String) throws {
+    package static func reseal(_ connection: PostgresConnection, id: UUID, sealed: [UInt8], keyID: String) throws {
         try connection.execute(resealConnection, [id, sealed, keyID])
     }
 

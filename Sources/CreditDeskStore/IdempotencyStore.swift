@@ -9,18 +9,18 @@ import Foundation
 /// A concurrent request with the same key blocks on the primary key until the first commits
 /// (then it replays the stored response) or rolls back (then it proceeds as the first). A
 /// request that fails is rolled back together with its claim, so its key can be used again.
-public enum IdempotencyStore {
-    public struct StoredResponse: Sendable, Equatable {
-        public let status: Int
-        public let body: String
+package enum IdempotencyStore {
+    package struct StoredResponse: Sendable, Equatable {
+        package let status: Int
+        package let body: String
 
-        public init(status: Int, body: String) {
+        package init(status: Int, body: String) {
             self.status = status
             self.body = body
         }
     }
 
-    public enum Claim: Sendable {
+    package enum Claim: Sendable {
         /// The key is new: go ahead, and record the response with `complete`.
         case claimed
         /// The same request was already applied: answer with what it answered.
@@ -40,7 +40,7 @@ public enum IdempotencyStore {
         WHERE tenant_id = $1 AND account_id = $2 AND user_id = $3 AND key = $4
         """
 
-    public static func claim(
+    package static func claim(
         _ connection: PostgresConnection, principal: Principal, key: String, requestHash: String, operationID: UUID
     ) throws -> Claim {
         let inserted = try connection.execute(
@@ -61,7 +61,7 @@ public enum IdempotencyStore {
         return .replay(StoredResponse(status: status, body: body))
     }
 
-    public static func complete(
+    package static func complete(
         _ connection: PostgresConnection, principal: Principal, key: String, response: StoredResponse
     ) throws {
         try connection.execute(

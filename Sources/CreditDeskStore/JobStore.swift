@@ -2,17 +2,17 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public struct JobRecord: Sendable, Equatable {
-    public let id: Int64
+package struct JobRecord: Sendable, Equatable {
+    package let id: Int64
     /// Nil for a kind this build does not know (written by a newer one): never guessed.
-    public let kind: JobKind?
-    public let subjectID: UUID
-    public let attempts: Int
-    public let maxAttempts: Int
+    package let kind: JobKind?
+    package let subjectID: UUID
+    package let attempts: Int
+    package let maxAttempts: Int
 }
 
 /// The job queue: due jobs leased with SKIP LOCKED, so several daemons share it.
-public enum JobStore {
+package enum JobStore {
     // MARK: statements
 
     static let insertJob = """
@@ -42,11 +42,11 @@ public enum JobStore {
         FOR UPDATE SKIP LOCKED
         """
 
-    public static func enqueue(_ connection: PostgresConnection, tenantID: UUID, kind: JobKind, subjectID: UUID, runAt: Date?) throws {
+    package static func enqueue(_ connection: PostgresConnection, tenantID: UUID, kind: JobKind, subjectID: UUID, runAt: Date?) throws {
         try connection.execute(insertJob, [tenantID, kind.rawValue, subjectID, runAt])
     }
 
-    public static func claim(_ connection: PostgresConnection, limit: Int, leaseSeconds: Int) throws -> [JobRecord] {
+    package static func claim(_ connection: PostgresConnection, limit: Int, leaseSeconds: Int) throws -> [JobRecord] {
         try connection.execute(claimJobs, [Int64(limit), Int64(leaseSeconds)]).rows.map {
             JobRecord(
                 id: try $0.decode(Int64.self, "id"), kind: JobKind(rawValue: try $0.decode(String.self, "kind")),
@@ -55,17 +55,17 @@ public enum JobStore {
         }
     }
 
-    public static func finish(_ connection: PostgresConnection, jobID: Int64, error: String? = nil) throws {
+    package static func finish(_ connection: PostgresConnection, jobID: Int64, error: String? = nil) throws {
         try connection.execute(finishJob, [jobID, error])
     }
 
-    public static func retry(_ connection: PostgresConnection, jobID: Int64, afterSeconds: Int, error: String) throws {
+    package static func retry(_ connection: PostgresConnection, jobID: Int64, afterSeconds: Int, error: String) throws {
         try connection.execute(retryJob, [jobID, Int64(afterSeconds), error])
     }
 
     /// The job of a message that nobody is working on, locked; nil when it is being worked on
     /// (or there is none).
-    public static func lockIdleJob(_ connection: PostgresConnection, subjectID: UUID) throws -> Int64? {
+    package static func lockIdleJob(_ connection: PostgresConnection, subjectID: UUID) throws -> Int64? {
         try connection.execute(lockIdleJob, [subjectID]).first?.decode(Int64.self, "id")
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 
 /// Reservations: pending debits for messages (one, or a whole batch), posted or voided later.
 extension LedgerStore {
-    public static func reserve(
+    package static func reserve(
         _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
         amount: Int64, reference: String?
     ) throws -> ReservationRecord {
@@ -28,7 +28,7 @@ extension LedgerStore {
 
     /// Reserves credits for many messages at once: one balance update and one pending entry for
     /// the total, and every reservation in one statement. All or nothing.
-    public static func reserveBatch(
+    package static func reserveBatch(
         _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
         items: [(amount: Int64, reference: String?)]
     ) throws -> ReservationBatch {
@@ -68,7 +68,7 @@ extension LedgerStore {
             balance: held)
     }
 
-    public static func reservations(
+    package static func reservations(
         _ connection: PostgresConnection, accountID: UUID, status: ReservationStatus?, batchID: UUID?,
         afterID: UUID?, limit: Int
     ) throws -> [ReservationRecord] {
@@ -78,16 +78,16 @@ extension LedgerStore {
     }
 
     /// The entry that posted a reservation (what a refund for its message gives back).
-    public static func lockPostEntry(_ connection: PostgresConnection, reservationID: UUID) throws -> EntryRecord? {
+    package static func lockPostEntry(_ connection: PostgresConnection, reservationID: UUID) throws -> EntryRecord? {
         try connection.execute(lockPostOfReservation, [reservationID]).first.map(decodeEntry)
     }
 
-    public static func lockReservation(_ connection: PostgresConnection, id: UUID) throws -> ReservationRecord? {
+    package static func lockReservation(_ connection: PostgresConnection, id: UUID) throws -> ReservationRecord? {
         try connection.execute(lockReservation, [id]).first.map(decodeReservation)
     }
 
     /// Commits `amount` (default: all) of a pending reservation; the rest is released.
-    public static func post(
+    package static func post(
         _ connection: PostgresConnection, _ context: OperationContext, reservation: ReservationRecord, amount: Int64?
     ) throws -> ReservationRecord {
         guard reservation.status == .pending else {
@@ -117,7 +117,7 @@ extension LedgerStore {
     }
 
     /// Releases a pending reservation whole.
-    public static func void(_ connection: PostgresConnection, _ context: OperationContext, reservation: ReservationRecord)
+    package static func void(_ connection: PostgresConnection, _ context: OperationContext, reservation: ReservationRecord)
         throws -> ReservationRecord
     {
         guard reservation.status == .pending else {

@@ -2,67 +2,67 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public struct Balance: Sendable, Equatable {
-    public let unit: CreditUnit
-    public let posted: Int64
-    public let reserved: Int64
-    public let creditLimit: Int64
-    public var available: Int64 { posted - reserved + creditLimit }
+package struct Balance: Sendable, Equatable {
+    package let unit: CreditUnit
+    package let posted: Int64
+    package let reserved: Int64
+    package let creditLimit: Int64
+    package var available: Int64 { posted - reserved + creditLimit }
 }
 
 /// Who did an operation and under which request; recorded on every entry.
-public struct OperationContext: Sendable {
-    public let operationID: UUID
-    public let actorUserID: UUID?
-    public let requestID: String?
+package struct OperationContext: Sendable {
+    package let operationID: UUID
+    package let actorUserID: UUID?
+    package let requestID: String?
 
-    public init(operationID: UUID = UUID(), actorUserID: UUID?, requestID: String?) {
+    package init(operationID: UUID = UUID(), actorUserID: UUID?, requestID: String?) {
         self.operationID = operationID
         self.actorUserID = actorUserID
         self.requestID = requestID
     }
 }
 
-public struct EntryRecord: Sendable, Equatable {
-    public let id: Int64
-    public let operationID: UUID
-    public let kind: EntryKind
-    public let unit: CreditUnit
-    public let amount: Int64
-    public let debitAccountID: UUID
-    public let creditAccountID: UUID
-    public let pending: Bool
-    public let reservationID: UUID?
-    public let refundedEntryID: Int64?
-    public let saleID: UUID?
-    public let actorUserID: UUID?
-    public let requestID: String?
-    public let reason: String?
-    public let createdAt: Date
+package struct EntryRecord: Sendable, Equatable {
+    package let id: Int64
+    package let operationID: UUID
+    package let kind: EntryKind
+    package let unit: CreditUnit
+    package let amount: Int64
+    package let debitAccountID: UUID
+    package let creditAccountID: UUID
+    package let pending: Bool
+    package let reservationID: UUID?
+    package let refundedEntryID: Int64?
+    package let saleID: UUID?
+    package let actorUserID: UUID?
+    package let requestID: String?
+    package let reason: String?
+    package let createdAt: Date
 }
 
-public struct ReservationRecord: Sendable, Equatable {
-    public let id: UUID
-    public let tenantID: UUID
-    public let accountID: UUID
-    public let unit: CreditUnit
-    public let amount: Int64
-    public let status: ReservationStatus
-    public let postedAmount: Int64
-    public let reference: String?
+package struct ReservationRecord: Sendable, Equatable {
+    package let id: UUID
+    package let tenantID: UUID
+    package let accountID: UUID
+    package let unit: CreditUnit
+    package let amount: Int64
+    package let status: ReservationStatus
+    package let postedAmount: Int64
+    package let reference: String?
     /// Set on the reservations one bulk request made.
-    public let batchID: UUID?
-    public let createdAt: Date
+    package let batchID: UUID?
+    package let createdAt: Date
 }
 
 /// What a bulk reservation made: `count` reservations sharing `batchID`.
-public struct ReservationBatch: Sendable, Equatable {
-    public let batchID: UUID
-    public let accountID: UUID
-    public let unit: CreditUnit
-    public let count: Int
-    public let totalAmount: Int64
-    public let balance: Balance
+package struct ReservationBatch: Sendable, Equatable {
+    package let batchID: UUID
+    package let accountID: UUID
+    package let unit: CreditUnit
+    package let count: Int
+    package let totalAmount: Int64
+    package let balance: Balance
 }
 
 /// The credit ledger (double entry; see docs/ARCHITECTURE.md). Every function runs inside the caller's transaction and
@@ -70,7 +70,7 @@ public struct ReservationBatch: Sendable, Equatable {
 /// locked in account-id order before any is changed, so two transfers in opposite directions
 /// cannot deadlock; every debit is a conditional UPDATE that cannot take `available` below
 /// the credit limit, and a CHECK constraint backs that up.
-public enum LedgerStore {
+package enum LedgerStore {
     // MARK: statements
 
     static let selectBalances = """
@@ -163,11 +163,11 @@ public enum LedgerStore {
 
     // MARK: reads
 
-    public static func balances(_ connection: PostgresConnection, account: AccountRecord) throws -> [Balance] {
+    package static func balances(_ connection: PostgresConnection, account: AccountRecord) throws -> [Balance] {
         try connection.execute(selectBalances, [account.tenantID, account.id]).rows.map(decodeBalance)
     }
 
-    public static func entries(
+    package static func entries(
         _ connection: PostgresConnection, accountID: UUID, unit: CreditUnit?, kind: EntryKind?, from: Date?, to: Date?,
         beforeID: Int64?, limit: Int
     ) throws -> [EntryRecord] {
@@ -226,7 +226,7 @@ public enum LedgerStore {
     // MARK: charges and refunds
 
     /// Immediate consumption (e.g. an inbound MMS).
-    public static func charge(
+    package static func charge(
         _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
         amount: Int64, reason: String?
     ) throws -> EntryRecord {
@@ -237,7 +237,7 @@ public enum LedgerStore {
 
     /// Expires up to `amount` (all if nil) of an account's unreserved posted credits: pending
     /// reservations keep what they hold, and credit extended by a limit is never "expired".
-    public static func expire(
+    package static func expire(
         _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
         amount: Int64?, reason: String?
     ) throws -> EntryRecord {
@@ -258,13 +258,13 @@ public enum LedgerStore {
     }
 
     /// The entry and its tenant, locked so concurrent refunds of it are serialized.
-    public static func lockEntry(_ connection: PostgresConnection, id: Int64) throws -> (EntryRecord, UUID)? {
+    package static func lockEntry(_ connection: PostgresConnection, id: Int64) throws -> (EntryRecord, UUID)? {
         guard let row = try connection.execute(lockEntry, [id]).first else { return nil }
         return (try decodeEntry(row), try row.decode(UUID.self, "tenant_id"))
     }
 
     /// Gives back up to what a posted charge or post consumed, minus earlier refunds of it.
-    public static func refund(
+    package static func refund(
         _ connection: PostgresConnection, _ context: OperationContext, entry: EntryRecord, account: AccountRecord,
         amount: Int64?, reason: String?
     ) throws -> EntryRecord {
@@ -288,7 +288,7 @@ public enum LedgerStore {
 
     // MARK: credit limits
 
-    public static func setCreditLimit(
+    package static func setCreditLimit(
         _ connection: PostgresConnection, account: AccountRecord, unit: CreditUnit, limit: Int64
     ) throws -> Balance {
         do {
@@ -358,7 +358,7 @@ public enum LedgerStore {
 }
 
 /// One side of a movement: a customer account (with a stored balance) or a system account.
-public enum LedgerParty: Sendable {
+package enum LedgerParty: Sendable {
     case customer(AccountRecord)
     case system(UUID)
 

@@ -2,36 +2,36 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public struct MessageRecord: Sendable, Equatable {
-    public let id: UUID
-    public let tenantID: UUID
-    public let accountID: UUID
-    public let userID: UUID?
-    public let connectionID: UUID?
-    public let direction: MessageDirection
-    public let unit: CreditUnit
-    public let sender: String
-    public let recipient: String
-    public let body: String
-    public let mediaURLs: [String]
-    public let segments: Int
-    public let credits: Int64
-    public let status: MessageStatus
-    public let failureReason: String?
-    public let reservationID: UUID?
-    public let sendAt: Date?
-    public let sentAt: Date?
-    public let deliveredAt: Date?
+package struct MessageRecord: Sendable, Equatable {
+    package let id: UUID
+    package let tenantID: UUID
+    package let accountID: UUID
+    package let userID: UUID?
+    package let connectionID: UUID?
+    package let direction: MessageDirection
+    package let unit: CreditUnit
+    package let sender: String
+    package let recipient: String
+    package let body: String
+    package let mediaURLs: [String]
+    package let segments: Int
+    package let credits: Int64
+    package let status: MessageStatus
+    package let failureReason: String?
+    package let reservationID: UUID?
+    package let sendAt: Date?
+    package let sentAt: Date?
+    package let deliveredAt: Date?
     /// Outbound: the contact a campaign sent it to; inbound: the contact the reply was linked to.
-    public let contactID: UUID?
-    public let campaignID: UUID?
+    package let contactID: UUID?
+    package let campaignID: UUID?
     /// Inbound: where the reply was forwarded, or why it was not.
-    public let routedTo: String?
-    public let createdAt: Date
+    package let routedTo: String?
+    package let createdAt: Date
 }
 
 /// Sent and received messages. Every function runs in the caller's transaction.
-public enum MessageStore {
+package enum MessageStore {
     // MARK: statements
 
     static let messageColumns = """
@@ -72,28 +72,28 @@ public enum MessageStore {
         """
     static let setRoutedTo = "UPDATE messages SET routed_to = $2, updated_at = now() WHERE id = $1"
 
-    public struct NewMessage: Sendable {
-        public var id = UUID()
-        public var account: AccountRecord
-        public var userID: UUID?
-        public var connectionID: UUID?
-        public var direction: MessageDirection
-        public var unit: CreditUnit
-        public var sender: String
-        public var recipient: String
-        public var body: String
-        public var mediaURLs: [String]
-        public var segments: Int
-        public var credits: Int64
-        public var status: MessageStatus
-        public var failureReason: String?
-        public var reservationID: UUID?
-        public var sendAt: Date?
-        public var contactID: UUID?
+    package struct NewMessage: Sendable {
+        package var id = UUID()
+        package var account: AccountRecord
+        package var userID: UUID?
+        package var connectionID: UUID?
+        package var direction: MessageDirection
+        package var unit: CreditUnit
+        package var sender: String
+        package var recipient: String
+        package var body: String
+        package var mediaURLs: [String]
+        package var segments: Int
+        package var credits: Int64
+        package var status: MessageStatus
+        package var failureReason: String?
+        package var reservationID: UUID?
+        package var sendAt: Date?
+        package var contactID: UUID?
         /// The gateway's own id of an inbound message: a repeat of it is not stored twice.
-        public var gatewayMessageID: String?
+        package var gatewayMessageID: String?
 
-        public init(
+        package init(
             account: AccountRecord, userID: UUID?, connectionID: UUID?, direction: MessageDirection, unit: CreditUnit,
             sender: String, recipient: String, body: String, mediaURLs: [String], segments: Int, credits: Int64,
             status: MessageStatus, failureReason: String? = nil, reservationID: UUID? = nil, sendAt: Date? = nil
@@ -116,7 +116,7 @@ public enum MessageStore {
         }
     }
 
-    public static func insert(_ connection: PostgresConnection, _ message: NewMessage) throws -> MessageRecord {
+    package static func insert(_ connection: PostgresConnection, _ message: NewMessage) throws -> MessageRecord {
         try decodeMessage(
             try connection.execute(
                 insertMessage,
@@ -128,22 +128,22 @@ public enum MessageStore {
             ).single())
     }
 
-    public static func lockMessage(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {
+    package static func lockMessage(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {
         try connection.execute(lockMessage, [id]).first.map(decodeMessage)
     }
 
-    public static func message(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {
+    package static func message(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {
         try connection.execute(selectMessage, [id]).first.map(decodeMessage)
     }
 
     @discardableResult
-    public static func setStatus(
+    package static func setStatus(
         _ connection: PostgresConnection, id: UUID, _ status: MessageStatus, reason: String? = nil
     ) throws -> MessageRecord {
         try decodeMessage(try connection.execute(updateMessageStatus, [id, status.rawValue, reason]).single())
     }
 
-    public static func messages(
+    package static func messages(
         _ connection: PostgresConnection, accountID: UUID, direction: MessageDirection?, status: MessageStatus?,
         phone: String?, afterID: UUID?, limit: Int
     ) throws -> [MessageRecord] {
@@ -154,14 +154,14 @@ public enum MessageStore {
 
     /// An inbound message already stored under the gateway's id, with the id locked for the
     /// rest of the transaction so a concurrent repeat waits and then finds it.
-    public static func lockInbound(_ connection: PostgresConnection, connectionID: UUID, gatewayMessageID: String) throws
+    package static func lockInbound(_ connection: PostgresConnection, connectionID: UUID, gatewayMessageID: String) throws
         -> MessageRecord?
     {
         try connection.execute(lockGatewayMessage, [connectionID.uuidString.lowercased(), gatewayMessageID])
         return try connection.execute(selectGatewayMessage, [connectionID, gatewayMessageID]).first.map(decodeMessage)
     }
 
-    public static func setRoutedTo(_ connection: PostgresConnection, id: UUID, _ routedTo: String) throws {
+    package static func setRoutedTo(_ connection: PostgresConnection, id: UUID, _ routedTo: String) throws {
         try connection.execute(setRoutedTo, [id, routedTo])
     }
 

@@ -3,7 +3,7 @@ import CreditDeskDB
 import Foundation
 
 /// Numbers that opted out of an account's messages, by keyword or by an admin.
-public enum OptOutStore {
+package enum OptOutStore {
     // MARK: statements
 
     static let isOptedOut = "SELECT 1 FROM opt_outs WHERE account_id = $1 AND phone = $2"
@@ -16,19 +16,19 @@ public enum OptOutStore {
         WHERE account_id = $1 AND ($2::text IS NULL OR phone > $2) ORDER BY phone LIMIT $3
         """
 
-    public static func isOptedOut(_ connection: PostgresConnection, accountID: UUID, phone: String) throws -> Bool {
+    package static func isOptedOut(_ connection: PostgresConnection, accountID: UUID, phone: String) throws -> Bool {
         try connection.execute(isOptedOut, [accountID, phone]).first != nil
     }
 
-    public static func optOut(_ connection: PostgresConnection, account: AccountRecord, phone: String, source: String) throws {
+    package static func optOut(_ connection: PostgresConnection, account: AccountRecord, phone: String, source: String) throws {
         try connection.execute(insertOptOut, [account.tenantID, account.id, phone, source])
     }
 
-    public static func optIn(_ connection: PostgresConnection, accountID: UUID, phone: String) throws -> Bool {
+    package static func optIn(_ connection: PostgresConnection, accountID: UUID, phone: String) throws -> Bool {
         try connection.execute(deleteOptOut, [accountID, phone]).affectedRows > 0
     }
 
-    public static func optOuts(_ connection: PostgresConnection, accountID: UUID, after: String?, limit: Int) throws
+    package static func optOuts(_ connection: PostgresConnection, accountID: UUID, after: String?, limit: Int) throws
         -> [(phone: String, source: String, createdAt: Date)]
     {
         try connection.execute(selectOptOuts, [accountID, after, Int64(limit)]).rows.map {

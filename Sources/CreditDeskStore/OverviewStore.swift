@@ -2,19 +2,19 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public struct ClientOverviewRow: Sendable, Equatable {
-    public let id: UUID
-    public let name: String
-    public let status: AccountStatus
-    public let smsAvailable: Int64
-    public let smsReserved: Int64
-    public let smsUsed: Int64
-    public let mmsAvailable: Int64
-    public let mmsReserved: Int64
-    public let mmsUsed: Int64
+package struct ClientOverviewRow: Sendable, Equatable {
+    package let id: UUID
+    package let name: String
+    package let status: AccountStatus
+    package let smsAvailable: Int64
+    package let smsReserved: Int64
+    package let smsUsed: Int64
+    package let mmsAvailable: Int64
+    package let mmsReserved: Int64
+    package let mmsUsed: Int64
 }
 
-public enum OverviewSort: String, Sendable, CaseIterable {
+package enum OverviewSort: String, Sendable, CaseIterable {
     case name
     case smsAvailable = "sms_available"
     case smsUsed = "sms_used"
@@ -22,10 +22,10 @@ public enum OverviewSort: String, Sendable, CaseIterable {
     case mmsUsed = "mms_used"
 }
 
-public struct OverviewCursor: Sendable, Equatable {
-    public let sortValue: String
-    public let id: UUID
-    public init(sortValue: String, id: UUID) {
+package struct OverviewCursor: Sendable, Equatable {
+    package let sortValue: String
+    package let id: UUID
+    package init(sortValue: String, id: UUID) {
         self.sortValue = sortValue
         self.id = id
     }
@@ -34,7 +34,7 @@ public struct OverviewCursor: Sendable, Equatable {
 /// "Clients → Show All" and the reseller dashboard. Usage since the start of the period is
 /// `CreditUse`: the same sent and received debits the usage report counts as consumed,
 /// found per account through the entry indexes.
-public enum OverviewStore {
+package enum OverviewStore {
     /// The entry kinds of `CreditUse`, as an SQL list (constants of the code, not input).
     static let usedKinds = CreditUse.kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
     static let usedExpression = """
@@ -90,7 +90,7 @@ public enum OverviewStore {
         FROM accounts WHERE path @> ARRAY[$1::uuid] AND id <> $1
         """
 
-    public static func clients(
+    package static func clients(
         _ connection: PostgresConnection, resellerID: UUID, search: String?, sort: OverviewSort, descending: Bool,
         after cursor: OverviewCursor?, limit: Int, periodStart: Date
     ) throws -> [(ClientOverviewRow, sortValue: String)] {
@@ -114,15 +114,15 @@ public enum OverviewStore {
         }
     }
 
-    public struct Dashboard: Sendable, Equatable {
-        public let smsUsed: Int64
-        public let mmsUsed: Int64
-        public let clients: Int64
-        public let resellers: Int64
-        public let periodStart: Date
+    package struct Dashboard: Sendable, Equatable {
+        package let smsUsed: Int64
+        package let mmsUsed: Int64
+        package let clients: Int64
+        package let resellers: Int64
+        package let periodStart: Date
     }
 
-    public static func dashboard(_ connection: PostgresConnection, accountID: UUID, periodStart: Date) throws -> Dashboard {
+    package static func dashboard(_ connection: PostgresConnection, accountID: UUID, periodStart: Date) throws -> Dashboard {
         var used = [String: Int64]()
         for row in try connection.execute(dashboard, [accountID, SystemAccount.consumption, periodStart]).rows {
             used[try row.decode(String.self, "unit")] = try row.decode(Int64.self, "used")
@@ -134,7 +134,7 @@ public enum OverviewStore {
     }
 
     /// The first instant of the calendar month (UTC) containing `date`.
-    public static func monthStart(of date: Date) -> Date {
+    package static func monthStart(of date: Date) -> Date {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         return calendar.date(from: calendar.dateComponents([.year, .month], from: date))!

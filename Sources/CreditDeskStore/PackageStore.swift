@@ -2,32 +2,32 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public struct PackageRecord: Sendable, Equatable {
-    public let id: UUID
-    public let tenantID: UUID
-    public let accountID: UUID
-    public let name: String
-    public let smsCredits: Int64
-    public let mmsCredits: Int64
-    public let priceMinor: Int64
-    public let currency: String
-    public let active: Bool
-    public let createdAt: Date
+package struct PackageRecord: Sendable, Equatable {
+    package let id: UUID
+    package let tenantID: UUID
+    package let accountID: UUID
+    package let name: String
+    package let smsCredits: Int64
+    package let mmsCredits: Int64
+    package let priceMinor: Int64
+    package let currency: String
+    package let active: Bool
+    package let createdAt: Date
 }
 
-public struct SaleRecord: Sendable, Equatable {
-    public let id: UUID
-    public let packageID: UUID
-    public let sellerID: UUID
-    public let buyerID: UUID
-    public let smsCredits: Int64
-    public let mmsCredits: Int64
-    public let priceMinor: Int64
-    public let currency: String
-    public let createdAt: Date
+package struct SaleRecord: Sendable, Equatable {
+    package let id: UUID
+    package let packageID: UUID
+    package let sellerID: UUID
+    package let buyerID: UUID
+    package let smsCredits: Int64
+    package let mmsCredits: Int64
+    package let priceMinor: Int64
+    package let currency: String
+    package let createdAt: Date
 }
 
-public enum PackageStore {
+package enum PackageStore {
     static let columns = "id, tenant_id, account_id, name, sms_credits, mms_credits, price_minor, currency, active, created_at"
     static let insert = """
         INSERT INTO packages (tenant_id, id, account_id, name, sms_credits, mms_credits, price_minor, currency, active)
@@ -47,7 +47,7 @@ public enum PackageStore {
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING created_at
         """
 
-    public static func create(
+    package static func create(
         _ connection: PostgresConnection, owner: AccountRecord, name: String, smsCredits: Int64, mmsCredits: Int64,
         priceMinor: Int64, currency: String, active: Bool
     ) throws -> PackageRecord {
@@ -58,15 +58,15 @@ public enum PackageStore {
             ).single())
     }
 
-    public static func find(_ connection: PostgresConnection, id: UUID) throws -> PackageRecord? {
+    package static func find(_ connection: PostgresConnection, id: UUID) throws -> PackageRecord? {
         try connection.execute(selectByID, [id]).first.map(decode)
     }
 
-    public static func list(_ connection: PostgresConnection, accountID: UUID, active: Bool?) throws -> [PackageRecord] {
+    package static func list(_ connection: PostgresConnection, accountID: UUID, active: Bool?) throws -> [PackageRecord] {
         try connection.execute(selectByAccount, [accountID, active]).rows.map(decode)
     }
 
-    public static func update(_ connection: PostgresConnection, id: UUID, name: String?, active: Bool?) throws
+    package static func update(_ connection: PostgresConnection, id: UUID, name: String?, active: Bool?) throws
         -> PackageRecord
     {
         try decode(try connection.execute(update, [id, name, active]).single())

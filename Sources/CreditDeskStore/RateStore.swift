@@ -3,7 +3,7 @@ import CreditDeskDB
 import Foundation
 
 /// A reseller's rate table: credits per SMS segment by destination prefix.
-public enum RateStore {
+package enum RateStore {
     // MARK: statements
 
     static let selectRates = "SELECT prefix, credits_per_segment FROM message_rates WHERE reseller_id = $1"
@@ -13,7 +13,7 @@ public enum RateStore {
         """
 
     /// A reseller's whole rate table (a few rows: one per destination prefix it prices).
-    public static func rates(_ connection: PostgresConnection, resellerID: UUID) throws -> RateTable {
+    package static func rates(_ connection: PostgresConnection, resellerID: UUID) throws -> RateTable {
         var rates: [String: Int64] = [:]
         for row in try connection.execute(selectRates, [resellerID]).rows {
             rates[try row.decode(String.self, "prefix")] = try row.decode(Int64.self, "credits_per_segment")
@@ -21,7 +21,7 @@ public enum RateStore {
         return RateTable(rates)
     }
 
-    public static func setRate(
+    package static func setRate(
         _ connection: PostgresConnection, reseller: AccountRecord, prefix: String, creditsPerSegment: Int64
     ) throws {
         try connection.execute(upsertRate, [reseller.tenantID, reseller.id, prefix, creditsPerSegment])

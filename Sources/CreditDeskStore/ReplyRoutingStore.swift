@@ -4,7 +4,7 @@ import Foundation
 
 /// Where replies to a user's messages are forwarded, and whose a reply is. Every function runs
 /// in the caller's transaction.
-public enum ReplyRoutingStore {
+package enum ReplyRoutingStore {
 
     static let upsertRouting = """
         INSERT INTO reply_routing (tenant_id, user_id, channel, mobile, email) VALUES ($1, $2, $3, $4, $5)
@@ -22,14 +22,14 @@ public enum ReplyRoutingStore {
         ORDER BY created_at DESC LIMIT 1
         """
 
-    public struct ReplyRouting: Sendable, Equatable {
-        public let userID: UUID
-        public let channel: ReplyChannel
-        public let mobile: String?
-        public let email: String?
+    package struct ReplyRouting: Sendable, Equatable {
+        package let userID: UUID
+        package let channel: ReplyChannel
+        package let mobile: String?
+        package let email: String?
     }
 
-    public static func setReplyRouting(
+    package static func setReplyRouting(
         _ connection: PostgresConnection, user: UserRecord, channel: ReplyChannel, mobile: String?, email: String?
     ) throws -> ReplyRouting {
         try connection.execute(upsertRouting, [user.tenantID, user.id, channel.rawValue, mobile, email])
@@ -39,7 +39,7 @@ public enum ReplyRoutingStore {
         return routing
     }
 
-    public static func replyRouting(_ connection: PostgresConnection, userID: UUID) throws -> ReplyRouting? {
+    package static func replyRouting(_ connection: PostgresConnection, userID: UUID) throws -> ReplyRouting? {
         try connection.execute(selectRouting, [userID]).first.map { row in
             ReplyRouting(
                 userID: try row.decode(UUID.self, "id"),
@@ -48,7 +48,7 @@ public enum ReplyRoutingStore {
         }
     }
 
-    public static func lastWriter(_ connection: PostgresConnection, accountID: UUID, phone: String) throws -> UUID? {
+    package static func lastWriter(_ connection: PostgresConnection, accountID: UUID, phone: String) throws -> UUID? {
         try connection.execute(lastWriter, [accountID, phone]).first?.decode(UUID.self, "user_id")
     }
 }

@@ -2,11 +2,11 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public enum UsageGrouping: String, Sendable, CaseIterable {
+package enum UsageGrouping: String, Sendable, CaseIterable {
     case day, month
 }
 
-public enum UsageScope: String, Sendable, CaseIterable {
+package enum UsageScope: String, Sendable, CaseIterable {
     /// The account itself only.
     case account
     /// The account's direct children, each on its own ledger.
@@ -16,15 +16,15 @@ public enum UsageScope: String, Sendable, CaseIterable {
 }
 
 /// A reporting period: whole days `[from, to)` in an IANA time zone.
-public struct UsagePeriod: Sendable, Equatable {
-    public let from: String  // YYYY-MM-DD
-    public let to: String
-    public let timeZone: String
+package struct UsagePeriod: Sendable, Equatable {
+    package let from: String  // YYYY-MM-DD
+    package let to: String
+    package let timeZone: String
 
     /// At most this many days in one report: bounded work per request.
-    public static let maxDays = 1_096
+    package static let maxDays = 1_096
 
-    public init(from: String, to: String, timeZone: String) throws(DomainError) {
+    package init(from: String, to: String, timeZone: String) throws(DomainError) {
         guard TimeZone(identifier: timeZone) != nil else {
             throw DomainError.invalid("tz", "is not an IANA time zone (e.g. Europe/Berlin, UTC)")
         }
@@ -48,29 +48,29 @@ public struct UsagePeriod: Sendable, Equatable {
 }
 
 /// What moved in and out of one account's credits of one unit in one bucket.
-public struct UsageFlows: Sendable, Equatable {
+package struct UsageFlows: Sendable, Equatable {
     /// In: grants, transfers and manual additions.
-    public var granted: Int64 = 0
+    package var granted: Int64 = 0
     /// In: package purchases.
-    public var sold: Int64 = 0
-    public var refunded: Int64 = 0
+    package var sold: Int64 = 0
+    package var refunded: Int64 = 0
     /// Out: posted reservations, i.e. sent messages (SMS segments, or MMS).
-    public var sent: Int64 = 0
+    package var sent: Int64 = 0
     /// Out: immediate charges, i.e. received MMS (and any other direct charge).
-    public var received: Int64 = 0
+    package var received: Int64 = 0
     /// Out: unused credits expired by the parent.
-    public var expired: Int64 = 0
+    package var expired: Int64 = 0
     /// Out: manual removals.
-    public var removed: Int64 = 0
+    package var removed: Int64 = 0
     /// Out: credits given to children (transfers, grants, package sales to them).
-    public var transferredOut: Int64 = 0
+    package var transferredOut: Int64 = 0
 
-    public init() {}
+    package init() {}
 
     /// Credits used: sent plus received.
-    public var consumed: Int64 { sent + received }
+    package var consumed: Int64 { sent + received }
 
-    public static func + (lhs: Self, rhs: Self) -> Self {
+    package static func + (lhs: Self, rhs: Self) -> Self {
         var sum = lhs
         sum.granted += rhs.granted
         sum.sold += rhs.sold
@@ -86,14 +86,14 @@ public struct UsageFlows: Sendable, Equatable {
 
 /// One account's flows of one unit in one bucket (a day or month, or the whole period):
 /// `opening + granted + sold + refunded − consumed − expired − removed − transferredOut = closing`.
-public struct UsageRow: Sendable, Equatable {
-    public let accountID: UUID
-    public let accountName: String
-    public let bucket: String  // YYYY-MM-DD (the bucket's first day, local to the period's zone)
-    public let unit: CreditUnit
-    public let opening: Int64
-    public let flows: UsageFlows
-    public let closing: Int64
+package struct UsageRow: Sendable, Equatable {
+    package let accountID: UUID
+    package let accountName: String
+    package let bucket: String  // YYYY-MM-DD (the bucket's first day, local to the period's zone)
+    package let unit: CreditUnit
+    package let opening: Int64
+    package let flows: UsageFlows
+    package let closing: Int64
 
     package init(accountID: UUID, accountName: String, bucket: String, unit: CreditUnit, opening: Int64, flows: UsageFlows, closing: Int64) {
         self.accountID = accountID
@@ -106,15 +106,15 @@ public struct UsageRow: Sendable, Equatable {
     }
 }
 
-public struct RevenueRow: Sendable, Equatable {
-    public let currency: String
-    public let sales: Int64
-    public let amountMinor: Int64
+package struct RevenueRow: Sendable, Equatable {
+    package let currency: String
+    package let sales: Int64
+    package let amountMinor: Int64
 }
 
 /// Usage aggregation and export rows: daily rows for keyset-paginated batches of accounts,
 /// entries through one server-side cursor, so an export of any size runs in bounded memory.
-public enum UsageStore {
+package enum UsageStore {
     /// Accounts `a` in scope `$2` of root `$1`: the one definition every usage statement uses.
     static let scopePredicate = """
         CASE $2::text
@@ -264,7 +264,7 @@ public enum UsageStore {
         return (out, count)
     }
 
-    public static func scope(
+    package static func scope(
         _ connection: PostgresConnection, root: UUID, scope: UsageScope, after: UUID?, limit: Int
     ) throws -> [(UUID, String)] {
         try connection.execute(scopeAccounts, [root, scope.rawValue, after, limit]).rows.map {
@@ -275,7 +275,7 @@ public enum UsageStore {
     /// Usage rows for a batch of accounts. Accounts without activity in the period get one
     /// row per unit for the period's first bucket, with opening = closing, so nothing is
     /// silently missing from a bill.
-    public static func usage(
+    package static func usage(
         _ connection: PostgresConnection, accounts: [(UUID, String)], period: UsagePeriod, grouping: UsageGrouping
     ) throws -> [UsageRow] {
         guard !accounts.isEmpty else { return [] }
@@ -316,7 +316,7 @@ public enum UsageStore {
         return rows.sorted { ($0.accountID.uuidString, $0.bucket, $0.unit.rawValue) < ($1.accountID.uuidString, $1.bucket, $1.unit.rawValue) }
     }
 
-    public static func revenue(_ connection: PostgresConnection, root: UUID, scope: UsageScope, period: UsagePeriod)
+    package static func revenue(_ connection: PostgresConnection, root: UUID, scope: UsageScope, period: UsagePeriod)
         throws -> [RevenueRow]
     {
         try connection.execute(revenue, [root, scope.rawValue, period.from, period.to, period.timeZone]).rows.map {

@@ -2,37 +2,37 @@ import CreditDeskCore
 import CreditDeskDB
 import Foundation
 
-public struct UserRecord: Sendable, Equatable {
-    public let id: UUID
-    public let tenantID: UUID
-    public let accountID: UUID
-    public let name: String
-    public let email: String?
-    public let role: Role
-    public let status: String
-    public let createdAt: Date
+package struct UserRecord: Sendable, Equatable {
+    package let id: UUID
+    package let tenantID: UUID
+    package let accountID: UUID
+    package let name: String
+    package let email: String?
+    package let role: Role
+    package let status: String
+    package let createdAt: Date
 }
 
-public struct APIKeyRecord: Sendable, Equatable {
-    public let id: UUID
-    public let userID: UUID
-    public let prefix: String
-    public let label: String
-    public let createdAt: Date
-    public let lastUsedAt: Date?
-    public let revokedAt: Date?
+package struct APIKeyRecord: Sendable, Equatable {
+    package let id: UUID
+    package let userID: UUID
+    package let prefix: String
+    package let label: String
+    package let createdAt: Date
+    package let lastUsedAt: Date?
+    package let revokedAt: Date?
 }
 
 /// What authentication yields: the principal and whether its account may act at all.
-public struct AuthenticatedKey: Sendable {
-    public let principal: Principal
-    public let keyID: UUID
-    public let accountSuspended: Bool
+package struct AuthenticatedKey: Sendable {
+    package let principal: Principal
+    package let keyID: UUID
+    package let accountSuspended: Bool
 }
 
 /// Users and API keys. Keys are `cdk_` + 43 base64url characters (256 random bits); only the
 /// SHA-256 of the whole key is stored, with its first characters for recognition.
-public enum UserStore {
+package enum UserStore {
     static let insertUser = """
         INSERT INTO users (tenant_id, id, account_id, name, email, role) VALUES ($1, $2, $3, $4, $5, $6)
         RETURNING created_at, status
@@ -70,7 +70,7 @@ public enum UserStore {
         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
         """
 
-    public static func createUser(
+    package static func createUser(
         _ connection: PostgresConnection, account: AccountRecord, name: String, email: String?, role: Role
     ) throws -> UserRecord {
         let id = UUID()
@@ -82,16 +82,16 @@ public enum UserStore {
             status: try row.decode(String.self, "status"), createdAt: try row.decode(Date.self, "created_at"))
     }
 
-    public static func findUser(_ connection: PostgresConnection, id: UUID) throws -> UserRecord? {
+    package static func findUser(_ connection: PostgresConnection, id: UUID) throws -> UserRecord? {
         try connection.execute(selectUser, [id]).first.map(decodeUser)
     }
 
-    public static func users(_ connection: PostgresConnection, accountID: UUID) throws -> [UserRecord] {
+    package static func users(_ connection: PostgresConnection, accountID: UUID) throws -> [UserRecord] {
         try connection.execute(selectUsers, [accountID]).rows.map(decodeUser)
     }
 
     /// Creates a key and returns it with its secret, which is never readable again.
-    public static func createKey(_ connection: PostgresConnection, user: UserRecord, label: String) throws
+    package static func createKey(_ connection: PostgresConnection, user: UserRecord, label: String) throws
         -> (APIKeyRecord, secret: String)
     {
         let secret = newSecret()
@@ -106,19 +106,19 @@ public enum UserStore {
         return (record, secret)
     }
 
-    public static func keys(_ connection: PostgresConnection, userID: UUID) throws -> [APIKeyRecord] {
+    package static func keys(_ connection: PostgresConnection, userID: UUID) throws -> [APIKeyRecord] {
         try connection.execute(selectKeys, [userID]).rows.map(decodeKey)
     }
 
-    public static func findKey(_ connection: PostgresConnection, id: UUID) throws -> APIKeyRecord? {
+    package static func findKey(_ connection: PostgresConnection, id: UUID) throws -> APIKeyRecord? {
         try connection.execute(selectKey, [id]).first.map(decodeKey)
     }
 
-    public static func revokeKey(_ connection: PostgresConnection, id: UUID) throws {
+    package static func revokeKey(_ connection: PostgresConnection, id: UUID) throws {
         try connection.execute(revokeKey, [id])
     }
 
-    public static func authenticate(_ connection: PostgresConnection, secret: String) throws -> AuthenticatedKey? {
+    package static func authenticate(_ connection: PostgresConnection, secret: String) throws -> AuthenticatedKey? {
         guard secret.hasPrefix("cdk_"), secret.count < 100 else { return nil }
         guard let row = try connection.execute(authenticate, [Digest.sha256(Array(secret.utf8))]).first else {
             return nil

@@ -4,11 +4,11 @@ import Foundation
 
 /// The ledger invariants, checked against the data as it is: each balance equals the sum of its
 /// entries, no available goes below its limit, each unit sums to zero, every key applied once.
-public enum VerifyStore {
-    public struct Violation: Sendable, Equatable, CustomStringConvertible {
-        public let check: String
-        public let detail: String
-        public var description: String { "\(check): \(detail)" }
+package enum VerifyStore {
+    package struct Violation: Sendable, Equatable, CustomStringConvertible {
+        package let check: String
+        package let detail: String
+        package var description: String { "\(check): \(detail)" }
     }
 
     static let checks: [(name: String, sql: String)] = [
@@ -83,7 +83,7 @@ public enum VerifyStore {
         ),
     ]
 
-    public static func verify(_ connection: PostgresConnection) throws -> [Violation] {
+    package static func verify(_ connection: PostgresConnection) throws -> [Violation] {
         var violations = [Violation]()
         for check in checks {
             let parameters: [any PostgresBindable] =

@@ -5,21 +5,21 @@ import Foundation
 /// fake SMSC client, on loopback ports chosen per run, in a temporary directory. MT messages
 /// go in through HTTP sendsms; delivery reports and MO messages come back to CreditDesk's
 /// callback URLs; `injectInbound` plays a handset texting in.
-public final class KannelGateway: @unchecked Sendable {
-    public static let username = "creditdesk"
-    public var username: String { Self.username }
-    public static let password = "kannel-test-password"
-    public var password: String { Self.password }
-    public let adminPort: Int
-    public let sendPort: Int
-    public let directory: URL
+package final class KannelGateway: @unchecked Sendable {
+    package static let username = "creditdesk"
+    package var username: String { Self.username }
+    package static let password = "kannel-test-password"
+    package var password: String { Self.password }
+    package let adminPort: Int
+    package let sendPort: Int
+    package let directory: URL
     private let processes: [BackgroundProcess]
     private let fakeSMSC: BackgroundProcess
 
     /// Base URL of the sendsms interface (what a gateway connection's base_url names).
-    public var sendURL: String { "http://127.0.0.1:\(sendPort)" }
+    package var sendURL: String { "http://127.0.0.1:\(sendPort)" }
 
-    public static var isInstalled: Bool {
+    package static var isInstalled: Bool {
         FileManager.default.isExecutableFile(atPath: "/usr/sbin/bearerbox")
             && FileManager.default.isExecutableFile(atPath: "/usr/lib/kannel/test/fakesmsc")
     }
@@ -27,17 +27,17 @@ public final class KannelGateway: @unchecked Sendable {
     /// Four consecutive loopback ports below 32768, picked before Kannel starts, so that a
     /// gateway connection can name the sendsms address before Kannel (which needs the
     /// connection's inbound URL) is configured.
-    public struct Ports: Sendable {
-        public let base: Int
+    package struct Ports: Sendable {
+        package let base: Int
 
-        public static func random() -> Ports { Ports(base: Int.random(in: 2_000..<7_900) * 4) }
+        package static func random() -> Ports { Ports(base: Int.random(in: 2_000..<7_900) * 4) }
 
-        public var sendURL: String { "http://127.0.0.1:\(base + 3)" }
+        package var sendURL: String { "http://127.0.0.1:\(base + 3)" }
     }
 
     /// Starts the three boxes; `inboundURL` receives MO messages (token included), and
     /// returns once the fake SMSC is online.
-    public static func start(ports: Ports = .random(), inboundURL: String) async throws -> KannelGateway {
+    package static func start(ports: Ports = .random(), inboundURL: String) async throws -> KannelGateway {
         try await runBlocking { try KannelGateway(ports: ports, inboundURL: inboundURL) }
     }
 
@@ -122,7 +122,7 @@ public final class KannelGateway: @unchecked Sendable {
     }
 
     /// A handset texting `text` from `from` to `to`, through the fake SMSC.
-    public func injectInbound(from: String, to: String, text: String) {
+    package func injectInbound(from: String, to: String, text: String) {
         guard let handle = FileHandle(forWritingAtPath: directory.appendingPathComponent("inbound.txt").path) else { return }
         handle.seekToEndOfFile()
         handle.write(Data("\(from) \(to) text \(text)\n".utf8))
@@ -130,7 +130,7 @@ public final class KannelGateway: @unchecked Sendable {
     }
 
     /// The MT messages the fake SMSC received, as its log shows them ("FROM TO text BODY").
-    public func deliveredToSMSC() -> [String] {
+    package func deliveredToSMSC() -> [String] {
         let log = (try? String(contentsOf: directory.appendingPathComponent("fakesmsc.out"), encoding: .utf8)) ?? ""
         return log.split(separator: "\n").compactMap { line in
             guard let start = line.range(of: "Got message "), let open = line[start.upperBound...].firstIndex(of: "<"),
@@ -140,7 +140,7 @@ public final class KannelGateway: @unchecked Sendable {
         }
     }
 
-    public func stop() async {
+    package func stop() async {
         _ = try? await runBlocking { self.stopAll() }
     }
 

@@ -7,21 +7,21 @@ import Glibc
 /// A minimal SMTP server on loopback for tests: accepts every message and keeps it. Speaks just
 /// enough of RFC 5321 for libcurl (EHLO/HELO, MAIL, RCPT, DATA, QUIT), one connection at a
 /// time, on a thread of its own.
-public final class SMTPSink: @unchecked Sendable {
-    public struct Mail: Sendable, Equatable {
-        public let from: String
-        public let recipients: [String]
-        public let data: String
+package final class SMTPSink: @unchecked Sendable {
+    package struct Mail: Sendable, Equatable {
+        package let from: String
+        package let recipients: [String]
+        package let data: String
     }
 
-    public let port: Int
+    package let port: Int
     private let listener: Int32
     private let lock = NSLock()
     private var received: [Mail] = []
 
-    public var url: String { "smtp://127.0.0.1:\(port)" }
+    package var url: String { "smtp://127.0.0.1:\(port)" }
 
-    public init() throws {
+    package init() throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -44,14 +44,14 @@ public final class SMTPSink: @unchecked Sendable {
     }
 
     /// The mail received so far.
-    public var mails: [Mail] {
+    package var mails: [Mail] {
         lock.lock()
         defer { lock.unlock() }
         return received
     }
 
     /// Stops accepting; a connection in progress finishes.
-    public func stop() { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
+    package func stop() { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
 
     private func serve() {
         while true {

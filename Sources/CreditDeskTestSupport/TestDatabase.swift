@@ -6,13 +6,13 @@ import Logging
 /// in a temporary directory and stopped (and deleted) when the process exits. Each test gets a
 /// database of its own, cloned from a template that is migrated once, so tests run in parallel
 /// without seeing each other's rows.
-public actor TestCluster {
-    public static let shared = TestCluster()
+package actor TestCluster {
+    package static let shared = TestCluster()
 
-    public struct Ready: Sendable {
-        public let server: EmbeddedPostgres
+    package struct Ready: Sendable {
+        package let server: EmbeddedPostgres
         let admin: DatabasePool
-        public let migrator: Migrator
+        package let migrator: Migrator
     }
 
     private var setup: Task<Ready, any Error>?
@@ -24,7 +24,7 @@ public actor TestCluster {
         return logger
     }()
 
-    public func ready() async throws -> Ready {
+    package func ready() async throws -> Ready {
         if setup == nil {
             setup = Task { try await Self.start() }
         }
@@ -53,7 +53,7 @@ public actor TestCluster {
     }
 
     /// A fresh, migrated database; returns its URL.
-    public func makeDatabase(migrated: Bool = true) async throws -> String {
+    package func makeDatabase(migrated: Bool = true) async throws -> String {
         let ready = try await ready()
         counter += 1
         let name = "t\(ProcessInfo.processInfo.processIdentifier)_\(counter)"
@@ -66,7 +66,7 @@ public actor TestCluster {
 }
 
 /// Runs `body` with a pool on a fresh migrated database of the test cluster.
-public func withTestDatabase<T: Sendable>(
+package func withTestDatabase<T: Sendable>(
     poolSize: Int = 4, migrated: Bool = true, _ body: (DatabasePool) async throws -> T
 ) async throws -> T {
     let url = try await TestCluster.shared.makeDatabase(migrated: migrated)
@@ -82,7 +82,7 @@ public func withTestDatabase<T: Sendable>(
     }
 }
 
-public func makeTemporaryDirectory(prefix: String) throws -> URL {
+package func makeTemporaryDirectory(prefix: String) throws -> URL {
     let url = URL(fileURLWithPath: NSTemporaryDirectory())
         .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -97,7 +97,7 @@ nonisolated(unsafe) private var clustersToStop: [(EmbeddedPostgres, URL)] = []
 private let clustersLock = NSLock()
 
 /// Stops a test cluster and removes its directory when the test process exits normally.
-public func registerForExit(server: EmbeddedPostgres, directory: URL) {
+package func registerForExit(server: EmbeddedPostgres, directory: URL) {
     clustersLock.lock()
     defer { clustersLock.unlock() }
     if clustersToStop.isEmpty {
@@ -116,9 +116,9 @@ public func registerForExit(server: EmbeddedPostgres, directory: URL) {
 }
 
 /// Executables of this package, built beside the test bundle.
-public enum TestBinaries {
+package enum TestBinaries {
     /// The `creditdesk` executable built beside the test bundle.
-    public static func creditdesk() -> URL? {
+    package static func creditdesk() -> URL? {
         var candidates = [URL]()
         let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = runner.deletingLastPathComponent()
