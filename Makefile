@@ -4,18 +4,29 @@ APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-open
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/creditdesk
 
-.PHONY: run test deps build release migrate clean bench bench-export chaos contract
+.PHONY: run test deps build release migrate clean bench bench-export chaos contract example docs
 
 ## run: install missing system packages, build, serve on an embedded PostgreSQL (Ctrl-C stops both)
 run: deps build
 	$(BIN) serve
 
 ## test: install missing system packages, build, run every test against a throwaway PostgreSQL,
-## then the contract test (schemathesis against a running daemon, from a venv it creates)
+## then the contract test (schemathesis against a running daemon, from a venv it creates), then
+## the library example as a separate package
 test: deps
 	swift build --build-tests
 	swift test --skip-build
 	bash contract/run.sh
+	bash Examples/EmbeddedLedger/check.sh
+
+## example: build and run Examples/EmbeddedLedger (CreditDesk as a library) on a throwaway cluster
+example: deps
+	bash Examples/EmbeddedLedger/check.sh
+
+## docs: the library's DocC documentation, into .build/docs (not part of `make test`)
+docs:
+	swift package --allow-writing-to-directory .build/docs generate-documentation --target CreditDesk \
+	  --output-path .build/docs --transform-for-static-hosting
 
 ## contract: the contract test alone, on the debug build (EXAMPLES= per operation, default 50)
 contract: deps build

@@ -5,23 +5,51 @@ import Foundation
 
 /// What credits count: SMS segments or MMS messages.
 public enum CreditUnit: String, Codable, Sendable, CaseIterable {
-    case sms, mms
+    /// SMS: one credit a segment (more to some destinations, at the reseller's rates).
+    case sms
+    /// MMS: one credit a message, sent or received.
+    case mms
 }
 
 /// Where an account sits in the tree: one platform, its resellers, their clients.
 public enum AccountKind: String, Codable, Sendable, CaseIterable {
-    case platform, reseller, client
+    /// The operator's own account, the root of the tree.
+    case platform
+    /// A reseller: buys from the platform, sells packages to its clients.
+    case reseller
+    /// A client of a reseller: an office, an agency, a shop.
+    case client
 }
 
 /// What a user may do on its own account and, for admins, below it.
 public enum Role: String, Codable, Sendable, CaseIterable {
-    case `operator`, billing, admin, support, user, readonly
+    /// Runs the platform: everything, everywhere.
+    case `operator`
+    /// Reads everything at and below its account, for invoicing.
+    case billing
+    /// Manages its account and those below it: users, credits, packages, features.
+    case admin
+    /// Reads at and below its account, to help customers.
+    case support
+    /// Sends messages and spends its account's credits.
+    case user
+    /// Reads its account, changes nothing.
+    case readonly
 }
 
 /// A permission an account's parent grants, such as "Enable MMS". Effective only when every
 /// ancestor has it too.
 public enum Feature: String, Codable, Sendable, CaseIterable {
-    case mms, international, campaigns, scheduling, inbound
+    /// Sending and receiving MMS, and holding MMS credits.
+    case mms
+    /// Sending to numbers outside the account's home country.
+    case international
+    /// Campaigns to contact lists.
+    case campaigns
+    /// Messages sent at a later time.
+    case scheduling
+    /// Receiving messages (replies, MMS) through the account's gateways.
+    case inbound
 }
 
 /// An account: the platform, a reseller or a client.
@@ -88,7 +116,26 @@ public struct Balance: Codable, Sendable, Hashable {
 
 /// What a ledger entry records.
 public enum EntryKind: String, Codable, Sendable, CaseIterable {
-    case grant, adjust, transfer, sale, reserve, post, void, charge, refund, expire
+    /// Credits issued to an account by the platform.
+    case grant
+    /// A manual addition or removal, with a reason.
+    case adjust
+    /// Credits moved from an account to one of its children.
+    case transfer
+    /// A package's credits, bought from the reseller.
+    case sale
+    /// Credits held by a reservation.
+    case reserve
+    /// A reservation's credits spent.
+    case post
+    /// A reservation's credits released.
+    case void
+    /// Credits spent at once, without a reservation.
+    case charge
+    /// Spent credits given back.
+    case refund
+    /// Unused credits expired by the parent.
+    case expire
 }
 
 /// One movement of credits between two accounts. Entries are never changed or deleted.
@@ -149,7 +196,12 @@ public struct Sale: Codable, Sendable, Hashable {
 
 /// Whether a reservation still holds its credits.
 public enum ReservationStatus: String, Codable, Sendable, CaseIterable {
-    case pending, posted, voided
+    /// Holding its credits.
+    case pending
+    /// Spent (all or part; the rest released).
+    case posted
+    /// Released.
+    case voided
 }
 
 /// Credits held for a send: posted (spent) when it goes out, voided (released) when it does not.
@@ -172,7 +224,20 @@ public struct Reservation: Codable, Sendable, Hashable {
 
 /// Where a message stands.
 public enum MessageStatus: String, Codable, Sendable, CaseIterable {
-    case scheduled, queued, sent, delivered, failed, cancelled, received
+    /// Waiting for its send time.
+    case scheduled
+    /// Waiting for the gateway.
+    case queued
+    /// Accepted by the gateway: its credits are spent.
+    case sent
+    /// Reported delivered to the handset.
+    case delivered
+    /// Refused or undelivered: its credits are released or refunded.
+    case failed
+    /// Cancelled before it went: its credits are released.
+    case cancelled
+    /// Received from a handset.
+    case received
 }
 
 /// An SMS or MMS, sent or received.
@@ -211,7 +276,10 @@ public enum UsageScope: String, Codable, Sendable, CaseIterable {
 
 /// How a usage report cuts its period.
 public enum UsageGrouping: String, Codable, Sendable, CaseIterable {
-    case day, month
+    /// One row per calendar day.
+    case day
+    /// One row per calendar month.
+    case month
 }
 
 /// One account's credits in one unit over one day or month: opening + in − out = closing.

@@ -83,6 +83,30 @@ struct PublicSurfaceTests {
         #expect(actual.count > 60, "the list is read from the library's sources")
     }
 
+    @Test("every public declaration and enum case has a documentation comment")
+    func documented() throws {
+        let directory = Self.root.appendingPathComponent("Sources/CreditDesk")
+        var undocumented = [String]()
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where file.hasSuffix(".swift") {
+            let lines = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+                .components(separatedBy: "\n")
+            var inPublicEnum = false
+            for (index, line) in lines.enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if !line.hasPrefix(" "), trimmed.hasPrefix("public ") || trimmed.hasPrefix("extension ") {
+                    inPublicEnum = trimmed.hasPrefix("public enum ")
+                }
+                guard trimmed.hasPrefix("public ") || (inPublicEnum && line.hasPrefix("    case ")) else { continue }
+                var previous = index - 1
+                while previous > 0, lines[previous].trimmingCharacters(in: .whitespaces).hasPrefix("@") { previous -= 1 }
+                if previous < 0 || !lines[previous].trimmingCharacters(in: .whitespaces).hasPrefix("///") {
+                    undocumented.append("\(file):\(index + 1): \(trimmed)")
+                }
+            }
+        }
+        #expect(undocumented.isEmpty, "\(undocumented)")
+    }
+
     @Test("no other module declares anything public: all below the library is package or internal")
     func nothingElseIsPublic() throws {
         let sources = Self.root.appendingPathComponent("Sources")
