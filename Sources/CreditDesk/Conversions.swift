@@ -62,7 +62,8 @@ extension Package {
 extension Sale {
     init(_ record: SaleRecord, entries: [EntryRecord]) {
         self.init(
-            id: record.id, packageID: record.packageID, buyerID: record.buyerID, priceMinor: record.priceMinor,
+            id: record.id, packageID: record.packageID, buyerID: record.buyerID, smsCredits: record.smsCredits,
+            mmsCredits: record.mmsCredits, priceMinor: record.priceMinor,
             currency: record.currency, entries: entries.map(Entry.init))
     }
 }

@@ -186,6 +186,10 @@ public struct Sale: Codable, Sendable, Hashable {
     public let packageID: UUID
     /// The client that bought it.
     public let buyerID: UUID
+    /// SMS credits it gave.
+    public let smsCredits: Int64
+    /// MMS credits it gave.
+    public let mmsCredits: Int64
     /// The price charged, in the currency's minor unit.
     public let priceMinor: Int64
     /// ISO 4217 currency code.

@@ -48,18 +48,18 @@ extension Session {
     }
 
     /// Streams a usage export (CSV or JSON Lines) in constant memory: `write` receives the text
-    /// batch by batch. `entries` true gives one line per ledger entry instead of per day.
-    /// Answers the number of rows written.
+    /// batch by batch, with the number of rows in it. `entries` true gives one line per ledger
+    /// entry instead of per day. Answers the number of rows written.
     public func exportUsage(
         of accountID: UUID, from: String, to: String, scope: UsageScope = .account, grouping: UsageGrouping = .day,
         timeZone: String = "UTC", entries: Bool = false, jsonLines: Bool = false,
-        write: (String) async throws -> Void
+        write: (String, Int) async throws -> Void
     ) async throws -> Int {
         _ = try await account(accountID)
         let period = try await Desk.mapping { try UsagePeriod(from: from, to: to, timeZone: timeZone) }
         let export = UsageExport(
             root: accountID, scope: scope.converted(), period: period, grouping: grouping.converted(),
             detail: entries ? .entries : .daily, format: jsonLines ? .jsonl : .csv)
-        return try await Desk.mapping { try await export.run(pool: desk.pool) { text, _ in try await write(text) } }
+        return try await Desk.mapping { try await export.run(pool: desk.pool) { text, rows in try await write(text, rows) } }
     }
 }

@@ -49,7 +49,22 @@ public struct Session: Sendable {
                 }
             ) { connection, operation in try work(connection, principal, operation) }
         }
+        if outcome.replayed { ReplayNotice.current?.record() }
         return try JSONDecoder().decode(Result.self, from: Data(outcome.body.utf8))
+    }
+
+    /// Runs `body` and tells whether a mutation in it was answered from an earlier call with
+    /// the same idempotency key (a replay: nothing applied now) rather than applied.
+    ///
+    /// ```swift
+    /// let (sale, replayed) = try await Session.noticingReplays {
+    ///     try await session.sell(packageID, to: clientID, idempotencyKey: invoiceNumber)
+    /// }
+    /// ```
+    public static func noticingReplays<T>(_ body: () async throws -> T) async throws -> (result: T, replayed: Bool) {
+        let notice = ReplayNotice()
+        let result = try await ReplayNotice.$current.withValue(notice) { try await body() }
+        return (result, notice.replayed)
     }
 
     static let encoder: JSONEncoder = {
@@ -57,6 +72,16 @@ public struct Session: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()
+}
+
+/// Set by a mutation that was a replay, for ``Session/noticingReplays(_:)``.
+final class ReplayNotice: @unchecked Sendable {
+    @TaskLocal static var current: ReplayNotice?
+    private let lock = NSLock()
+    private var flag = false
+
+    var replayed: Bool { lock.withLock { flag } }
+    func record() { lock.withLock { flag = true } }
 }
 
 // MARK: - Accounts, features, users and keys

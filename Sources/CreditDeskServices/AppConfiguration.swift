@@ -44,7 +44,7 @@ package struct AppConfiguration: Sendable, Equatable {
     package var dataDirectory: URL
     /// `CREDITDESK_POOL_SIZE`, 1 to 256, default 8.
     package var poolSize: Int
-    /// `CREDITDESK_MIGRATIONS`; nil: found beside the binary or in `./sql`.
+    /// `CREDITDESK_MIGRATIONS`; nil: the migrations compiled into the binary.
     package var migrationsDirectory: String?
     /// `LOG_LEVEL`, default info.
     package var logLevel: Logger.Level

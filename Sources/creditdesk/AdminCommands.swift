@@ -1,33 +1,29 @@
 import ArgumentParser
-import CreditDeskCore
-import CreditDeskDB
+import CreditDesk
 import CreditDeskServices
-import CreditDeskStore
 import Foundation
-import Logging
 
-/// Opens the database for a one-shot admin command and closes everything afterwards.
+/// Opens the database for a one-shot admin command, through the library as any embedding
+/// server would, and closes everything afterwards.
 struct AdminSession {
-    let pool: DatabasePool
-    let handle: DatabaseHandle
-    let logger: Logger
+    let desk: Desk
     let configuration: AppConfiguration
 
     static func open(_ options: DatabaseOptions) async throws -> AdminSession {
         let configuration = try options.configuration()
         let logger = configuration.makeLogger()
         let handle = try await DatabaseHandle.open(configuration, logger: logger)
-        let pool = DatabasePool(settings: PoolSettings(connection: ConnectionSettings(url: handle.url), size: 2), logger: logger)
+        let desk = try await Desk.open(url: handle.url, embedded: handle.embedded, connections: 2, migrate: false, logger: logger)
         if handle.embedded != nil {
             // The embedded cluster may be brand new: bring it to the current schema first.
-            try await configuration.migrator().migrate(pool: pool, logger: logger)
+            do {
+                try await configuration.migrator().migrate(pool: desk.pool, logger: logger)
+            } catch {
+                await desk.close()
+                throw error
+            }
         }
-        return AdminSession(pool: pool, handle: handle, logger: logger, configuration: configuration)
-    }
-
-    func close() async {
-        await pool.shutdown()
-        try? await handle.embedded?.stop()
+        return AdminSession(desk: desk, configuration: configuration)
     }
 
     /// Runs `body`, then closes the session whatever happened.
@@ -35,44 +31,44 @@ struct AdminSession {
         let session = try await open(options)
         do {
             let value = try await body(session)
-            await session.close()
+            await session.desk.close()
             return value
         } catch {
-            await session.close()
+            await session.desk.close()
             throw error
         }
     }
 
-    /// The principal behind an API key: the CLI acts with exactly the rights that key has in the API.
-    func principal(apiKey: String?) async throws -> Principal {
+    /// The owner of an API key: the CLI acts with exactly the rights that key has in the API.
+    func session(apiKey: String?) async throws -> Session {
         guard let secret = apiKey ?? configuration.apiKey else {
             throw ValidationError("pass --api-key or set CREDITDESK_API_KEY (creditdesk bootstrap prints the first one)")
         }
-        guard let auth = try await pool.withConnection({ try UserStore.authenticate($0, secret: secret) }) else {
-            throw ValidationError("the API key is unknown or revoked")
-        }
-        return auth.principal
+        return try await desk.session(apiKey: secret)
+    }
+
+    /// A read-only command: open, act as the key's user, run `body`.
+    static func read(
+        _ options: DatabaseOptions, _ actor: ActorOptions, _ body: (Session) async throws -> Void
+    ) async throws {
+        try await run(options) { try await body(try await $0.session(apiKey: actor.apiKey)) }
     }
 
     /// The whole life of a mutating command: open the database, act as the key's user, apply
-    /// `work` once per idempotency key (`IdempotentMutation`, as the API does), and print what it
-    /// did, or, for a replay, what the first run did.
+    /// `call` once per idempotency key, and print what it did, or, for a replay, what the
+    /// first run did.
     static func act<T: Sendable>(
-        _ options: DatabaseOptions, _ actor: ActorOptions, fingerprint: String,
-        describe: @escaping @Sendable (T) -> String,
-        _ work: @escaping @Sendable (PostgresConnection, Principal, OperationContext) throws -> T
+        _ options: DatabaseOptions, _ actor: ActorOptions, describe: @escaping @Sendable (T) -> String,
+        _ call: @escaping (Session, String) async throws -> T
     ) async throws {
-        try await run(options) { session in
-            let principal = try await session.principal(apiKey: actor.apiKey)
-            let outcome = try await IdempotentMutation.run(
-                pool: session.pool, principal: principal, key: actor.key, requestHash: Digest.sha256Hex(fingerprint),
-                requestID: "cli", status: 200, render: { .init(body: describe($0)) }
-            ) { try work($0, principal, $1) }
-            print(outcome.replayed ? "already applied (same --idempotency-key): \(outcome.body)" : outcome.body)
+        try await run(options) { admin in
+            let session = try await admin.session(apiKey: actor.apiKey)
+            let (result, replayed) = try await Session.noticingReplays { try await call(session, actor.key) }
+            print(replayed ? "already applied (same --idempotency-key): \(describe(result))" : describe(result))
         }
     }
 
-    static func describe(_ entry: EntryRecord) -> String {
+    static func describe(_ entry: Entry) -> String {
         "entry \(entry.id): \(entry.kind.rawValue) \(entry.amount) \(entry.unit.rawValue)"
     }
 }
@@ -87,13 +83,11 @@ struct BootstrapCommand: AsyncParsableCommand {
     @Option(help: "The operator's email.") var email: String?
 
     func run() async throws {
-        let (platform, user, secret) = try await AdminSession.run(database) { session in
-            try await session.pool.withTransaction { connection in
-                try Operations.bootstrap(connection, operatorName: name, email: email)
-            }
+        let (session, secret) = try await AdminSession.run(database) { admin in
+            try await admin.desk.bootstrap(operatorName: name, email: email)
         }
-        print("platform account: \(platform.id.uuidString.lowercased())")
-        print("operator user:    \(user.id.uuidString.lowercased())")
+        print("platform account: \(session.accountID.uuidString.lowercased())")
+        print("operator user:    \(session.userID.uuidString.lowercased())")
         print("API key (shown once, store it now): \(secret)")
     }
 }
@@ -106,10 +100,8 @@ struct VerifyCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let violations = try await AdminSession.run(database) { session in
-            // One snapshot for all checks, so concurrent traffic cannot show a false mismatch.
-            try await session.pool.withTransaction(isolation: .repeatableRead) { try VerifyStore.verify($0) }
-        }
+        // One snapshot for all checks, so concurrent traffic cannot show a false mismatch.
+        let violations = try await AdminSession.run(database) { try await $0.desk.verify() }
         if violations.isEmpty {
             print("ledger OK: balances match entries, no limit breached, every unit sums to zero, keys applied once")
             return
@@ -150,10 +142,9 @@ struct AccountsCommand: AsyncParsableCommand {
             guard let kind = AccountKind(rawValue: kind) else { throw ValidationError("--kind must be reseller or client") }
             let name = self.name
             try await AdminSession.act(
-                database, actor, fingerprint: "accounts create \(parentID) \(kind) \(name)",
-                describe: { "\($0.id.uuidString.lowercased())\t\($0.kind.rawValue)\t\($0.name)" }
-            ) { connection, principal, _ in
-                try Operations.createAccount(connection, principal, parentID: parentID, kind: kind, name: name)
+                database, actor, describe: { "\($0.id.uuidString.lowercased())\t\($0.kind.rawValue)\t\($0.name)" }
+            ) { session, key in
+                try await session.createAccount(under: parentID, kind: kind, name: name, idempotencyKey: key)
             }
         }
     }
@@ -167,14 +158,10 @@ struct AccountsCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let parentID = UUID(uuidString: parent) else { throw ValidationError("--parent must be a UUID") }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let children = try await session.pool.withTransaction { connection in
-                    try Operations.children(
-                        connection, principal, parentID: parentID, search: search, after: nil, limit: Limits.maxPageSize)
-                }
-                for child in children {
-                    print("\(child.id.uuidString.lowercased())\t\(child.kind.rawValue)\t\(child.status.rawValue)\t\(child.name)")
+            try await AdminSession.read(database, actor) { session in
+                for child in try await session.children(of: parentID, search: search, limit: 500) {
+                    let status = child.suspended ? "suspended" : "active"
+                    print("\(child.id.uuidString.lowercased())\t\(child.kind.rawValue)\t\(status)\t\(child.name)")
                 }
             }
         }
@@ -199,10 +186,10 @@ struct AccountsCommand: AsyncParsableCommand {
             }
             let changesCopy = changes
             try await AdminSession.act(
-                database, actor, fingerprint: "features \(accountID) \(enable) \(disable)",
+                database, actor,
                 describe: { "effective: " + $0.effectiveFeatures.map(\.rawValue).sorted().joined(separator: ",") }
-            ) { connection, principal, _ in
-                try Operations.setFeatures(connection, principal, id: accountID, changes: changesCopy)
+            ) { session, key in
+                try await session.setFeatures(changesCopy, on: accountID, idempotencyKey: key)
             }
         }
     }
@@ -227,11 +214,8 @@ struct CreditsCommand: AsyncParsableCommand {
         async throws
     {
         guard let accountID = UUID(uuidString: account) else { throw ValidationError("account must be a UUID") }
-        try await AdminSession.act(
-            database, actor, fingerprint: "adjust \(accountID) \(unit) \(delta) \(reason)", describe: AdminSession.describe
-        ) { connection, principal, operation in
-            try Operations.adjust(
-                connection, principal, operation, accountID: accountID, unit: unit, delta: delta, reason: reason)
+        try await AdminSession.act(database, actor, describe: AdminSession.describe) { session, key in
+            try await session.adjust(accountID, unit, by: delta, reason: reason, idempotencyKey: key)
         }
     }
 
@@ -275,11 +259,8 @@ struct CreditsCommand: AsyncParsableCommand {
             }
             let unit = try amount.parsed()
             let credits = amount.amount
-            try await AdminSession.act(
-                database, actor, fingerprint: "transfer \(fromID) \(toID) \(unit) \(credits)", describe: AdminSession.describe
-            ) { connection, principal, operation in
-                try Operations.transfer(
-                    connection, principal, operation, fromID: fromID, toID: toID, unit: unit, amount: credits, reason: nil)
+            try await AdminSession.act(database, actor, describe: AdminSession.describe) { session, key in
+                try await session.transfer(credits, unit, from: fromID, to: toID, idempotencyKey: key)
             }
         }
     }
@@ -292,13 +273,9 @@ struct CreditsCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let accountID = UUID(uuidString: account) else { throw ValidationError("account must be a UUID") }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let (_, balances) = try await session.pool.withTransaction { connection in
-                    try Operations.balances(connection, principal, accountID: accountID)
-                }
+            try await AdminSession.read(database, actor) { session in
                 print("unit\tposted\treserved\tavailable\tcredit_limit")
-                for balance in balances {
+                for balance in try await session.balances(of: accountID) {
                     print("\(balance.unit.rawValue)\t\(balance.posted)\t\(balance.reserved)\t\(balance.available)\t\(balance.creditLimit)")
                 }
             }

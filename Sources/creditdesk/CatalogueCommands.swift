@@ -1,8 +1,5 @@
 import ArgumentParser
-import CreditDeskCore
-import CreditDeskDB
-import CreditDeskServices
-import CreditDeskStore
+import CreditDesk
 import Foundation
 
 struct UsersCommand: AsyncParsableCommand {
@@ -23,10 +20,9 @@ struct UsersCommand: AsyncParsableCommand {
             guard let role = Role(rawValue: role) else { throw ValidationError("unknown role \(role)") }
             let (name, email) = (self.name, self.email)
             try await AdminSession.act(
-                database, actor, fingerprint: "users create \(accountID) \(name) \(role)",
-                describe: { "\($0.id.uuidString.lowercased())\t\($0.role.rawValue)\t\($0.name)" }
-            ) { connection, principal, _ in
-                try Operations.createUser(connection, principal, accountID: accountID, name: name, email: email, role: role)
+                database, actor, describe: { "\($0.id.uuidString.lowercased())\t\($0.role.rawValue)\t\($0.name)" }
+            ) { session, key in
+                try await session.createUser(on: accountID, name: name, email: email, role: role, idempotencyKey: key)
             }
         }
     }
@@ -40,12 +36,16 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let userID = UUID(uuidString: user) else { throw ValidationError("--user must be a UUID") }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let created = try await session.pool.withTransaction { connection in
-                    try Operations.createKey(connection, principal, userID: userID, label: label)
+            let label = self.label
+            try await AdminSession.act(
+                database, actor,
+                describe: { created in
+                    let id = created.key.id.uuidString.lowercased()
+                    return created.secret.map { "key \(id) (shown once, store it now): \($0)" }
+                        ?? "key \(id) (its secret was shown when it was created)"
                 }
-                print("key \(created.0.id.uuidString.lowercased()) (shown once, store it now): \(created.secret)")
+            ) { session, key in
+                try await session.createKey(for: userID, label: label, idempotencyKey: key)
             }
         }
     }
@@ -58,12 +58,8 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let keyID = UUID(uuidString: key) else { throw ValidationError("key must be a UUID") }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let revoked = try await session.pool.withTransaction { connection in
-                    try Operations.revokeKey(connection, principal, keyID: keyID)
-                }
-                print("revoked \(revoked.id.uuidString.lowercased())")
+            try await AdminSession.act(database, actor, describe: { "revoked \($0.id.uuidString.lowercased())" }) {
+                session, key in try await session.revokeKey(keyID, idempotencyKey: key)
             }
         }
     }
@@ -88,13 +84,11 @@ struct PackagesCommand: AsyncParsableCommand {
         func run() async throws {
             guard let accountID = UUID(uuidString: account) else { throw ValidationError("--account must be a UUID") }
             let (name, sms, mms, price, currency) = (self.name, self.sms, self.mms, self.price, self.currency)
-            try await AdminSession.act(
-                database, actor, fingerprint: "packages create \(accountID) \(name) \(sms) \(mms) \(price) \(currency)",
-                describe: { "\($0.id.uuidString.lowercased())\t\($0.name)" }
-            ) { connection, principal, _ in
-                try Operations.createPackage(
-                    connection, principal, accountID: accountID, name: name, smsCredits: sms, mmsCredits: mms,
-                    priceMinor: price, currency: currency, active: true)
+            try await AdminSession.act(database, actor, describe: { "\($0.id.uuidString.lowercased())\t\($0.name)" }) {
+                session, key in
+                try await session.createPackage(
+                    on: accountID, name: name, smsCredits: sms, mmsCredits: mms, priceMinor: price, currency: currency,
+                    idempotencyKey: key)
             }
         }
     }
@@ -107,13 +101,9 @@ struct PackagesCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let accountID = UUID(uuidString: account) else { throw ValidationError("--account must be a UUID") }
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                let packages = try await session.pool.withTransaction { connection in
-                    try Operations.packages(connection, principal, accountID: accountID, active: nil)
-                }
+            try await AdminSession.read(database, actor) { session in
                 print("id\tname\tsms\tmms\tprice_minor\tcurrency\tactive")
-                for p in packages {
+                for p in try await session.packages(of: accountID) {
                     print("\(p.id.uuidString.lowercased())\t\(p.name)\t\(p.smsCredits)\t\(p.mmsCredits)\t\(p.priceMinor)\t\(p.currency)\t\(p.active)")
                 }
             }
@@ -132,10 +122,10 @@ struct PackagesCommand: AsyncParsableCommand {
                 throw ValidationError("--package and --to must be UUIDs")
             }
             try await AdminSession.act(
-                database, actor, fingerprint: "packages sell \(packageID) \(buyerID)",
+                database, actor,
                 describe: { "sale \($0.id.uuidString.lowercased()): \($0.smsCredits) sms, \($0.mmsCredits) mms, \($0.priceMinor) \($0.currency)" }
-            ) { connection, principal, operation in
-                try Operations.sellPackage(connection, principal, operation, buyerID: buyerID, packageID: packageID).0
+            ) { session, key in
+                try await session.sell(packageID, to: buyerID, idempotencyKey: key)
             }
         }
     }

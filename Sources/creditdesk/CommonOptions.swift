@@ -31,7 +31,7 @@ struct DatabaseOptions: ParsableArguments {
 
     @Option(
         name: .customLong("migrations"),
-        help: ArgumentHelp("Directory of the sql/ migrations (env CREDITDESK_MIGRATIONS, default: found beside the binary or ./sql).", valueName: "dir"))
+        help: ArgumentHelp("A directory of migrations to apply instead of those compiled in (env CREDITDESK_MIGRATIONS).", valueName: "dir"))
     var migrationsDirectory: String?
 
     @Option(
@@ -85,7 +85,8 @@ extension AppConfiguration {
     }
 
     func migrator() throws -> Migrator {
-        try Migrator.load(directory: try Migrator.locateDirectory(explicit: migrationsDirectory))
+        guard let migrationsDirectory else { return try Migrator.bundled() }
+        return try Migrator.load(directory: try Migrator.locateDirectory(explicit: migrationsDirectory))
     }
 }
 

@@ -28,9 +28,11 @@ struct GatewaysCommand: AsyncParsableCommand {
                 throw ValidationError("set CREDITDESK_SECRET_KEY to the new key")
             }
             let newBox = try SecretBox(encodedKey: encoded)
-            // One transaction with every secret locked: all resealed, or none.
+            // One transaction with every secret locked: all resealed, or none. Key rotation is
+            // maintenance by whoever holds the machine's keys, acting for no user: it is not an
+            // operation of the library's sessions, and reaches the pool directly.
             let count = try await AdminSession.run(database) { session in
-                try await session.pool.withTransaction {
+                try await session.desk.pool.withTransaction {
                     try MessagingOperations.reencryptSecrets($0, oldBox: oldBox, newBox: newBox)
                 }
             }

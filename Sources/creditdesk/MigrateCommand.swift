@@ -1,4 +1,5 @@
 import ArgumentParser
+import CreditDesk
 import CreditDeskDB
 import CreditDeskServices
 import CreditDeskStore
@@ -7,7 +8,7 @@ import Foundation
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Apply pending sql/ migrations (safe to run from several processes at once).")
+        abstract: "Apply pending migrations (safe to run from several processes at once).")
 
     @OptionGroup var database: DatabaseOptions
 
@@ -16,11 +17,9 @@ struct MigrateCommand: AsyncParsableCommand {
         let logger = configuration.makeLogger()
         let migrator = try configuration.migrator()
         let handle = try await DatabaseHandle.open(configuration, logger: logger)
-        let pool = DatabasePool(
-            settings: PoolSettings(connection: ConnectionSettings(url: handle.url), size: 1), logger: logger)
-        let outcome = await Result(catching: { try await migrator.migrate(pool: pool, logger: logger) })
-        await pool.shutdown()
-        try? await handle.embedded?.stop()
+        let desk = try await Desk.open(url: handle.url, embedded: handle.embedded, connections: 1, migrate: false, logger: logger)
+        let outcome = await Result(catching: { try await migrator.migrate(pool: desk.pool, logger: logger) })
+        await desk.close()
         let applied = try outcome.get()
         print("applied \(applied.count) migration(s); schema at version \(migrator.latestVersion)")
     }

@@ -1,8 +1,5 @@
 import ArgumentParser
-import CreditDeskCore
-import CreditDeskDB
-import CreditDeskServices
-import CreditDeskStore
+import CreditDesk
 import Foundation
 
 struct ReportCommand: AsyncParsableCommand {
@@ -27,10 +24,8 @@ struct ReportCommand: AsyncParsableCommand {
         func run() async throws {
             guard let root = UUID(uuidString: account) else { throw ValidationError("--account must be a UUID") }
             guard let scope = UsageScope(rawValue: scope), let grouping = UsageGrouping(rawValue: group),
-                let detail = UsageExport.Detail(rawValue: detail), let format = ExportFormat(rawValue: format)
+                ["daily", "entries"].contains(detail), ["csv", "jsonl"].contains(format)
             else { throw ValidationError("check --scope, --group, --detail and --format (see --help)") }
-            let period = try UsagePeriod(from: from, to: to, timeZone: tz)
-            let export = UsageExport(root: root, scope: scope, period: period, grouping: grouping, detail: detail, format: format)
             let sink: FileHandle
             if let output {
                 guard FileManager.default.createFile(atPath: output, contents: nil) else {
@@ -41,12 +36,11 @@ struct ReportCommand: AsyncParsableCommand {
                 sink = FileHandle.standardOutput
             }
             let progress = Progress(enabled: isatty(STDERR_FILENO) == 1)
-            try await AdminSession.run(database) { session in
-                let principal = try await session.principal(apiKey: actor.apiKey)
-                _ = try await session.pool.withConnection { connection in
-                    try Operations.account(connection, principal, root, for: .read)
-                }
-                let rows = try await export.run(pool: session.pool) { chunk, count in
+            try await AdminSession.read(database, actor) { session in
+                let rows = try await session.exportUsage(
+                    of: root, from: from, to: to, scope: scope, grouping: grouping, timeZone: tz,
+                    entries: detail == "entries", jsonLines: format == "jsonl"
+                ) { chunk, count in
                     sink.write(Data(chunk.utf8))
                     progress.add(count)
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CreditDesk
 import CreditDeskAPI
 import CreditDeskCore
 import CreditDeskDB
@@ -38,14 +39,14 @@ struct ServeCommand: AsyncParsableCommand {
         let settings = ServerSettings(host: configuration.host, port: configuration.port)
         let migrator = try configuration.migrator()
         let handle = try await DatabaseHandle.open(configuration, logger: logger)
-        let pool = DatabasePool(
-            settings: PoolSettings(connection: ConnectionSettings(url: handle.url), size: configuration.poolSize),
-            logger: logger)
+        // The daemon opens its database as any server embedding the library does.
+        let desk = try await Desk.open(
+            url: handle.url, embedded: handle.embedded, connections: configuration.poolSize, migrate: false, logger: logger)
+        let pool = desk.pool
         do {
             if !noMigrate { try await migrator.migrate(pool: pool, logger: logger) }
         } catch {
-            await pool.shutdown()
-            try? await handle.embedded?.stop()
+            await desk.close()
             throw error
         }
 
@@ -57,12 +58,12 @@ struct ServeCommand: AsyncParsableCommand {
         let app = try buildApplication(
             settings: settings, dependencies: AppDependencies(pool: pool, migrator: migrator, messaging: messaging),
             logger: logger)
-        // Services stop in reverse order: the HTTP server first, then the pool, then PostgreSQL.
+        // Services stop in reverse order: the HTTP server first, then the desk (its pool, then
+        // the embedded PostgreSQL, if any).
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: ResourceService(name: "postgres") { try? await handle.embedded?.stop() }),
-                    .init(service: ResourceService(name: "pool") { await pool.shutdown() }),
+                    .init(service: ResourceService(name: "desk") { await desk.close() }),
                     .init(service: app),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
