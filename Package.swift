@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", exact: "2.1.0"),
         // `swift package generate-documentation --target CreditDesk` (the library's DocC catalog).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", exact: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", exact: "2.1.1"),
     ],
     targets: [
         // libpq, found through pkg-config (Debian: libpq-dev).
@@ -69,8 +71,10 @@ let package = Package(
             plugins: ["EmbedMigrations"]
         ),
         // The schema migrations (sql/*.sql), byte for byte, at build time.
-        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["creditdesk-sql-embed"]),
-        .executableTarget(name: "creditdesk-sql-embed", swiftSettings: swiftSettings),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["creditdesk-text-embed"]),
+        .executableTarget(name: "creditdesk-text-embed", swiftSettings: swiftSettings),
+        // The console's templates, stylesheet and script, at build time.
+        .plugin(name: "EmbedTemplates", capability: .buildTool(), dependencies: ["creditdesk-text-embed"]),
         // SQL only: one store per table family, named statements, records.
         .target(
             name: "CreditDeskStore",
@@ -87,6 +91,7 @@ let package = Package(
                 "CreditDeskGateway",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -103,6 +108,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The web console: server-rendered pages (Mustache templates compiled in) over the
+        // same services, sign-in with passwords and sessions, CSRF-checked idempotent forms.
+        .target(
+            name: "CreditDeskConsole",
+            dependencies: [
+                "CreditDeskCore",
+                "CreditDeskDB",
+                "CreditDeskStore",
+                "CreditDeskServices",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            exclude: ["Templates"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedTemplates"]
+        ),
         // HTTP only: the generated server's handlers, middleware, error mapping, calling the services.
         .target(
             name: "CreditDeskAPI",
@@ -113,6 +134,7 @@ let package = Package(
                 "CreditDeskServices",
                 "CreditDeskGateway",
                 "CreditDeskContract",
+                "CreditDeskConsole",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),

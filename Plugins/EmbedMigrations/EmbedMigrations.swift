@@ -15,8 +15,8 @@ struct EmbedMigrations: BuildToolPlugin {
         return [
             .buildCommand(
                 displayName: "Embedding \(files.count) migrations",
-                executable: try context.tool(named: "creditdesk-sql-embed").url,
-                arguments: [output.path] + files.map(\.path),
+                executable: try context.tool(named: "creditdesk-text-embed").url,
+                arguments: [output.path, "BundledMigrations"] + files.map(\.path),
                 inputFiles: files,
                 outputFiles: [output])
         ]

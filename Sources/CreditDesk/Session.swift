@@ -148,6 +148,15 @@ extension Session {
         return (created.key, created.secret)
     }
 
+    /// Sets a user's password for the web console, where the user signs in with its email: the
+    /// user itself may, or an admin who manages users on its account. At least 10 characters;
+    /// ends the user's console sessions.
+    public func setPassword(for userID: UUID, to password: String) async throws {
+        try await Desk.mapping {
+            try await ConsoleOperations.setPassword(pool: desk.pool, principal, userID: userID, password: password)
+        }
+    }
+
     /// Revokes an API key: it authenticates no more.
     public func revokeKey(_ keyID: UUID, idempotencyKey: String? = nil) async throws -> APIKey {
         try await mutate("revokeKey \(keyID)", "", key: idempotencyKey) { connection, principal, _ in

@@ -20,10 +20,9 @@ extension APIHandlers {
             return OverviewCursor(sortValue: parts[0], id: id)
         }
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            _ = try Operations.account(connection, principal, id, for: .read)
-            let rows = try OverviewStore.clients(
-                connection, resellerID: id, search: search, sort: sort, descending: descending, after: cursor,
-                limit: limit + 1, periodStart: OverviewStore.monthStart(of: Date()))
+            let rows = try Operations.clientsOverview(
+                connection, principal, resellerID: id, search: search, sort: sort, descending: descending, after: cursor,
+                limit: limit + 1)
             return Components.Schemas.ClientRowPage(
                 rows: rows, limit: limit, item: { Components.Schemas.ClientRow($0.0) }, cursor: { [$0.sortValue, $0.0.id.lower] })
         })))
@@ -32,9 +31,7 @@ extension APIHandlers {
     func getDashboard(_ input: Endpoints.GetDashboard.Input) async throws -> Endpoints.GetDashboard.Output {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            let (account, balances) = try Operations.balances(connection, principal, accountID: id)
-            let dashboard = try OverviewStore.dashboard(
-                connection, accountID: account.id, periodStart: OverviewStore.monthStart(of: Date()))
+            let (account, balances, dashboard) = try Operations.dashboard(connection, principal, accountID: id)
             return Components.Schemas.Dashboard(
                 accountId: account.id.objectID, periodStart: dashboard.periodStart, smsUsed: dashboard.smsUsed,
                 mmsUsed: dashboard.mmsUsed, clients: dashboard.clients, resellers: dashboard.resellers,

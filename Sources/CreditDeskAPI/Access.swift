@@ -134,7 +134,10 @@ struct AuthMiddleware: RouterMiddleware {
     {
         var context = context
         // Gateways' callbacks authenticate with their connection's token or a signature instead.
-        if !(Self.publicPaths.contains(request.uri.path) || request.uri.path.hasPrefix("/v1/callbacks/")) {
+        // The console signs its users in with sessions of its own.
+        let path = request.uri.path
+        let isConsole = path == "/" || path == "/console" || path.hasPrefix("/console/")
+        if !(Self.publicPaths.contains(path) || path.hasPrefix("/v1/callbacks/") || isConsole) {
             context.auth = try await authenticate(request)
             context.logger[metadataKey: "auth.user_id"] = context.auth.map { "\($0.principal.userID)" }
         }

@@ -1,3 +1,4 @@
+import CreditDeskConsole
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskServices
@@ -48,6 +49,8 @@ package func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequ
     UsageController(access: access).addRoutes(to: router)
     MessagingController(access: access, settings: dependencies.messaging).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
+    try ConsoleController<AppRequestContext>(pool: dependencies.pool, publicBaseURL: dependencies.messaging.publicBaseURL)
+        .addRoutes(to: router)
     return router
 }
 

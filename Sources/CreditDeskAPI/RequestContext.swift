@@ -1,3 +1,4 @@
+import CreditDeskConsole
 import CreditDeskDB
 import CreditDeskServices
 import CreditDeskStore
@@ -6,7 +7,7 @@ import Hummingbird
 import Logging
 
 /// Per-request state shared by middleware and routes.
-package struct AppRequestContext: RequestContext {
+package struct AppRequestContext: RequestContext, ConsoleRequestContext {
     package var coreContext: CoreRequestContextStorage
     /// From a well-formed `X-Request-Id` header, else generated; echoed in the response.
     package var requestID: String
@@ -14,12 +15,15 @@ package struct AppRequestContext: RequestContext {
     package var auth: AuthenticatedKey?
     /// The request body, read whole by the logging middleware within its route's limit.
     package var body: ByteBuffer
+    /// The peer's IP address, for sign-in throttling ("unknown" in in-process tests).
+    package let remoteAddress: String
 
     package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
         self.auth = nil
         self.body = ByteBuffer()
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// Request bodies are small JSON documents; anything larger is refused with 413.

@@ -28,7 +28,9 @@ struct RequestLoggingMiddleware: RouterMiddleware {
             // Buffered once, within its route's limit: the generated decoders read a body
             // whole and without a limit of their own, and an error can still name its field.
             context.body = try await request.collectBody(upTo: Self.bodyLimit(request.uri.path, context))
-            if context.body.readableBytes == 0, request.method != .get, !request.uri.path.hasPrefix("/v1/callbacks/") {
+            if context.body.readableBytes == 0, request.method != .get, request.uri.path.hasPrefix("/v1/"),
+                !request.uri.path.hasPrefix("/v1/callbacks/")
+            {
                 // The contract's rule: an empty body is `{}` (a void, a cancel, a revoke need none).
                 context.body = ByteBuffer(string: "{}")
                 request.body = RequestBody(buffer: context.body)

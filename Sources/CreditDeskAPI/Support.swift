@@ -23,6 +23,7 @@ enum ErrorMapping {
             case .invalidRequest, .idempotencyKeyRequired: .badRequest
             case .insufficientCredits, .idempotencyConflict, .conflict, .wrongAccountKind: .conflict
             case .recipientOptedOut: .unprocessableContent
+            case .tooManyAttempts: .tooManyRequests
             }
         var details = [String: JSONValue]()
         for (key, value) in error.details {

@@ -118,6 +118,17 @@ package enum Limits {
     package static let maxScheduleAheadSeconds: Double = 366 * 86_400
     /// The largest body of a contact batch or a list's new members (10,000 full contacts fit).
     package static let maxBatchBodyBytes = 8 * 1024 * 1024
+    /// A console session ends after this long without a request, and this long after sign-in.
+    package static let sessionIdleSeconds = 12 * 3_600
+    package static let sessionLifetimeSeconds = 7 * 86_400
+    /// Failed sign-ins counted over this window; at `maxSignInFailuresPerLogin` for one login,
+    /// or `maxSignInFailuresPerAddress` from one address, sign-in answers 429 until it passes.
+    package static let signInWindowSeconds = 15 * 60
+    package static let maxSignInFailuresPerLogin: Int64 = 5
+    package static let maxSignInFailuresPerAddress: Int64 = 20
+    /// Passwords: at least this long (NIST SP 800-63B), at most bcrypt's 72 bytes.
+    package static let minPasswordLength = 10
+    package static let maxPasswordBytes = 72
 }
 
 /// Effective features: an account has a feature only if it and every ancestor have it on.

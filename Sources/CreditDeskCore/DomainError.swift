@@ -14,6 +14,8 @@ package struct DomainError: Error, Sendable, Equatable, CustomStringConvertible 
         /// The target account is of a kind this operation does not apply to (contacts on a
         /// reseller, rates on a client, an operator on a client …): a conflict with its state.
         case wrongAccountKind = "wrong_account_kind"
+        /// Too many failed sign-ins for a login or from an address: wait, then try again.
+        case tooManyAttempts = "too_many_attempts"
     }
 
     package enum Detail: Sendable, Equatable {

@@ -67,6 +67,20 @@ package enum Validate {
         return value
     }
 
+    /// A new password: long enough to resist guessing, short enough for bcrypt (72 bytes).
+    package static func password(_ value: String) throws(DomainError) -> String {
+        guard value.count >= Limits.minPasswordLength else {
+            throw .invalid("password", "must be at least \(Limits.minPasswordLength) characters")
+        }
+        guard value.utf8.count <= Limits.maxPasswordBytes else {
+            throw .invalid("password", "must be at most \(Limits.maxPasswordBytes) bytes")
+        }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalid("password", "must not contain control characters")
+        }
+        return value
+    }
+
     package static func email(_ value: String?) throws(DomainError) -> String? {
         guard let value, !value.isEmpty else { return nil }
         // One @ between a local part and a domain with a dot inside it; no spaces or controls.

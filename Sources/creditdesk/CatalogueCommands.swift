@@ -4,7 +4,8 @@ import Foundation
 
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "users", abstract: "Create users and their API keys.", subcommands: [Create.self, Key.self, Revoke.self])
+        commandName: "users", abstract: "Create users, their API keys and console passwords.",
+        subcommands: [Create.self, Key.self, Revoke.self, Password.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a user on an account.")
@@ -61,6 +62,26 @@ struct UsersCommand: AsyncParsableCommand {
             try await AdminSession.act(database, actor, describe: { "revoked \($0.id.uuidString.lowercased())" }) {
                 session, key in try await session.revokeKey(keyID, idempotencyKey: key)
             }
+        }
+    }
+}
+
+extension UsersCommand {
+    struct Password: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a user's console password, read from standard input (never from the command line).")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "User id.") var user: String
+
+        func run() async throws {
+            guard let userID = UUID(uuidString: user) else { throw ValidationError("--user must be a UUID") }
+            if isatty(STDIN_FILENO) == 1 { FileHandle.standardError.write(Data("password: ".utf8)) }
+            guard let password = readLine(strippingNewline: true), !password.isEmpty else {
+                throw ValidationError("give the password on standard input")
+            }
+            try await AdminSession.read(database, actor) { try await $0.setPassword(for: userID, to: password) }
+            print("password set for user \(userID.uuidString.lowercased()); its console sessions ended")
         }
     }
 }

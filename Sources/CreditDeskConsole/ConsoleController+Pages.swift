@@ -1,0 +1,134 @@
+import CreditDeskCore
+import CreditDeskServices
+import CreditDeskStore
+import Foundation
+import Hummingbird
+
+/// The pages: dashboard, clients list, a client.
+extension ConsoleController {
+    /// Below this many SMS credits a client is "running low" on the dashboard.
+    static var lowThreshold: Int64 { 100 }
+    static var pageSize: Int { 50 }
+
+    func dashboard(_ session: ConsoleSession, _ request: Request) async throws -> Response {
+        let principal = session.principal
+        let (account, balances, usage, low) = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
+            connection in
+            let (account, balances, usage) = try Operations.dashboard(connection, principal, accountID: principal.accountID)
+            let low =
+                account.kind == .reseller
+                ? try Operations.clientsOverview(
+                    connection, principal, resellerID: account.id, search: nil, sort: .smsAvailable, descending: false,
+                    after: nil, limit: 10
+                ).map(\.0).filter { $0.smsAvailable < Self.lowThreshold } : []
+            return (account, balances, usage, low)
+        }
+        let data: [String: Any] = [
+            "accountName": account.name, "smsUsed": formatted(usage.smsUsed), "mmsUsed": formatted(usage.mmsUsed),
+            "balances": balances.map(Self.balanceData), "showsClients": account.kind == .reseller,
+            "clients": formatted(usage.clients), "low": low.map(Self.rowData), "hasLow": !low.isEmpty, "lowThreshold": formatted(Self.lowThreshold),
+        ]
+        return try pages.page("dashboard", session, title: "Dashboard", flash: Flash(request), data)
+    }
+
+    func clients(_ session: ConsoleSession, _ request: Request) async throws -> Response {
+        let principal = session.principal
+        let query = request.uri.queryParameters
+        let search = query["search"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        let sort = query["sort"].flatMap { OverviewSort(rawValue: String($0)) } ?? .name
+        let descending = query["order"] == "desc"
+        let cursor = query["after"].flatMap { Cursor.decodeOverview(String($0)) }
+        let rows = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+            try Operations.clientsOverview(
+                connection, principal, resellerID: principal.accountID, search: search.map { String($0.prefix(Limits.maxNameLength)) },
+                sort: sort, descending: descending, after: cursor, limit: Self.pageSize + 1)
+        }
+        let shown = rows.prefix(Self.pageSize)
+        let base = "/console/clients?" + (search.map { "search=\(Self.escape($0))&" } ?? "")
+        let next = rows.count > Self.pageSize ? shown.last.map {
+            base + "sort=\(sort.rawValue)&order=\(descending ? "desc" : "asc")&after=\(Cursor.encodeOverview($0.sortValue, $0.0.id))"
+        } : nil
+        let columns: [(OverviewSort, String, Bool)] = [
+            (.name, "Client", false), (.smsAvailable, "SMS available", true), (.smsUsed, "SMS used", true),
+            (.mmsAvailable, "MMS credits", true), (.mmsUsed, "MMS used", true),
+        ]
+        var data: [String: Any] = [
+            "rows": shown.map { Self.rowData($0.0) }, "hasRows": !shown.isEmpty,
+            "columns": columns.map { column, label, numeric in
+                let order = column == sort && !descending ? "desc" : "asc"
+                return [
+                    "label": label, "numeric": numeric, "active": column == sort, "arrow": descending ? "↓" : "↑",
+                    "href": base + "sort=\(column.rawValue)&order=\(order)",
+                ] as [String: Any]
+            },
+        ]
+        if let search { data["search"] = search }
+        if let next { data["next"] = next }
+        return try pages.page("clients", session, title: "Clients", flash: Flash(request), data)
+    }
+
+    func client(_ session: ConsoleSession, _ request: Request, id: UUID?) async throws -> Response {
+        guard let id else { return try pages.notFound(session) }
+        let principal = session.principal
+        let (account, balances, parent) = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
+            connection in
+            let (account, balances) = try Operations.balances(connection, principal, accountID: id)
+            let parent = try account.parentID.flatMap { try AccountStore.find(connection, id: $0) }
+            return (account, balances, parent)
+        }
+        let canManage =
+            account.id != principal.accountID
+            && Authorization.roleAllows(principal.role, .manageCredits, accountKind: principal.accountKind)
+        let features = Feature.allCases.map { feature -> [String: Any] in
+            let parentHas = parent?.effectiveFeatures.contains(feature) ?? true
+            let own = account.ownFeatures.contains(feature)
+            return [
+                "name": feature.rawValue, "label": Console.featureLabels[feature] ?? feature.rawValue, "on": own,
+                "unavailable": !parentHas, "onButInactive": own && parentHas && !account.effectiveFeatures.contains(feature),
+            ]
+        }
+        let data: [String: Any] = [
+            "id": account.id.uuidString.lowercased(), "name": account.name, "suspended": account.effectivelySuspended,
+            "balances": balances.map(Self.balanceData), "canManage": canManage, "features": features,
+            "formKey": UUID().uuidString.lowercased(),
+        ]
+        return try pages.page("client", session, title: account.name, flash: Flash(request), data)
+    }
+
+    static func balanceData(_ balance: Balance) -> [String: Any] {
+        [
+            "unit": balance.unit.rawValue, "unitLabel": balance.unit.rawValue.uppercased(),
+            "available": formatted(balance.available), "reserved": formatted(balance.reserved),
+            "posted": formatted(balance.posted),
+        ]
+    }
+
+    static func rowData(_ row: ClientOverviewRow) -> [String: Any] {
+        [
+            "id": row.id.uuidString.lowercased(), "name": row.name, "status": row.status.rawValue,
+            "smsAvailable": formatted(row.smsAvailable), "smsUsed": formatted(row.smsUsed),
+            "mmsAvailable": formatted(row.mmsAvailable), "mmsUsed": formatted(row.mmsUsed),
+        ]
+    }
+
+    static func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    }
+}
+
+extension Cursor {
+    /// The clients list's cursor in a link: the sort value and the id, as the API's cursor.
+    static func encodeOverview(_ sortValue: String, _ id: UUID) -> String {
+        Base64URL.encode(Array("\(sortValue)\n\(id.uuidString.lowercased())".utf8))
+    }
+
+    static func decodeOverview(_ text: String) -> OverviewCursor? {
+        guard let bytes = Base64URL.decode(text) else { return nil }
+        let parts = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        guard parts.count == 2, let id = UUID(uuidString: String(parts[1])) else { return nil }
+        return OverviewCursor(sortValue: String(parts[0]), id: id)
+    }
+}
+
+/// Keyset cursors of the console's pages.
+enum Cursor {}

@@ -1,0 +1,65 @@
+import CreditDeskCore
+import CreditDeskDB
+import CreditDeskStore
+import Foundation
+import HummingbirdBcrypt
+
+/// Passwords and console sign-in. bcrypt (cost `bcryptCost`) runs outside any transaction, so
+/// a slow hash never holds a connection or a lock.
+package enum ConsoleOperations {
+    /// bcrypt's work factor: about a quarter of a second a hash on this class of machine.
+    package static let bcryptCost: UInt8 = 12
+    /// A hash of a random password, verified against when a login is unknown, so that an
+    /// unknown login takes as long to refuse as a wrong password.
+    static let decoyHash = Bcrypt.hash(UUID().uuidString, cost: bcryptCost)
+
+    /// Sets a user's password, signing it in with its email. The user itself may; so may an
+    /// admin who manages users on the user's account (only an operator for an operator). Ends
+    /// the user's console sessions.
+    package static func setPassword(
+        pool: DatabasePool, _ principal: Principal, userID: UUID, password: String
+    ) async throws {
+        let password = try Validate.password(password)
+        let hash = Bcrypt.hash(password, cost: bcryptCost)
+        try await pool.withRetryingTransaction { connection in
+            guard let user = try UserStore.findUser(connection, id: userID) else { throw DomainError.notFound("user") }
+            if user.id != principal.userID {
+                _ = try Operations.account(connection, principal, user.accountID, for: .manageUsers)
+                if user.role == .operator, principal.role != .operator {
+                    throw DomainError(.forbidden, "only an operator may set an operator's password")
+                }
+            }
+            guard let email = user.email else {
+                throw DomainError.invalid("password", "the user needs an email address to sign in with")
+            }
+            try ConsoleStore.setPassword(connection, userID: user.id, login: email.lowercased(), hash: hash)
+            try ConsoleStore.endSessions(connection, userID: user.id)
+        }
+    }
+
+    /// Signs in with a login (email) and password from `address`: a new session's token and
+    /// CSRF token. Refused alike for an unknown login and a wrong password; throttled per login
+    /// and per address.
+    package static func signIn(
+        pool: DatabasePool, login: String, password: String, address: String
+    ) async throws -> (token: String, csrf: String) {
+        let login = login.trimmingCharacters(in: .whitespaces).lowercased()
+        let subjects = ["login:\(login)", "address:\(address)"]
+        let stored = try await pool.withTransaction { connection in
+            let byLogin = try ConsoleStore.recentFailures(connection, subject: subjects[0])
+            let byAddress = try ConsoleStore.recentFailures(connection, subject: subjects[1])
+            if byLogin >= Limits.maxSignInFailuresPerLogin || byAddress >= Limits.maxSignInFailuresPerAddress {
+                throw DomainError(
+                    .tooManyAttempts,
+                    "too many failed sign-ins; wait \(Limits.signInWindowSeconds / 60) minutes and try again")
+            }
+            return try ConsoleStore.password(connection, login: login)
+        }
+        let matches = password.utf8.count <= Limits.maxPasswordBytes && Bcrypt.verify(password, hash: stored?.hash ?? decoyHash)
+        guard let stored, matches else {
+            try await pool.withTransaction { try ConsoleStore.recordFailure($0, subjects: subjects) }
+            throw DomainError(.unauthorized, "the email or the password is wrong")
+        }
+        return try await pool.withTransaction { try ConsoleStore.createSession($0, userID: stored.userID) }
+    }
+}
