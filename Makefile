@@ -1,23 +1,29 @@
 # CreditDesk — the two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
-APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config jq uuid-runtime bc curl kannel kannel-extras python3-venv
+APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-openssl-dev pkg-config jq uuid-runtime bc curl kannel kannel-extras python3-venv chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/creditdesk
 
-.PHONY: run test deps build release migrate clean bench bench-export chaos contract example docs
+.PHONY: run test deps build release migrate clean bench bench-export chaos contract console example docs
 
 ## run: install missing system packages, build, serve on an embedded PostgreSQL (Ctrl-C stops both)
 run: deps build
 	$(BIN) serve
 
 ## test: install missing system packages, build, run every test against a throwaway PostgreSQL,
-## then the contract test (schemathesis against a running daemon, from a venv it creates), then
-## the library example as a separate package
+## then the contract test (schemathesis against a running daemon, from a venv it creates), the
+## console in a real Chromium (selenium, from a venv it creates), and the library example as a
+## separate package
 test: deps
 	swift build --build-tests
 	swift test --skip-build
 	bash contract/run.sh
+	bash console/run.sh
 	bash Examples/EmbeddedLedger/check.sh
+
+## console: the console's browser test alone (Chromium through selenium), screenshots in .build/console-screens
+console: deps build
+	bash console/run.sh
 
 ## example: build and run Examples/EmbeddedLedger (CreditDesk as a library) on a throwaway cluster
 example: deps

@@ -25,7 +25,7 @@ extension ConsoleController {
         }
         let data: [String: Any] = [
             "accountName": account.name, "smsUsed": formatted(usage.smsUsed), "mmsUsed": formatted(usage.mmsUsed),
-            "balances": balances.map(Self.balanceData), "showsClients": account.kind == .reseller,
+            "balances": Self.smsFirst(balances).map(Self.balanceData), "showsClients": account.kind == .reseller,
             "clients": formatted(usage.clients), "low": low.map(Self.rowData), "hasLow": !low.isEmpty, "lowThreshold": formatted(Self.lowThreshold),
         ]
         return try pages.page("dashboard", session, title: "Dashboard", flash: Flash(request), data)
@@ -89,10 +89,14 @@ extension ConsoleController {
         }
         let data: [String: Any] = [
             "id": account.id.uuidString.lowercased(), "name": account.name, "suspended": account.effectivelySuspended,
-            "balances": balances.map(Self.balanceData), "canManage": canManage, "features": features,
+            "balances": Self.smsFirst(balances).map(Self.balanceData), "canManage": canManage, "features": features,
             "formKey": UUID().uuidString.lowercased(),
         ]
         return try pages.page("client", session, title: account.name, flash: Flash(request), data)
+    }
+
+    static func smsFirst(_ balances: [Balance]) -> [Balance] {
+        balances.sorted { ($0.unit == .sms ? 0 : 1) < ($1.unit == .sms ? 0 : 1) }
     }
 
     static func balanceData(_ balance: Balance) -> [String: Any] {

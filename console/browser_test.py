@@ -1,0 +1,146 @@
+"""The console in a real Chromium, as people click it. Every step asserts what the page shows;
+the first failure stops the run with its message (and a screenshot in SCREENS)."""
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+BASE = os.environ["BASE"]
+SCREENS = os.environ["SCREENS"]
+PASSWORD = os.environ["PASSWORD"]
+CLIENT = os.environ["CLIENT"]
+RIVAL_CLIENT = os.environ["RIVAL_CLIENT"]
+GATEWAY, GATEWAY_TOKEN = os.environ["GATEWAY"], os.environ["GATEWAY_TOKEN"]
+
+
+def browser():
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,900"):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def shoot(driver, name):
+    """The page at 1440 and at 375 px wide."""
+    for width, height in ((1440, 900), (375, 800)):
+        driver.set_window_size(width, height)
+        driver.save_screenshot(f"{SCREENS}/{name}-{width}.png")
+    driver.set_window_size(1440, 900)
+
+
+def expect(condition, message, driver=None):
+    if not condition:
+        if driver is not None:
+            driver.save_screenshot(f"{SCREENS}/FAILED.png")
+        sys.exit(f"console: FAILED: {message}")
+    print(f"ok  {message}")
+
+
+def sign_in(driver, email, password=PASSWORD):
+    driver.delete_all_cookies()
+    driver.get(f"{BASE}/console")
+    driver.find_element(By.NAME, "email").send_keys(email)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+
+def clients_row(driver, name):
+    driver.get(f"{BASE}/console/clients")
+    for row in driver.find_elements(By.CSS_SELECTOR, "table.clients tbody tr"):
+        cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        if cells and cells[0] == name:
+            return cells
+    return None
+
+
+def reseller_admin(driver):
+    driver.get(f"{BASE}/console")
+    expect(driver.current_url.endswith("/console/sign-in"), "a signed-out visitor is sent to sign in", driver)
+    shoot(driver, "sign-in")
+    sign_in(driver, "rita@acme.example")
+    expect("SMS used this month" in driver.page_source, "the reseller admin signs in to the dashboard", driver)
+    shoot(driver, "dashboard")
+    row = clients_row(driver, "Harbour Dental")
+    expect(row is not None and row[1] == "2,500" and row[3] == "0", "Clients lists Harbour Dental: 2,500 SMS, 0 MMS", driver)
+    shoot(driver, "clients")
+
+    driver.find_element(By.LINK_TEXT, "Harbour Dental").click()
+    expect("Add or remove credits" in driver.page_source, "the client's page offers Add/Remove Credits", driver)
+    mms = driver.find_element(By.CSS_SELECTOR, "input[name=feature][value=mms]")
+    mms.click()
+    mms.find_element(By.XPATH, "ancestor::form").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    expect("Permissions saved: Enable MMS" in driver.page_source, "Settings → Permissions → Enable MMS → Save", driver)
+
+    driver.find_element(By.CSS_SELECTOR, "select[name=unit] option[value=mms]").click()
+    driver.find_element(By.NAME, "amount").send_keys("7")
+    driver.find_element(By.NAME, "reason").send_keys("first MMS credits")
+    # A double click: the same form, with its one-time key, sent twice before any answer.
+    driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const form = document.querySelector('button[value=add]').form;
+        const send = () => { const data = new URLSearchParams(new FormData(form)); data.append('direction', 'add');
+            return fetch(form.action, {method: 'POST', body: data, redirect: 'manual', credentials: 'same-origin'}); };
+        Promise.all([send(), send()]).then(() => done(), () => done());
+    """)
+    driver.get(f"{BASE}/console/clients/{CLIENT}")
+    expect("Added 7 MMS credits" in driver.page_source, "Add Credits: 7 MMS, with a reason", driver)
+    shoot(driver, "client")
+    row = clients_row(driver, "Harbour Dental")
+    expect(row is not None and row[3] == "7", "the MMS Credits column shows 7: the doubled submission applied once", driver)
+
+    inbound = f"{BASE}/v1/callbacks/twilio/{GATEWAY}/inbound?token={GATEWAY_TOKEN}"
+    form = "MessageSid=MM1&From=%2B64217770000&To=%2B6421000000&Body=photo&NumMedia=1&MediaUrl0=https%3A%2F%2Fexample.com%2Fa.jpg"
+    urllib.request.urlopen(urllib.request.Request(inbound, data=form.encode(), method="POST")).read()
+    driver.get(f"{BASE}/console")
+    counter = driver.find_element(By.XPATH, "//span[text()='MMS used this month']/following-sibling::span").text
+    expect(counter == "1", "the MMS-used counter shows the MMS the client received", driver)
+
+    cookie = driver.get_cookie("creditdesk_session")["value"]
+    forged = urllib.request.Request(
+        f"{BASE}/console/clients/{CLIENT}/credits", method="POST",
+        data=b"form_key=0c8f8f6e-7d8e-4f39-9a51-3f7f2c4b1a11&unit=sms&amount=5&reason=x&direction=add",
+        headers={"Cookie": f"creditdesk_session={cookie}", "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        urllib.request.urlopen(forged)
+        status = 200
+    except urllib.error.HTTPError as error:
+        status = error.code
+    expect(status == 403, "a POST without the CSRF token is refused (403)")
+    driver.get(f"{BASE}/console/clients/{RIVAL_CLIENT}")
+    expect("Not found" in driver.page_source, "another tenant's client URL shows the 404 page", driver)
+    shoot(driver, "not-found")
+    driver.find_element(By.CSS_SELECTOR, "form.signout button").click()
+    expect(driver.current_url.endswith("/console/sign-in"), "Sign out", driver)
+
+
+def client_user(driver):
+    sign_in(driver, "desk@harbour.example")
+    text = driver.page_source
+    expect("Harbour Dental" in text and "SMS available" in text, "the client user sees its balances", driver)
+    expect("/console/clients" not in text, "a client user is offered no Clients page", driver)
+    shoot(driver, "client-dashboard")
+
+
+def throttling(driver):
+    for _ in range(5):
+        sign_in(driver, "rita@acme.example", "wrong password")
+    expect("the email or the password is wrong" in driver.page_source, "a wrong password is refused in words", driver)
+    sign_in(driver, "rita@acme.example")
+    expect("too many failed sign-ins" in driver.page_source, "after 5 failures sign-in is throttled", driver)
+
+
+driver = browser()
+try:
+    reseller_admin(driver)
+    client_user(driver)
+    throttling(driver)
+finally:
+    driver.quit()
+print("console: every flow passed in Chromium")
