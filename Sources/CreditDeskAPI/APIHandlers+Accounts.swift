@@ -114,6 +114,21 @@ extension APIHandlers {
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(key)))
     }
 
+    func setPassword(_ input: Endpoints.SetPassword.Input) async throws -> Endpoints.SetPassword.Output {
+        let id = input.path.id.uuid
+        let body = switch input.body { case .json(let body): body }
+        // Hashed before the transaction (bcrypt is slow); the password stays out of the
+        // idempotency fingerprint, which is stored.
+        let hash = try ConsoleOperations.hashPassword(body.password)
+        let (answer, replayed) = try await access.mutate(
+            Components.Schemas.PasswordSet.self, input: Optional<String>.none, fingerprint: Array("password".utf8)
+        ) { connection, principal, _ in
+            let login = try ConsoleOperations.storePassword(connection, principal, userID: id, hash: hash)
+            return Components.Schemas.PasswordSet(userId: id.objectID, login: login)
+        }
+        return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(answer)))
+    }
+
     func listKeys(_ input: Endpoints.ListKeys.Input) async throws -> Endpoints.ListKeys.Output {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in

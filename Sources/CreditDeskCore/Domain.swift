@@ -126,9 +126,10 @@ package enum Limits {
     package static let signInWindowSeconds = 15 * 60
     package static let maxSignInFailuresPerLogin: Int64 = 5
     package static let maxSignInFailuresPerAddress: Int64 = 20
-    /// Passwords: at least this long (NIST SP 800-63B), at most bcrypt's 72 bytes.
+    /// Passwords: at least this long (NIST SP 800-63B), and at most this long (bcrypt sees
+    /// their SHA-256, so any length fits its 72 bytes).
     package static let minPasswordLength = 10
-    package static let maxPasswordBytes = 72
+    package static let maxPasswordLength = 256
 }
 
 /// Effective features: an account has a feature only if it and every ancestor have it on.

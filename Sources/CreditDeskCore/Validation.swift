@@ -67,13 +67,14 @@ package enum Validate {
         return value
     }
 
-    /// A new password: long enough to resist guessing, short enough for bcrypt (72 bytes).
+    /// A new password: long enough to resist guessing. Counted in code points, as the contract
+    /// counts.
     package static func password(_ value: String) throws(DomainError) -> String {
-        guard value.count >= Limits.minPasswordLength else {
+        guard value.unicodeScalars.count >= Limits.minPasswordLength else {
             throw .invalid("password", "must be at least \(Limits.minPasswordLength) characters")
         }
-        guard value.utf8.count <= Limits.maxPasswordBytes else {
-            throw .invalid("password", "must be at most \(Limits.maxPasswordBytes) bytes")
+        guard value.unicodeScalars.count <= Limits.maxPasswordLength else {
+            throw .invalid("password", "must be at most \(Limits.maxPasswordLength) characters")
         }
         guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalid("password", "must not contain control characters")

@@ -13,28 +13,45 @@ package enum ConsoleOperations {
     /// unknown login takes as long to refuse as a wrong password.
     static let decoyHash = Bcrypt.hash(UUID().uuidString, cost: bcryptCost)
 
-    /// Sets a user's password, signing it in with its email. The user itself may; so may an
-    /// admin who manages users on the user's account (only an operator for an operator). Ends
-    /// the user's console sessions.
+    /// What bcrypt is given: the password's SHA-256 in base64url (43 characters), so a
+    /// password of any length counts whole (bcrypt reads 72 bytes at most) and holds no NUL.
+    static func bcryptInput(_ password: String) -> String { Base64URL.encode(Digest.sha256(Array(password.utf8))) }
+
+    /// Sets a user's password, signing it in with its email (see `storePassword`).
     package static func setPassword(
         pool: DatabasePool, _ principal: Principal, userID: UUID, password: String
     ) async throws {
-        let password = try Validate.password(password)
-        let hash = Bcrypt.hash(password, cost: bcryptCost)
-        try await pool.withRetryingTransaction { connection in
-            guard let user = try UserStore.findUser(connection, id: userID) else { throw DomainError.notFound("user") }
-            if user.id != principal.userID {
-                _ = try Operations.account(connection, principal, user.accountID, for: .manageUsers)
-                if user.role == .operator, principal.role != .operator {
-                    throw DomainError(.forbidden, "only an operator may set an operator's password")
-                }
+        let hash = try hashPassword(password)
+        _ = try await pool.withRetryingTransaction { try storePassword($0, principal, userID: userID, hash: hash) }
+    }
+
+    /// A new password's bcrypt hash, after validation. Slow by design: call it outside any
+    /// transaction.
+    package static func hashPassword(_ password: String) throws -> String {
+        Bcrypt.hash(bcryptInput(try Validate.password(password)), cost: bcryptCost)
+    }
+
+    /// Stores a password hash for the user, who signs in with its email. The user itself may;
+    /// so may an admin who manages users on the user's account (only an operator for an
+    /// operator). Ends the user's console sessions. Answers the login.
+    package static func storePassword(
+        _ connection: PostgresConnection, _ principal: Principal, userID: UUID, hash: String
+    ) throws -> String {
+        guard let user = try UserStore.findUser(connection, id: userID) else { throw DomainError.notFound("user") }
+        if user.id != principal.userID {
+            _ = try Operations.account(connection, principal, user.accountID, for: .manageUsers)
+            if user.role == .operator, principal.role != .operator {
+                throw DomainError(.forbidden, "only an operator may set an operator's password")
             }
-            guard let email = user.email else {
-                throw DomainError.invalid("password", "the user needs an email address to sign in with")
-            }
-            try ConsoleStore.setPassword(connection, userID: user.id, login: email.lowercased(), hash: hash)
-            try ConsoleStore.endSessions(connection, userID: user.id)
         }
+        guard let email = user.email else {
+            // A well-formed request the user's state does not allow: a conflict, not a bad value.
+            throw DomainError(.conflict, "the user needs an email address to sign in with", details: ["field": .string("email")])
+        }
+        let login = email.lowercased()
+        try ConsoleStore.setPassword(connection, userID: user.id, login: login, hash: hash)
+        try ConsoleStore.endSessions(connection, userID: user.id)
+        return login
     }
 
     /// Signs in with a login (email) and password from `address`: a new session's token and
@@ -55,7 +72,9 @@ package enum ConsoleOperations {
             }
             return try ConsoleStore.password(connection, login: login)
         }
-        let matches = password.utf8.count <= Limits.maxPasswordBytes && Bcrypt.verify(password, hash: stored?.hash ?? decoyHash)
+        let matches =
+            password.unicodeScalars.count <= Limits.maxPasswordLength
+            && Bcrypt.verify(bcryptInput(password), hash: stored?.hash ?? decoyHash)
         guard let stored, matches else {
             try await pool.withTransaction { try ConsoleStore.recordFailure($0, subjects: subjects) }
             throw DomainError(.unauthorized, "the email or the password is wrong")

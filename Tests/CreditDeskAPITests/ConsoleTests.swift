@@ -155,6 +155,33 @@ struct ConsoleTests {
         }
     }
 
+    @Test("PUT /v1/users/{id}/password: an admin above sets it, a colleague may not, and it is stored nowhere in clear")
+    func passwordThroughTheAPI() async throws {
+        try await withAPI { api, fixture, pool in
+            let user = try await pool.withTransaction { connection in
+                try UserStore.createUser(connection, account: fixture.client, name: "Desk", email: "Desk@Harbour.example", role: .user)
+            }
+            let secret = "a long enough secret"
+            func set(_ password: String, as actor: Fixture.Actor) async throws -> Endpoints.SetPassword.Output {
+                try await api.typed(fixture.keys[actor]).setPassword(
+                    path: .init(id: user.id.objectID), headers: .init(idempotencyKey: freshKey()),
+                    body: .json(.init(password: password)))
+            }
+            #expect(try await set(secret, as: .clientUser).forbidden.body.json.error.code == "forbidden")
+            #expect(try await set("short", as: .clientAdmin).badRequest.body.json.error.detail("field") == "password")
+            #expect(contractError(try await set(secret, as: .otherResellerAdmin))?.code == "not_found")
+            let done = try await set(secret, as: .clientAdmin).ok.body.json
+            #expect(done.login == "desk@harbour.example" && done.userId.uuid == user.id)
+            let browser = ConsoleBrowser(api.client)
+            #expect(try await browser.signIn("desk@harbour.example", secret).location == "/console")
+            let stored = try await pool.withConnection { connection in
+                try connection.execute("SELECT string_agg(request_hash || response_body, '') AS everything FROM idempotency_keys")
+                    .first?.decode(String?.self, "everything") ?? ""
+            }
+            #expect(!stored.contains(secret) && !stored.contains(Digest.sha256Hex(secret)))
+        }
+    }
+
     @Test("repeated failed sign-ins are throttled with a clear message, even with the right password")
     func throttling() async throws {
         try await withAPI { api, fixture, pool in
