@@ -37,6 +37,8 @@ package struct ConsoleController<Context: ConsoleRequestContext>: Sendable {
         router.post("/console/sign-out") { request, context in try await signOut(request, context) }
         router.get("/console") { request, _ in try await signedIn(request) { try await dashboard($0, $1) } }
         router.get("/console/clients") { request, _ in try await signedIn(request) { try await clients($0, $1) } }
+        router.get("/console/usage") { request, _ in try await signedIn(request) { try await usage($0, $1) } }
+        router.get("/console/usage/export") { request, _ in try await signedIn(request) { try await usageExport($0, $1) } }
         router.get("/console/clients/:id") { request, context in
             let id = context.parameters.get("id").flatMap(UUID.init(uuidString:))
             return try await signedIn(request) { try await client($0, $1, id: id) }

@@ -53,7 +53,7 @@ struct Pages: Sendable {
         context["user"] = [
             "name": session.userName, "role": session.principal.role.rawValue, "csrf": session.csrfToken,
             "canSeeClients": session.principal.accountKind != .client,
-            "onDashboard": template == "dashboard", "onClients": template == "clients" || template == "client",
+            "onDashboard": template == "dashboard", "onClients": template == "clients" || template == "client", "onUsage": template == "usage",
         ] as [String: Any]
         if let flash { context["flash"] = ["text": flash.text, "kind": flash.isError ? "error" : "ok"] }
         var response = try render(template, context, status: status)

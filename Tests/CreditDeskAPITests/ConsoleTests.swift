@@ -182,6 +182,36 @@ struct ConsoleTests {
         }
     }
 
+    @Test("Usage: billing staff see the period's totals and a chart, and download the CSV, which parses")
+    func usage() async throws {
+        try await withAPI { api, fixture, pool in
+            let billing = try await pool.withTransaction { connection in
+                try UserStore.createUser(connection, account: fixture.reseller, name: "Bea", email: "bea@acme.example", role: .billing)
+            }
+            let root = try await pool.withConnection { try UserStore.authenticate($0, secret: fixture.keys[.platformOperator]!)! }
+            try await ConsoleOperations.setPassword(pool: pool, root.principal, userID: billing.id, password: Self.password)
+            try await LedgerTests().fund(api, fixture, sms: 1_000, clientSMS: 300)
+            _ = try await api.typed(fixture.keys[.clientUser]).chargeCredits(
+                path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
+                body: .json(.init(unit: .sms, amount: 12))
+            ).created
+            let browser = ConsoleBrowser(api.client)
+            _ = try await browser.signIn("bea@acme.example", Self.password)
+            let page = try await browser.get("/console/usage?from=\(UsageTests.start)&to=\(UsageTests.today)&scope=descendants")
+            #expect(page.status == .ok && page.html.contains("<svg class=\"chart\""))
+            // The client's 300 granted and 12 received, in the SMS totals row.
+            #expect(page.html.contains("<td>SMS</td><td class=\"num\">0</td><td class=\"num\">300</td>"), "\(page.html)")
+            let csv = try await browser.get(
+                "/console/usage/export?from=\(UsageTests.start)&to=\(UsageTests.today)&scope=descendants&format=csv")
+            #expect(csv.status == .ok && csv.headers[.contentDisposition]?.hasPrefix("attachment") == true)
+            let records = CSV.parse(csv.html)
+            #expect(records.first == UsageExport.dailyColumns)
+            #expect(records.dropFirst().contains { $0[1] == "Dental" && $0[3] == "sms" })
+            let bad = try await browser.get("/console/usage?from=2026-02-01&to=2026-01-01")
+            #expect(bad.status == .ok && bad.html.contains("flash error"))
+        }
+    }
+
     @Test("repeated failed sign-ins are throttled with a clear message, even with the right password")
     func throttling() async throws {
         try await withAPI { api, fixture, pool in
