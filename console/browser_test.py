@@ -1,5 +1,7 @@
 """The console in a real Chromium, as people click it. Every step asserts what the page shows;
 the first failure stops the run with its message (and a screenshot in SCREENS)."""
+import csv
+import io
 import os
 import sys
 import urllib.error
@@ -102,7 +104,17 @@ def reseller_admin(driver):
     counter = driver.find_element(By.XPATH, "//span[text()='MMS used this month']/following-sibling::span").text
     expect(counter == "1", "the MMS-used counter shows the MMS the client received", driver)
 
+    driver.find_element(By.LINK_TEXT, "Usage").click()
+    expect(driver.find_elements(By.CSS_SELECTOR, "svg.chart"), "Usage shows the chart of daily consumption", driver)
+    shoot(driver, "usage")
     cookie = driver.get_cookie("creditdesk_session")["value"]
+    link = driver.find_element(By.LINK_TEXT, "Download CSV").get_attribute("href")
+    with urllib.request.urlopen(urllib.request.Request(link, headers={"Cookie": f"creditdesk_session={cookie}"})) as answer:
+        rows = list(csv.reader(io.StringIO(answer.read().decode())))
+    dental_mms = [row for row in rows[1:] if row[1] == "Harbour Dental" and row[3] == "mms"]
+    expect(rows[0][:4] == ["account_id", "account_name", "period_start", "unit"] and dental_mms
+           and sum(int(row[rows[0].index("received")]) for row in dental_mms) == 1,
+           "the usage CSV downloads and parses: Harbour Dental received 1 MMS")
     forged = urllib.request.Request(
         f"{BASE}/console/clients/{CLIENT}/credits", method="POST",
         data=b"form_key=0c8f8f6e-7d8e-4f39-9a51-3f7f2c4b1a11&unit=sms&amount=5&reason=x&direction=add",

@@ -58,7 +58,7 @@ public final class Desk: Sendable {
             settings: PoolSettings(connection: ConnectionSettings(url: url), size: max(1, connections)), logger: logger)
         if migrate {
             do {
-                try await mapping { try await Migrator.bundled().migrate(pool: pool, logger: logger) }
+                _ = try await mapping { try await Migrator.bundled().migrate(pool: pool, logger: logger) }
             } catch {
                 await pool.shutdown()
                 throw error

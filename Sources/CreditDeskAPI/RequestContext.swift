@@ -5,6 +5,7 @@ import CreditDeskStore
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Per-request state shared by middleware and routes.
 package struct AppRequestContext: RequestContext, ConsoleRequestContext {
@@ -15,15 +16,17 @@ package struct AppRequestContext: RequestContext, ConsoleRequestContext {
     package var auth: AuthenticatedKey?
     /// The request body, read whole by the logging middleware within its route's limit.
     package var body: ByteBuffer
-    /// The peer's IP address, for sign-in throttling ("unknown" in in-process tests).
-    package let remoteAddress: String
+    /// The peer, as the channel knows it; formatted only when asked (sign-in throttling).
+    let peer: SocketAddress?
+    /// The peer's IP address ("unknown" in in-process tests).
+    package var remoteAddress: String { peer?.ipAddress ?? "unknown" }
 
     package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
         self.auth = nil
         self.body = ByteBuffer()
-        self.remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        self.peer = source.channel.remoteAddress
     }
 
     /// Request bodies are small JSON documents; anything larger is refused with 413.
