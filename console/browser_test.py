@@ -11,7 +11,9 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 BASE = os.environ["BASE"]
 SCREENS = os.environ["SCREENS"]
@@ -45,6 +47,15 @@ def expect(condition, message, driver=None):
     print(f"ok  {message}")
 
 
+def shows(driver, text, seconds=10):
+    """Whether the page comes to show `text` (a click's navigation may still be under way)."""
+    try:
+        WebDriverWait(driver, seconds).until(lambda d: text in d.page_source)
+        return True
+    except TimeoutException:
+        return False
+
+
 def sign_in(driver, email, password=PASSWORD):
     driver.delete_all_cookies()
     driver.get(f"{BASE}/console")
@@ -67,18 +78,18 @@ def reseller_admin(driver):
     expect(driver.current_url.endswith("/console/sign-in"), "a signed-out visitor is sent to sign in", driver)
     shoot(driver, "sign-in")
     sign_in(driver, "rita@acme.example")
-    expect("SMS used this month" in driver.page_source, "the reseller admin signs in to the dashboard", driver)
+    expect(shows(driver, "SMS used this month"), "the reseller admin signs in to the dashboard", driver)
     shoot(driver, "dashboard")
     row = clients_row(driver, "Harbour Dental")
     expect(row is not None and row[1] == "2,500" and row[3] == "0", "Clients lists Harbour Dental: 2,500 SMS, 0 MMS", driver)
     shoot(driver, "clients")
 
     driver.find_element(By.LINK_TEXT, "Harbour Dental").click()
-    expect("Add or remove credits" in driver.page_source, "the client's page offers Add/Remove Credits", driver)
+    expect(shows(driver, "Add or remove credits"), "the client's page offers Add/Remove Credits", driver)
     mms = driver.find_element(By.CSS_SELECTOR, "input[name=feature][value=mms]")
     mms.click()
     mms.find_element(By.XPATH, "ancestor::form").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    expect("Permissions saved: Enable MMS" in driver.page_source, "Settings → Permissions → Enable MMS → Save", driver)
+    expect(shows(driver, "Permissions saved: Enable MMS"), "Settings → Permissions → Enable MMS → Save", driver)
 
     driver.find_element(By.CSS_SELECTOR, "select[name=unit] option[value=mms]").click()
     driver.find_element(By.NAME, "amount").send_keys("7")
@@ -92,7 +103,7 @@ def reseller_admin(driver):
         Promise.all([send(), send()]).then(() => done(), () => done());
     """)
     driver.get(f"{BASE}/console/clients/{CLIENT}")
-    expect("Added 7 MMS credits" in driver.page_source, "Add Credits: 7 MMS, with a reason", driver)
+    expect(shows(driver, "Added 7 MMS credits"), "Add Credits: 7 MMS, with a reason", driver)
     shoot(driver, "client")
     row = clients_row(driver, "Harbour Dental")
     expect(row is not None and row[3] == "7", "the MMS Credits column shows 7: the doubled submission applied once", driver)
@@ -105,7 +116,7 @@ def reseller_admin(driver):
     expect(counter == "1", "the MMS-used counter shows the MMS the client received", driver)
 
     driver.find_element(By.LINK_TEXT, "Usage").click()
-    expect(driver.find_elements(By.CSS_SELECTOR, "svg.chart"), "Usage shows the chart of daily consumption", driver)
+    expect(shows(driver, "<svg class=\"chart\""), "Usage shows the chart of daily consumption", driver)
     shoot(driver, "usage")
     cookie = driver.get_cookie("creditdesk_session")["value"]
     link = driver.find_element(By.LINK_TEXT, "Download CSV").get_attribute("href")
@@ -126,16 +137,17 @@ def reseller_admin(driver):
         status = error.code
     expect(status == 403, "a POST without the CSRF token is refused (403)")
     driver.get(f"{BASE}/console/clients/{RIVAL_CLIENT}")
-    expect("Not found" in driver.page_source, "another tenant's client URL shows the 404 page", driver)
+    expect(shows(driver, "Not found"), "another tenant's client URL shows the 404 page", driver)
     shoot(driver, "not-found")
     driver.find_element(By.CSS_SELECTOR, "form.signout button").click()
-    expect(driver.current_url.endswith("/console/sign-in"), "Sign out", driver)
+    expect(shows(driver, "Sign in</h1>"), "Sign out", driver)
 
 
 def client_user(driver):
     sign_in(driver, "desk@harbour.example")
+    expect(shows(driver, "SMS available"), "the client user sees its balances", driver)
     text = driver.page_source
-    expect("Harbour Dental" in text and "SMS available" in text, "the client user sees its balances", driver)
+    expect("Harbour Dental" in text, "the client user's dashboard is its account's", driver)
     expect("/console/clients" not in text, "a client user is offered no Clients page", driver)
     shoot(driver, "client-dashboard")
 
@@ -143,9 +155,9 @@ def client_user(driver):
 def throttling(driver):
     for _ in range(5):
         sign_in(driver, "rita@acme.example", "wrong password")
-    expect("the email or the password is wrong" in driver.page_source, "a wrong password is refused in words", driver)
+    expect(shows(driver, "the email or the password is wrong"), "a wrong password is refused in words", driver)
     sign_in(driver, "rita@acme.example")
-    expect("too many failed sign-ins" in driver.page_source, "after 5 failures sign-in is throttled", driver)
+    expect(shows(driver, "too many failed sign-ins"), "after 5 failures sign-in is throttled", driver)
 
 
 driver = browser()
