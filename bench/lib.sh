@@ -40,3 +40,25 @@ as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$
 stop_cluster() {
   [ -f "$1/pgdata/postmaster.pid" ] && as_pg_owner "$PG_CTL" stop -D "$1/pgdata" -m fast -w > /dev/null 2>&1 || true
 }
+
+# python_venv VENV REQUIREMENTS MODULE: a venv with the requirements, made once (again if
+# MODULE does not import).
+python_venv() {
+  if [ ! -x "$1/bin/python" ] || ! "$1/bin/python" -c "import $3" 2>/dev/null; then
+    python3 -m venv "$1"
+    "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2"
+  fi
+}
+
+# serve_fresh BIN DATA LOG: a daemon on a new embedded cluster in DATA, stopped (with the
+# cluster) when the script exits; ready and bootstrapped (sets PORT, BASE, KEY, PLATFORM).
+serve_fresh() {
+  fresh_run "$2" "$3"
+  DAEMON=""
+  SERVE_DATA=$2
+  trap 'if [ -n "$DAEMON" ]; then kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; fi; stop_cluster "$SERVE_DATA"' EXIT
+  "$1" serve --data-dir "$2" --port "$PORT" --log-level warning >> "$3" 2>&1 &
+  DAEMON=$!
+  wait_ready "$BASE" "$3"
+  bootstrap "$1" "$2"
+}

@@ -10,21 +10,8 @@ BIN=.build/debug/creditdesk
 VENV=$(realpath -m "${CONSOLE_VENV:-.venv-console}")
 DATA=.bench/console-data
 LOG=.bench/console-server.log
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import selenium" 2>/dev/null; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r console/requirements.txt
-fi
-fresh_run "$DATA" "$LOG"
-DAEMON=""
-cleanup() {
-  [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null || true
-  stop_cluster "$DATA"
-}
-trap cleanup EXIT
-"$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning >> "$LOG" 2>&1 &
-DAEMON=$!
-wait_ready "$BASE" "$LOG"
-bootstrap "$BIN" "$DATA"
+python_venv "$VENV" console/requirements.txt selenium
+serve_fresh "$BIN" "$DATA" "$LOG"
 
 # The fixture: a reseller with MMS to give, its admin, a client and its user, another
 # reseller's client, and a Twilio connection on the client for an inbound MMS.

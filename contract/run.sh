@@ -11,21 +11,8 @@ BIN=.build/debug/creditdesk
 VENV=$(realpath -m "${CONTRACT_VENV:-.venv-contract}")
 DATA=.bench/contract-data
 LOG=.bench/contract-server.log
-if [ ! -x "$VENV/bin/schemathesis" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r contract/requirements.txt
-fi
-fresh_run "$DATA" "$LOG"
-DAEMON=""
-cleanup() {
-  [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null || true
-  stop_cluster "$DATA"
-}
-trap cleanup EXIT
-"$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning >> "$LOG" 2>&1 &
-DAEMON=$!
-wait_ready "$BASE" "$LOG"
-bootstrap "$BIN" "$DATA"
+python_venv "$VENV" contract/requirements.txt schemathesis
+serve_fresh "$BIN" "$DATA" "$LOG"
 source contract/fixture.sh
 # The configuration with the fixture's ids filled in.
 python3 -c 'import os, sys; sys.stdout.write(os.path.expandvars(open("contract/schemathesis.toml").read()))' \
