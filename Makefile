@@ -60,11 +60,13 @@ bench-export: deps
 	swift build -c release --product creditdesk
 	bash bench/export.sh
 
-## bench: pgbench vs API credit adjustments, balance reads, bulk reservations, daemon RSS (prints a table)
+## bench: pgbench vs API credit adjustments, balance reads, bulk reservations, daemon RSS; the
+## console's Clients page over 10,000 clients next to /healthz (prints tables)
 bench: deps
 	swift build -c release --product creditdesk
 	swift build -c release --product creditdesk-bench
 	bash bench/credit.sh
+	bash bench/console.sh
 
 ## chaos: SIGKILL the daemon and restart PostgreSQL under retrying clients; every acknowledged operation exactly once
 chaos: deps build
