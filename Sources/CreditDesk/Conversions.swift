@@ -6,25 +6,18 @@ import Foundation
 // The library's values from the services' records. The library's enums spell the same
 // cases as the core's (a test checks each pair), so converting by raw value cannot fail.
 
-extension RawRepresentable where RawValue == String {
-    func converted<T: RawRepresentable>(_: T.Type = T.self) -> T where T.RawValue == String {
-        guard let value = T(rawValue: rawValue) else { preconditionFailure("\(T.self) has no case \(rawValue)") }
-        return value
-    }
-}
-
 extension Account {
     init(_ record: AccountRecord) {
         self.init(
-            id: record.id, parentID: record.parentID, kind: record.kind.converted(), name: record.name,
-            suspended: record.effectivelySuspended, features: Set(record.ownFeatures.map { $0.converted() }),
-            effectiveFeatures: Set(record.effectiveFeatures.map { $0.converted() }), createdAt: record.createdAt)
+            id: record.id, parentID: record.parentID, kind: record.kind.sameCase(), name: record.name,
+            suspended: record.effectivelySuspended, features: Set(record.ownFeatures.map { $0.sameCase() }),
+            effectiveFeatures: Set(record.effectiveFeatures.map { $0.sameCase() }), createdAt: record.createdAt)
     }
 }
 
 extension User {
     init(_ record: UserRecord) {
-        self.init(id: record.id, accountID: record.accountID, name: record.name, email: record.email, role: record.role.converted())
+        self.init(id: record.id, accountID: record.accountID, name: record.name, email: record.email, role: record.role.sameCase())
     }
 }
 
@@ -37,7 +30,7 @@ extension APIKey {
 extension Balance {
     init(_ balance: CreditDeskStore.Balance) {
         self.init(
-            unit: balance.unit.converted(), posted: balance.posted, reserved: balance.reserved,
+            unit: balance.unit.sameCase(), posted: balance.posted, reserved: balance.reserved,
             available: balance.available, creditLimit: balance.creditLimit)
     }
 }
@@ -45,7 +38,7 @@ extension Balance {
 extension Entry {
     init(_ record: EntryRecord) {
         self.init(
-            id: record.id, kind: record.kind.converted(), unit: record.unit.converted(), amount: record.amount,
+            id: record.id, kind: record.kind.sameCase(), unit: record.unit.sameCase(), amount: record.amount,
             debitAccountID: record.debitAccountID, creditAccountID: record.creditAccountID, reason: record.reason,
             createdAt: record.createdAt)
     }
@@ -71,8 +64,8 @@ extension Sale {
 extension Reservation {
     init(_ record: ReservationRecord) {
         self.init(
-            id: record.id, accountID: record.accountID, unit: record.unit.converted(), amount: record.amount,
-            status: record.status.converted(), postedAmount: record.postedAmount, reference: record.reference)
+            id: record.id, accountID: record.accountID, unit: record.unit.sameCase(), amount: record.amount,
+            status: record.status.sameCase(), postedAmount: record.postedAmount, reference: record.reference)
     }
 }
 
@@ -81,14 +74,14 @@ extension Message {
         self.init(
             id: record.id, accountID: record.accountID, inbound: record.direction == .inbound, from: record.sender,
             to: record.recipient, text: record.body, segments: record.segments, credits: record.credits,
-            status: record.status.converted(), failureReason: record.failureReason)
+            status: record.status.sameCase(), failureReason: record.failureReason)
     }
 }
 
 extension UsageRow {
     init(_ row: CreditDeskStore.UsageRow) {
         self.init(
-            accountID: row.accountID, accountName: row.accountName, periodStart: row.bucket, unit: row.unit.converted(),
+            accountID: row.accountID, accountName: row.accountName, periodStart: row.bucket, unit: row.unit.sameCase(),
             opening: row.opening, granted: row.flows.granted, sold: row.flows.sold, refunded: row.flows.refunded,
             consumed: row.flows.consumed, sent: row.flows.sent, received: row.flows.received,
             expired: row.flows.expired, removed: row.flows.removed, transferredOut: row.flows.transferredOut,

@@ -49,7 +49,7 @@ extension Session {
         return try await mutate(
             "adjust", Input(accountID: accountID, unit: unit, delta: delta, reason: reason), key: idempotencyKey
         ) {
-            Entry(try Operations.adjust($0, $1, $2, accountID: accountID, unit: unit.converted(), delta: delta, reason: reason))
+            Entry(try Operations.adjust($0, $1, $2, accountID: accountID, unit: unit.sameCase(), delta: delta, reason: reason))
         }
     }
 
@@ -63,7 +63,7 @@ extension Session {
         return try await mutate("transfer", input, key: idempotencyKey) {
             Entry(
                 try Operations.transfer(
-                    $0, $1, $2, fromID: sourceID, toID: destinationID, unit: unit.converted(), amount: amount, reason: reason))
+                    $0, $1, $2, fromID: sourceID, toID: destinationID, unit: unit.sameCase(), amount: amount, reason: reason))
         }
     }
 
@@ -75,7 +75,7 @@ extension Session {
         return try await mutate(
             "charge", Input(accountID: accountID, unit: unit, amount: amount, reason: reason), key: idempotencyKey
         ) {
-            Entry(try Operations.charge($0, $1, $2, accountID: accountID, unit: unit.converted(), amount: amount, reason: reason))
+            Entry(try Operations.charge($0, $1, $2, accountID: accountID, unit: unit.sameCase(), amount: amount, reason: reason))
         }
     }
 
@@ -89,7 +89,7 @@ extension Session {
         return try await mutate("reserve", input, key: idempotencyKey) {
             Reservation(
                 try Operations.reserve(
-                    $0, $1, $2, accountID: accountID, unit: unit.converted(), amount: amount, reference: reference))
+                    $0, $1, $2, accountID: accountID, unit: unit.sameCase(), amount: amount, reference: reference))
         }
     }
 

@@ -41,8 +41,8 @@ extension Session {
         let period = try await Desk.mapping { try UsagePeriod(from: from, to: to, timeZone: timeZone) }
         return try await read { connection, principal in
             let report = try Operations.usageReport(
-                connection, principal, accountID: accountID, scope: scope.converted(), period: period,
-                grouping: grouping.converted())
+                connection, principal, accountID: accountID, scope: scope.sameCase(), period: period,
+                grouping: grouping.sameCase())
             return UsageReport(rows: report.rows.map(UsageRow.init), totals: report.totals.map(UsageRow.init))
         }
     }
@@ -58,7 +58,7 @@ extension Session {
         _ = try await account(accountID)
         let period = try await Desk.mapping { try UsagePeriod(from: from, to: to, timeZone: timeZone) }
         let export = UsageExport(
-            root: accountID, scope: scope.converted(), period: period, grouping: grouping.converted(),
+            root: accountID, scope: scope.sameCase(), period: period, grouping: grouping.sameCase(),
             detail: entries ? .entries : .daily, format: jsonLines ? .jsonl : .csv)
         return try await Desk.mapping { try await export.run(pool: desk.pool) { text, rows in try await write(text, rows) } }
     }

@@ -20,7 +20,7 @@ public struct Session: Sendable {
     /// The user's account.
     public var accountID: UUID { principal.accountID }
     /// The user's role.
-    public var role: Role { principal.role.converted() }
+    public var role: Role { principal.role.sameCase() }
 
     /// A read in one consistent snapshot.
     func read<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection, Principal) throws -> T) async throws -> T {
@@ -98,7 +98,7 @@ extension Session {
     ) async throws -> Account {
         struct Input: Encodable { let parentID: UUID, kind: AccountKind, name: String }
         return try await mutate("createAccount", Input(parentID: parentID, kind: kind, name: name), key: idempotencyKey) { connection, principal, _ in
-            Account(try Operations.createAccount(connection, principal, parentID: parentID, kind: kind.converted(), name: name))
+            Account(try Operations.createAccount(connection, principal, parentID: parentID, kind: kind.sameCase(), name: name))
         }
     }
 
@@ -115,7 +115,7 @@ extension Session {
     public func setFeatures(
         _ changes: [Feature: Bool], on accountID: UUID, idempotencyKey: String? = nil
     ) async throws -> Account {
-        let core = Dictionary(uniqueKeysWithValues: changes.map { ($0.key.converted(CreditDeskCore.Feature.self), $0.value) })
+        let core = Dictionary(uniqueKeysWithValues: changes.map { ($0.key.sameCase(CreditDeskCore.Feature.self), $0.value) })
         let input = changes.map { "\($0.key.rawValue)=\($0.value)" }.sorted()
         return try await mutate("setFeatures \(accountID)", input, key: idempotencyKey) { connection, principal, _ in
             Account(try Operations.setFeatures(connection, principal, id: accountID, changes: core))
@@ -129,7 +129,7 @@ extension Session {
         struct Input: Encodable { let accountID: UUID, name: String, email: String?, role: Role }
         let input = Input(accountID: accountID, name: name, email: email, role: role)
         return try await mutate("createUser", input, key: idempotencyKey) { connection, principal, _ in
-            User(try Operations.createUser(connection, principal, accountID: accountID, name: name, email: email, role: role.converted()))
+            User(try Operations.createUser(connection, principal, accountID: accountID, name: name, email: email, role: role.sameCase()))
         }
     }
 

@@ -49,8 +49,8 @@ extension APIHandlers {
             let report = try Operations.usageReport(
                 connection, principal, accountID: id, scope: scope, period: period, grouping: grouping)
             return Components.Schemas.UsageReport(
-                accountId: id.objectID, from: period.from, to: period.to, tz: period.timeZone, group: grouping.onWire(),
-                scope: scope.onWire(), rows: report.rows.map(Components.Schemas.UsageRow.init),
+                accountId: id.objectID, from: period.from, to: period.to, tz: period.timeZone, group: grouping.sameCase(),
+                scope: scope.sameCase(), rows: report.rows.map(Components.Schemas.UsageRow.init),
                 totals: report.totals.map(Components.Schemas.UsageRow.init),
                 revenue: report.revenue.map { .init(currency: $0.currency, sales: $0.sales, amountMinor: $0.amountMinor) })
         })))

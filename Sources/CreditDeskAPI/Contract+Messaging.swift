@@ -13,7 +13,7 @@ extension Components.Schemas.Gateway {
         let base = "\(settings.publicBaseURL)/v1/callbacks/\(gateway.provider.rawValue)/\(gateway.id.lower)"
         self.init(
             id: gateway.id.objectID, accountId: gateway.accountID.objectID, userId: gateway.userID?.objectID,
-            provider: gateway.provider.onWire(), name: gateway.name, baseUrl: gateway.baseURL, username: gateway.username,
+            provider: gateway.provider.sameCase(), name: gateway.name, baseUrl: gateway.baseURL, username: gateway.username,
             sender: gateway.sender, homePrefix: gateway.homePrefix, createdAt: gateway.createdAt,
             callbackToken: callbackToken, inboundUrl: gateway.provider == .kannel ? "\(base)/mo" : "\(base)/inbound")
     }
@@ -33,9 +33,9 @@ extension Components.Schemas.Message {
     init(_ message: MessageRecord) {
         self.init(
             id: message.id.objectID, accountId: message.accountID.objectID, userId: message.userID?.objectID,
-            gatewayId: message.connectionID?.objectID, direction: message.direction.onWire(), unit: message.unit.onWire(),
+            gatewayId: message.connectionID?.objectID, direction: message.direction.sameCase(), unit: message.unit.sameCase(),
             from: message.sender, to: message.recipient, text: message.body, mediaUrls: message.mediaURLs,
-            segments: message.segments, credits: message.credits, status: message.status.onWire(),
+            segments: message.segments, credits: message.credits, status: message.status.sameCase(),
             failureReason: message.failureReason, reservationId: message.reservationID?.objectID, sendAt: message.sendAt,
             sentAt: message.sentAt, deliveredAt: message.deliveredAt, contactId: message.contactID?.objectID,
             campaignId: message.campaignID?.objectID, routedTo: message.routedTo, createdAt: message.createdAt)
@@ -45,7 +45,7 @@ extension Components.Schemas.Message {
 extension Components.Schemas.ReplyRouting {
     init(_ routing: ReplyRoutingStore.ReplyRouting) {
         self.init(
-            userId: routing.userID.objectID, channel: routing.channel.onWire(), mobile: routing.mobile, email: routing.email)
+            userId: routing.userID.objectID, channel: routing.channel.sameCase(), mobile: routing.mobile, email: routing.email)
     }
 }
 
@@ -69,7 +69,7 @@ extension Components.Schemas.ContactList {
 
 extension Components.Schemas.MessagingSettings {
     init(accountID: UUID, replyMatchOrder: [ContactPhoneField]) {
-        self.init(accountId: accountID.objectID, replyMatchOrder: replyMatchOrder.map { $0.onWire() })
+        self.init(accountId: accountID.objectID, replyMatchOrder: replyMatchOrder.map { $0.sameCase() })
     }
 }
 
@@ -79,9 +79,9 @@ extension Components.Schemas.Campaign {
         self.init(
             id: campaign.id.objectID, accountId: campaign.accountID.objectID, listId: campaign.listID.objectID,
             name: campaign.name, template: campaign.template, mediaUrls: campaign.mediaURLs,
-            status: campaign.status.onWire(), sendAt: campaign.sendAt, termsAcceptedAt: campaign.termsAcceptedAt,
+            status: campaign.status.sameCase(), sendAt: campaign.sendAt, termsAcceptedAt: campaign.termsAcceptedAt,
             reservationBatchId: campaign.batchID?.objectID, recipients: campaign.recipients, skipped: campaign.skipped,
-            unit: campaign.unit?.onWire(), credits: campaign.credits, counts: .init(additionalProperties: counts),
+            unit: campaign.unit?.sameCase(), credits: campaign.credits, counts: .init(additionalProperties: counts),
             createdAt: campaign.createdAt, confirmedAt: campaign.confirmedAt, cancelledAt: campaign.cancelledAt)
     }
 }
@@ -90,7 +90,7 @@ extension Components.Schemas.Quote {
     init(campaignID: UUID, _ quote: CampaignOperations.Quote) {
         self.init(
             campaignId: campaignID.objectID, members: quote.members, recipients: quote.recipients,
-            skipped: .init(additionalProperties: quote.skipped), segments: quote.segments, unit: quote.unit.onWire(),
+            skipped: .init(additionalProperties: quote.skipped), segments: quote.segments, unit: quote.unit.sameCase(),
             creditsNeeded: quote.creditsNeeded, creditsAvailable: quote.creditsAvailable, sufficient: quote.sufficient)
     }
 }
@@ -109,7 +109,7 @@ extension Components.Schemas.UsageRow {
     init(_ row: UsageRow) {
         self.init(
             accountId: row.accountID.objectID, accountName: row.accountName, periodStart: row.bucket,
-            unit: row.unit.onWire(), opening: row.opening, granted: row.flows.granted, sold: row.flows.sold,
+            unit: row.unit.sameCase(), opening: row.opening, granted: row.flows.granted, sold: row.flows.sold,
             refunded: row.flows.refunded, consumed: row.flows.consumed, sent: row.flows.sent,
             received: row.flows.received, expired: row.flows.expired, removed: row.flows.removed,
             transferredOut: row.flows.transferredOut, closing: row.closing)

@@ -7,22 +7,13 @@ import Foundation
 // The contract's response types, built straight from the services' records: one
 // representation of each answer, the one the contract documents.
 
-extension RawRepresentable where RawValue == String {
-    /// The contract's case for a core enum. Each pair has the same cases (a test checks it),
-    /// so a missing case is a build defect, not input to answer.
-    func onWire<T: RawRepresentable>(_: T.Type = T.self) -> T where T.RawValue == String {
-        guard let value = T(rawValue: rawValue) else { preconditionFailure("\(T.self) has no case \(rawValue)") }
-        return value
-    }
-}
-
 extension Components.Schemas.Account {
     init(_ account: AccountRecord) {
         self.init(
-            id: account.id.objectID, parentId: account.parentID?.objectID, kind: account.kind.onWire(), name: account.name,
-            status: account.status.onWire(), effectivelySuspended: account.effectivelySuspended,
-            features: account.ownFeatures.sorted { $0.rawValue < $1.rawValue }.map { $0.onWire() },
-            effectiveFeatures: account.effectiveFeatures.sorted { $0.rawValue < $1.rawValue }.map { $0.onWire() },
+            id: account.id.objectID, parentId: account.parentID?.objectID, kind: account.kind.sameCase(), name: account.name,
+            status: account.status.sameCase(), effectivelySuspended: account.effectivelySuspended,
+            features: account.ownFeatures.sorted { $0.rawValue < $1.rawValue }.map { $0.sameCase() },
+            effectiveFeatures: account.effectiveFeatures.sorted { $0.rawValue < $1.rawValue }.map { $0.sameCase() },
             createdAt: account.createdAt)
     }
 }
@@ -31,7 +22,7 @@ extension Components.Schemas.User {
     init(_ user: UserRecord) {
         self.init(
             id: user.id.objectID, accountId: user.accountID.objectID, name: user.name, email: user.email,
-            role: user.role.onWire(), status: user.status, createdAt: user.createdAt)
+            role: user.role.sameCase(), status: user.status, createdAt: user.createdAt)
     }
 }
 
@@ -87,7 +78,7 @@ extension Components.Schemas.Sale {
 extension Components.Schemas.Balance {
     init(_ balance: Balance) {
         self.init(
-            unit: balance.unit.onWire(), posted: balance.posted, reserved: balance.reserved,
+            unit: balance.unit.sameCase(), posted: balance.posted, reserved: balance.reserved,
             available: balance.available, creditLimit: balance.creditLimit)
     }
 }
@@ -95,7 +86,7 @@ extension Components.Schemas.Balance {
 extension Components.Schemas.Entry {
     init(_ entry: EntryRecord) {
         self.init(
-            id: entry.id, operationId: entry.operationID.objectID, kind: entry.kind.onWire(), unit: entry.unit.onWire(),
+            id: entry.id, operationId: entry.operationID.objectID, kind: entry.kind.sameCase(), unit: entry.unit.sameCase(),
             amount: entry.amount,
             debitAccount: SystemAccount.name(of: entry.debitAccountID) ?? entry.debitAccountID.lower,
             creditAccount: SystemAccount.name(of: entry.creditAccountID) ?? entry.creditAccountID.lower,
@@ -108,8 +99,8 @@ extension Components.Schemas.Entry {
 extension Components.Schemas.Reservation {
     init(_ reservation: ReservationRecord) {
         self.init(
-            id: reservation.id.objectID, accountId: reservation.accountID.objectID, unit: reservation.unit.onWire(),
-            amount: reservation.amount, status: reservation.status.onWire(), postedAmount: reservation.postedAmount,
+            id: reservation.id.objectID, accountId: reservation.accountID.objectID, unit: reservation.unit.sameCase(),
+            amount: reservation.amount, status: reservation.status.sameCase(), postedAmount: reservation.postedAmount,
             reference: reservation.reference, batchId: reservation.batchID?.objectID, createdAt: reservation.createdAt)
     }
 }
@@ -117,7 +108,7 @@ extension Components.Schemas.Reservation {
 extension Components.Schemas.ReservationBatch {
     init(_ batch: ReservationBatch) {
         self.init(
-            batchId: batch.batchID.objectID, accountId: batch.accountID.objectID, unit: batch.unit.onWire(),
+            batchId: batch.batchID.objectID, accountId: batch.accountID.objectID, unit: batch.unit.sameCase(),
             count: batch.count, totalAmount: batch.totalAmount, balance: .init(batch.balance))
     }
 }
@@ -125,7 +116,7 @@ extension Components.Schemas.ReservationBatch {
 extension Components.Schemas.ClientRow {
     init(_ row: ClientOverviewRow) {
         self.init(
-            id: row.id.objectID, name: row.name, status: row.status.onWire(), smsAvailable: row.smsAvailable,
+            id: row.id.objectID, name: row.name, status: row.status.sameCase(), smsAvailable: row.smsAvailable,
             smsReserved: row.smsReserved, smsUsedThisMonth: row.smsUsed, mmsAvailable: row.mmsAvailable,
             mmsReserved: row.mmsReserved, mmsUsedThisMonth: row.mmsUsed)
     }

@@ -263,9 +263,7 @@ extension JSONValue: ExpressibleByStringLiteral {
 
 /// Opaque page cursors: base64url of a JSON array of strings.
 enum Cursor {
-    static func encode(_ parts: [String]) -> String {
-        Base64URL.encode(Array((try? JSONEncoder().encode(parts)) ?? Data()))
-    }
+    static func encode(_ parts: [String]) -> String { CursorCoding.encode(parts) }
 
     /// A one-part cursor (a row's id) parsed by `parse`; a part it rejects is a bad cursor.
     static func decodeKey<Key>(_ text: String?, _ parse: (String) -> Key?) throws -> Key? {
@@ -291,11 +289,7 @@ enum Cursor {
 
     static func decode(_ text: String?, count: Int) throws -> [String]? {
         guard let text, !text.isEmpty else { return nil }
-        guard let bytes = Base64URL.decode(text), let parts = try? JSONDecoder().decode([String].self, from: Data(bytes)),
-            parts.count == count
-        else {
-            throw foreign
-        }
+        guard let parts = CursorCoding.decode(text, count: count) else { throw foreign }
         return parts
     }
 }

@@ -37,16 +37,18 @@ extension ConsoleController {
         let search = query["search"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         let sort = query["sort"].flatMap { OverviewSort(rawValue: String($0)) } ?? .name
         let descending = query["order"] == "desc"
-        let cursor = query["after"].flatMap { Cursor.decodeOverview(String($0)) }
+        let cursor = query["after"].flatMap { CursorCoding.decode(String($0), count: 2) }.flatMap { parts in
+            UUID(uuidString: parts[1]).map { OverviewCursor(sortValue: parts[0], id: $0) }
+        }
         let rows = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
             try Operations.clientsOverview(
                 connection, principal, resellerID: principal.accountID, search: search.map { String($0.prefix(Limits.maxNameLength)) },
                 sort: sort, descending: descending, after: cursor, limit: Self.pageSize + 1)
         }
         let shown = rows.prefix(Self.pageSize)
-        let base = "/console/clients?" + (search.map { "search=\(Self.escape($0))&" } ?? "")
+        let base = "/console/clients?" + (search.map { "search=\(queryEscaped($0))&" } ?? "")
         let next = rows.count > Self.pageSize ? shown.last.map {
-            base + "sort=\(sort.rawValue)&order=\(descending ? "desc" : "asc")&after=\(Cursor.encodeOverview($0.sortValue, $0.0.id))"
+            base + "sort=\(sort.rawValue)&order=\(descending ? "desc" : "asc")&after=\(CursorCoding.encode([$0.sortValue, $0.0.id.uuidString.lowercased()]))"
         } : nil
         let columns: [(OverviewSort, String, Bool)] = [
             (.name, "Client", false), (.smsAvailable, "SMS available", true), (.smsUsed, "SMS used", true),
@@ -114,25 +116,4 @@ extension ConsoleController {
             "mmsAvailable": formatted(row.mmsAvailable), "mmsUsed": formatted(row.mmsUsed),
         ]
     }
-
-    static func escape(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-    }
 }
-
-extension Cursor {
-    /// The clients list's cursor in a link: the sort value and the id, as the API's cursor.
-    static func encodeOverview(_ sortValue: String, _ id: UUID) -> String {
-        Base64URL.encode(Array("\(sortValue)\n\(id.uuidString.lowercased())".utf8))
-    }
-
-    static func decodeOverview(_ text: String) -> OverviewCursor? {
-        guard let bytes = Base64URL.decode(text) else { return nil }
-        let parts = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        guard parts.count == 2, let id = UUID(uuidString: String(parts[1])) else { return nil }
-        return OverviewCursor(sortValue: String(parts[0]), id: id)
-    }
-}
-
-/// Keyset cursors of the console's pages.
-enum Cursor {}

@@ -14,7 +14,7 @@ extension ConsoleController {
     /// The sign-in form, with a fresh double-submit CSRF token: the same random value in a
     /// cookie and in the form, which another site can neither read nor set.
     func signInForm(error: String?, email: String, status: HTTPResponse.Status) throws -> Response {
-        let token = ConsoleStore.randomToken()
+        let token = SecureRandom.token()
         var data: [String: Any] = ["title": "Sign in", "lang": "en", "email": email, "csrf": token]
         if let error { data["error"] = error }
         var response = try pages.render("sign-in", data, status: status)

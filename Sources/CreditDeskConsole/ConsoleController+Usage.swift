@@ -14,11 +14,9 @@ extension ConsoleController {
 
         init(_ request: Request, _ session: ConsoleSession) {
             let query = request.uri.queryParameters
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
-            let now = Date()
-            let month = calendar.date(from: calendar.dateComponents([.year, .month], from: now))!
-            let next = calendar.date(byAdding: .month, value: 1, to: month)!
+            // This month (UTC), as the dashboard counts it.
+            let month = OverviewStore.monthStart(of: Date())
+            let next = OverviewStore.monthStart(of: month.addingTimeInterval(32 * 86_400))
             from = query["from"].map(String.init) ?? String(ISO8601.format(month).prefix(10))
             to = query["to"].map(String.init) ?? String(ISO8601.format(next).prefix(10))
             tz = query["tz"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "UTC"
@@ -28,7 +26,7 @@ extension ConsoleController {
 
         var encoded: String {
             [("from", from), ("to", to), ("tz", tz), ("scope", scope.rawValue)]
-                .map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+                .map { "\($0.0)=\(queryEscaped($0.1))" }
                 .joined(separator: "&")
         }
     }

@@ -77,6 +77,7 @@ package struct ConsoleController<Context: ConsoleRequestContext>: Sendable {
 enum Console {
     static let sessionCookie = "creditdesk_session"
     static let signInCookie = "creditdesk_sign_in"
+    static let flashCookie = "creditdesk_flash"
     static let featureLabels: [Feature: String] = [
         .mms: "Enable MMS", .international: "International destinations", .campaigns: "Campaigns",
         .scheduling: "Scheduled messages", .inbound: "Receive messages",

@@ -79,11 +79,11 @@ struct Flash: Sendable {
     let text: String
     let isError: Bool
 
-    static let clearing = Cookie(name: "creditdesk_flash", value: "", maxAge: 0, path: "/console", sameSite: .lax)
+    static let clearing = Cookie(name: Console.flashCookie, value: "", maxAge: 0, path: "/console", sameSite: .lax)
 
     var cookie: Cookie {
         let value = (isError ? "e" : "o") + Base64URL.encode(Array(text.utf8))
-        return Cookie(name: "creditdesk_flash", value: value, maxAge: 60, path: "/console", sameSite: .lax)
+        return Cookie(name: Console.flashCookie, value: value, maxAge: 60, path: "/console", sameSite: .lax)
     }
 
     init(_ text: String, isError: Bool = false) {
@@ -92,11 +92,16 @@ struct Flash: Sendable {
     }
 
     init?(_ request: Request) {
-        guard let value = request.cookies["creditdesk_flash"]?.value, let kind = value.first,
+        guard let value = request.cookies[Console.flashCookie]?.value, let kind = value.first,
             let bytes = Base64URL.decode(String(value.dropFirst()))
         else { return nil }
         self.init(String(decoding: bytes, as: UTF8.self), isError: kind == "e")
     }
+}
+
+/// A value for a link's query string.
+func queryEscaped(_ text: String) -> String {
+    text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
 }
 
 /// Numbers as people read them: 12,345.

@@ -273,8 +273,5 @@ package final class EmbeddedPostgres: Sendable {
         }
     }
 
-    private static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Digest.hex((0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) })
-    }
+    private static func randomToken() -> String { Digest.hex(SecureRandom.bytes(24)) }
 }

@@ -54,7 +54,7 @@ package enum ConsoleStore {
 
     /// A new session for `userID`: answers the token (for the cookie) and the CSRF token.
     package static func createSession(_ connection: PostgresConnection, userID: UUID) throws -> (token: String, csrf: String) {
-        let token = randomToken(), csrf = randomToken()
+        let token = SecureRandom.token(), csrf = SecureRandom.token()
         try connection.execute(insertSession, [Digest.sha256(Array(token.utf8)), userID, csrf])
         return (token, csrf)
     }
@@ -94,10 +94,5 @@ package enum ConsoleStore {
     package static func recentFailures(_ connection: PostgresConnection, subject: String) throws -> Int64 {
         try connection.execute(countFailures, [String(subject.prefix(400)), Limits.signInWindowSeconds]).first?
             .decode(Int64.self, "failures") ?? 0
-    }
-
-    package static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }

@@ -135,11 +135,7 @@ package enum UserStore {
             keyID: keyID, accountSuspended: try row.decode(Bool.self, "suspended"))
     }
 
-    package static func newSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return "cdk_" + Base64URL.encode(bytes)
-    }
+    package static func newSecret() -> String { "cdk_" + SecureRandom.token() }
 
     static func decodeUser(_ row: PostgresRow) throws -> UserRecord {
         UserRecord(

@@ -64,15 +64,21 @@ final class ConsoleBrowser: @unchecked Sendable {
 struct ConsoleTests {
     static let password = "correct horse battery"
 
-    /// A reseller admin with an email and a console password.
-    func resellerAdmin(_ fixture: Fixture, _ pool: DatabasePool) async throws -> String {
-        let email = "admin@acme.example"
+    /// A user of the reseller with an email and the console password, set by the operator.
+    func consoleUser(
+        _ fixture: Fixture, _ pool: DatabasePool, email: String, name: String, role: Role
+    ) async throws -> String {
         let user = try await pool.withTransaction { connection in
-            try UserStore.createUser(connection, account: fixture.reseller, name: "Rita Admin", email: email, role: .admin)
+            try UserStore.createUser(connection, account: fixture.reseller, name: name, email: email, role: role)
         }
         let root = try await pool.withConnection { try UserStore.authenticate($0, secret: fixture.keys[.platformOperator]!)! }
         try await ConsoleOperations.setPassword(pool: pool, root.principal, userID: user.id, password: Self.password)
         return email
+    }
+
+    /// The reseller's admin, signing in with the console password.
+    func resellerAdmin(_ fixture: Fixture, _ pool: DatabasePool) async throws -> String {
+        try await consoleUser(fixture, pool, email: "admin@acme.example", name: "Rita Admin", role: .admin)
     }
 
     @Test("sign in, see the dashboard and the clients, add credits once however often the form is sent, sign out")
@@ -185,18 +191,14 @@ struct ConsoleTests {
     @Test("Usage: billing staff see the period's totals and a chart, and download the CSV, which parses")
     func usage() async throws {
         try await withAPI { api, fixture, pool in
-            let billing = try await pool.withTransaction { connection in
-                try UserStore.createUser(connection, account: fixture.reseller, name: "Bea", email: "bea@acme.example", role: .billing)
-            }
-            let root = try await pool.withConnection { try UserStore.authenticate($0, secret: fixture.keys[.platformOperator]!)! }
-            try await ConsoleOperations.setPassword(pool: pool, root.principal, userID: billing.id, password: Self.password)
+            let billing = try await consoleUser(fixture, pool, email: "bea@acme.example", name: "Bea", role: .billing)
             try await LedgerTests().fund(api, fixture, sms: 1_000, clientSMS: 300)
             _ = try await api.typed(fixture.keys[.clientUser]).chargeCredits(
                 path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
                 body: .json(.init(unit: .sms, amount: 12))
             ).created
             let browser = ConsoleBrowser(api.client)
-            _ = try await browser.signIn("bea@acme.example", Self.password)
+            _ = try await browser.signIn(billing, Self.password)
             let page = try await browser.get("/console/usage?from=\(UsageTests.start)&to=\(UsageTests.today)&scope=descendants")
             #expect(page.status == .ok && page.html.contains("<svg class=\"chart\""))
             // The client's 300 granted and 12 received, in the SMS totals row.
