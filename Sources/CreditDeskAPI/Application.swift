@@ -49,7 +49,7 @@ package func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequ
     UsageController(access: access).addRoutes(to: router)
     MessagingController(access: access, settings: dependencies.messaging).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
-    try ConsoleController<AppRequestContext>(pool: dependencies.pool, publicBaseURL: dependencies.messaging.publicBaseURL)
+    try ConsoleController<AppRequestContext>(pool: dependencies.pool, messaging: dependencies.messaging)
         .addRoutes(to: router)
     return router
 }

@@ -1,3 +1,4 @@
+import CreditDeskConsole
 import CreditDeskCore
 import CreditDeskDB
 import CreditDeskServices
@@ -64,7 +65,9 @@ struct RequestLoggingMiddleware: RouterMiddleware {
     /// Bulk reservations and contact batches may be megabytes; every other body is small.
     static func bodyLimit(_ path: String, _ context: Context) -> Int {
         if path.hasSuffix("/reservations/bulk") { return Limits.maxBulkBodyBytes }
-        if path.hasSuffix("/contacts/batch") || path.hasSuffix("/members") { return Limits.maxBatchBodyBytes }
+        if path.hasSuffix("/contacts/batch") || path.hasSuffix("/members") || path == "/console/contacts/import" {
+            return Limits.maxBatchBodyBytes
+        }
         return context.maxUploadSize
     }
 
@@ -119,7 +122,11 @@ struct RequestLoggingMiddleware: RouterMiddleware {
     }
 
     static func render(_ error: APIError, request: Request, context: Context) -> Response {
-        (try? error.response(from: request, context: context)) ?? Response(status: .internalServerError)
+        // The console's visitors are people: an error page, not JSON (the same words, the same status).
+        if request.uri.path == "/console" || request.uri.path.hasPrefix("/console/") {
+            return ConsoleErrorPage.response(status: error.status, message: error.message)
+        }
+        return (try? error.response(from: request, context: context)) ?? Response(status: .internalServerError)
     }
 
     static func code(for status: HTTPResponse.Status) -> String {

@@ -26,9 +26,12 @@ extension ConsoleController {
         let data: [String: Any] = [
             "accountName": account.name, "smsUsed": formatted(usage.smsUsed), "mmsUsed": formatted(usage.mmsUsed),
             "balances": Self.smsFirst(balances).map(Self.balanceData), "showsClients": account.kind == .reseller,
-            "clients": formatted(usage.clients), "low": low.map(Self.rowData), "hasLow": !low.isEmpty, "lowThreshold": formatted(Self.lowThreshold),
+            "clients": formatted(usage.clients), "low": low.map(Self.rowData), "hasLow": !low.isEmpty,
+            "lowEmpty": pages.catalogue(request, setting: session.language).text("none_low", ["threshold": formatted(Self.lowThreshold)]),
+            "canSend": account.kind == .client
+                && Authorization.roleAllows(principal.role, .consumeCredits, accountKind: principal.accountKind),
         ]
-        return try pages.page("dashboard", session, title: "Dashboard", flash: Flash(request), data)
+        return try pages.page("dashboard", session, request, title: "nav_dashboard", data)
     }
 
     func clients(_ session: ConsoleSession, _ request: Request) async throws -> Response {
@@ -51,50 +54,24 @@ extension ConsoleController {
             base + "sort=\(sort.rawValue)&order=\(descending ? "desc" : "asc")&after=\(CursorCoding.encode([$0.sortValue, $0.0.id.uuidString.lowercased()]))"
         } : nil
         let columns: [(OverviewSort, String, Bool)] = [
-            (.name, "Client", false), (.smsAvailable, "SMS available", true), (.smsUsed, "SMS used", true),
-            (.mmsAvailable, "MMS credits", true), (.mmsUsed, "MMS used", true),
+            (.name, "client", false), (.smsAvailable, "sms_available", true), (.smsUsed, "sms_used", true),
+            (.mmsAvailable, "mms_credits", true), (.mmsUsed, "mms_used", true),
         ]
+        let catalogue = pages.catalogue(request, setting: session.language)
         var data: [String: Any] = [
             "rows": shown.map { Self.rowData($0.0) }, "hasRows": !shown.isEmpty,
             "columns": columns.map { column, label, numeric in
                 let order = column == sort && !descending ? "desc" : "asc"
                 return [
-                    "label": label, "numeric": numeric, "active": column == sort, "arrow": descending ? "↓" : "↑",
+                    "label": catalogue.text(label), "numeric": numeric, "active": column == sort, "arrow": descending ? "↓" : "↑",
                     "href": base + "sort=\(column.rawValue)&order=\(order)",
                 ] as [String: Any]
             },
         ]
         if let search { data["search"] = search }
+        data["empty"] = search.map { catalogue.text("no_client_matches", ["search": $0]) } ?? catalogue.text("no_clients")
         if let next { data["next"] = next }
-        return try pages.page("clients", session, title: "Clients", flash: Flash(request), data)
-    }
-
-    func client(_ session: ConsoleSession, _ request: Request, id: UUID?) async throws -> Response {
-        guard let id else { return try pages.notFound(session) }
-        let principal = session.principal
-        let (account, balances, parent) = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
-            connection in
-            let (account, balances) = try Operations.balances(connection, principal, accountID: id)
-            let parent = try account.parentID.flatMap { try AccountStore.find(connection, id: $0) }
-            return (account, balances, parent)
-        }
-        let canManage =
-            account.id != principal.accountID
-            && Authorization.roleAllows(principal.role, .manageCredits, accountKind: principal.accountKind)
-        let features = Feature.allCases.map { feature -> [String: Any] in
-            let parentHas = parent?.effectiveFeatures.contains(feature) ?? true
-            let own = account.ownFeatures.contains(feature)
-            return [
-                "name": feature.rawValue, "label": Console.featureLabels[feature] ?? feature.rawValue, "on": own,
-                "unavailable": !parentHas, "onButInactive": own && parentHas && !account.effectiveFeatures.contains(feature),
-            ]
-        }
-        let data: [String: Any] = [
-            "id": account.id.uuidString.lowercased(), "name": account.name, "suspended": account.effectivelySuspended,
-            "balances": Self.smsFirst(balances).map(Self.balanceData), "canManage": canManage, "features": features,
-            "formKey": UUID().uuidString.lowercased(),
-        ]
-        return try pages.page("client", session, title: account.name, flash: Flash(request), data)
+        return try pages.page("clients", session, request, title: "nav_clients", data)
     }
 
     static func smsFirst(_ balances: [Balance]) -> [Balance] {

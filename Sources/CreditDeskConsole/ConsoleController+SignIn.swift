@@ -8,29 +8,47 @@ import Hummingbird
 extension ConsoleController {
     func signInPage(_ request: Request) async throws -> Response {
         if try await session(request) != nil { return Self.redirect(to: "/console") }
-        return try signInForm(error: nil, email: "", status: .ok)
+        var response = try signInForm(request, error: nil, email: "", status: .ok)
+        if let flash = Flash(request) {
+            response = try doubleSubmitForm(
+                "sign-in", pages.catalogue(request), ["title": "sign_in", "email": "", "notice": flash.text], status: .ok)
+            response.setCookie(Flash.clearing)
+        }
+        return response
     }
 
-    /// The sign-in form, with a fresh double-submit CSRF token: the same random value in a
-    /// cookie and in the form, which another site can neither read nor set.
-    func signInForm(error: String?, email: String, status: HTTPResponse.Status) throws -> Response {
-        let token = SecureRandom.token()
-        var data: [String: Any] = ["title": "Sign in", "lang": "en", "email": email, "csrf": token]
+    func signInForm(_ request: Request, error: String?, email: String, status: HTTPResponse.Status) throws -> Response {
+        var data: [String: Any] = ["title": "sign_in", "email": email]
         if let error { data["error"] = error }
-        var response = try pages.render("sign-in", data, status: status)
+        return try doubleSubmitForm("sign-in", pages.catalogue(request), data, status: status)
+    }
+
+    /// A form for someone not signed in, with a fresh double-submit CSRF token: the same random
+    /// value in a cookie and in the form, which another site can neither read nor set.
+    func doubleSubmitForm(
+        _ template: String, _ catalogue: Catalogue, _ data: [String: Any?], status: HTTPResponse.Status
+    ) throws -> Response {
+        let token = SecureRandom.token()
+        var data = data.compactMapValues { $0 }
+        data["csrf"] = token
+        var response = try pages.render(template, catalogue, data, status: status)
         response.setCookie(
             Cookie(name: Console.signInCookie, value: token, maxAge: 3_600, path: "/console", secure: secureCookies,
                    httpOnly: true, sameSite: .strict))
         return response
     }
 
+    static func doubleSubmitMatches(_ form: [String: [String]], _ request: Request) -> Bool {
+        guard let sent = form["csrf"]?.first, let expected = request.cookies[Console.signInCookie]?.value else { return false }
+        return Digest.constantTimeEqual(Array(sent.utf8), Array(expected.utf8))
+    }
+
     func signIn(_ request: Request, _ context: Context) async throws -> Response {
         let form = RequestParsing.form(context.body.readableBytesView)
         let email = form["email"]?.first ?? "", password = form["password"]?.first ?? ""
-        guard let sent = form["csrf"]?.first, let expected = request.cookies[Console.signInCookie]?.value,
-            Digest.constantTimeEqual(Array(sent.utf8), Array(expected.utf8))
-        else {
-            return try signInForm(error: "The sign-in form expired; please try again.", email: email, status: .forbidden)
+        let catalogue = pages.catalogue(request)
+        guard Self.doubleSubmitMatches(form, request) else {
+            return try signInForm(request, error: catalogue.text("form_expired"), email: email, status: .forbidden)
         }
         do {
             let (token, _) = try await ConsoleOperations.signIn(
@@ -43,7 +61,8 @@ extension ConsoleController {
             return response
         } catch let error as DomainError where error.code == .unauthorized || error.code == .tooManyAttempts {
             let status: HTTPResponse.Status = error.code == .tooManyAttempts ? .tooManyRequests : .unauthorized
-            return try signInForm(error: error.message, email: email, status: status)
+            let message = catalogue.text(error.code == .tooManyAttempts ? "too_many_sign_ins" : "sign_in_refused")
+            return try signInForm(request, error: message, email: email, status: status)
         }
     }
 
@@ -53,7 +72,7 @@ extension ConsoleController {
             return Self.redirect(to: "/console/sign-in")
         }
         let form = RequestParsing.form(context.body.readableBytesView)
-        guard Self.csrfMatches(form, session) else { return try csrfRefused(session) }
+        guard Self.csrfMatches(form, session) else { return try csrfRefused(session, request) }
         try await pool.withTransaction { connection in
             if form["everywhere"]?.first == "1" {
                 try ConsoleStore.endSessions(connection, userID: session.principal.userID)
@@ -71,10 +90,10 @@ extension ConsoleController {
         return Digest.constantTimeEqual(Array(sent.utf8), Array(session.csrfToken.utf8))
     }
 
-    func csrfRefused(_ session: ConsoleSession) throws -> Response {
-        try pages.page(
-            "not-found", session, title: "Refused",
-            flash: Flash("This form has expired or did not come from this console. Reload the page and try again.", isError: true),
-            [:], status: .forbidden)
+    func csrfRefused(_ session: ConsoleSession, _ request: Request) throws -> Response {
+        let catalogue = pages.catalogue(request, setting: session.language)
+        return try pages.page(
+            "not-found", session, request, title: "refused", [:], status: .forbidden,
+            flash: Flash(catalogue.text("csrf_refused"), isError: true))
     }
 }

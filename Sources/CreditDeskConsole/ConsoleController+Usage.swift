@@ -33,10 +33,11 @@ extension ConsoleController {
 
     func usage(_ session: ConsoleSession, _ request: Request) async throws -> Response {
         let query = UsageQuery(request, session)
+        let catalogue = pages.catalogue(request, setting: session.language)
         var data: [String: Any] = [
             "from": query.from, "to": query.to, "tz": query.tz,
-            "scopes": [(UsageScope.account, "This account"), (.children, "Its clients"), (.descendants, "Everything below")]
-                .map { ["value": $0.0.rawValue, "label": $0.1, "selected": $0.0 == query.scope] as [String: Any] },
+            "scopes": [(UsageScope.account, "scope_account"), (.children, "scope_children"), (.descendants, "scope_descendants")]
+                .map { ["value": $0.0.rawValue, "label": catalogue.text($0.1), "selected": $0.0 == query.scope] as [String: Any] },
         ]
         do {
             let period = try UsagePeriod(from: query.from, to: query.to, timeZone: query.tz)
@@ -51,9 +52,9 @@ extension ConsoleController {
                 "totals": report.totals.map(Self.totalData),
             ] as [String: Any]
         } catch let error as DomainError {
-            data["error"] = error.message
+            data["error"] = catalogue.error(error)
         }
-        return try pages.page("usage", session, title: "Usage", flash: Flash(request), data)
+        return try pages.page("usage", session, request, title: "nav_usage", data)
     }
 
     /// The export, streamed straight from the database (constant memory), as the API's.

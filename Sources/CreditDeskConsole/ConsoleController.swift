@@ -20,13 +20,16 @@ package protocol ConsoleRequestContext: RequestContext {
 package struct ConsoleController<Context: ConsoleRequestContext>: Sendable {
     let pool: DatabasePool
     let pages: Pages
+    /// Gateway secrets are sealed with its box; links are made with its public URL.
+    let messaging: MessagingSettings
     /// `Secure` cookies when the public URL is https.
     let secureCookies: Bool
 
-    package init(pool: DatabasePool, publicBaseURL: String) throws {
+    package init(pool: DatabasePool, messaging: MessagingSettings) throws {
         self.pool = pool
         self.pages = try Pages()
-        self.secureCookies = publicBaseURL.lowercased().hasPrefix("https://")
+        self.messaging = messaging
+        self.secureCookies = messaging.publicBaseURL.lowercased().hasPrefix("https://")
     }
 
     package func addRoutes(to router: Router<Context>) {
@@ -35,19 +38,70 @@ package struct ConsoleController<Context: ConsoleRequestContext>: Sendable {
         router.get("/console/sign-in") { request, _ in try await signInPage(request) }
         router.post("/console/sign-in") { request, context in try await signIn(request, context) }
         router.post("/console/sign-out") { request, context in try await signOut(request, context) }
-        router.get("/console") { request, _ in try await signedIn(request) { try await dashboard($0, $1) } }
-        router.get("/console/clients") { request, _ in try await signedIn(request) { try await clients($0, $1) } }
-        router.get("/console/usage") { request, _ in try await signedIn(request) { try await usage($0, $1) } }
-        router.get("/console/usage/export") { request, _ in try await signedIn(request) { try await usageExport($0, $1) } }
+        router.get("/console/password/:token") { request, context in try await passwordLinkPage(request, context) }
+        router.post("/console/password/:token") { request, context in try await redeemPasswordLink(request, context) }
+        router.post("/console/settings/password") { request, context in try await changePassword(request, context) }
+        addPages(to: router)
+        addActions(to: router)
+    }
+
+    func addPages(to router: Router<Context>) {
+        let pages: [(String, @Sendable (Self) -> (ConsoleSession, Request) async throws -> Response)] = [
+            ("/console", { $0.dashboard }), ("/console/clients", { $0.clients }), ("/console/usage", { $0.usage }),
+            ("/console/usage/export", { $0.usageExport }), ("/console/compose", { $0.compose }),
+            ("/console/messages", { $0.messages }), ("/console/contacts", { $0.contacts }),
+            ("/console/campaigns", { $0.campaigns }), ("/console/opt-outs", { $0.optOuts }),
+            ("/console/packages", { $0.packages }), ("/console/rates", { $0.rates }), ("/console/users", { $0.users }),
+            ("/console/ledger", { $0.ledger }), ("/console/settings", { $0.settings }),
+        ]
+        for (path, page) in pages {
+            router.get(RouterPath(path)) { request, _ in try await signedIn(request, page(self)) }
+        }
         router.get("/console/clients/:id") { request, context in
             let id = context.parameters.get("id").flatMap(UUID.init(uuidString:))
             return try await signedIn(request) { try await client($0, $1, id: id) }
         }
-        router.post("/console/clients/:id/credits") { request, context in
-            try await action(request, context) { try Self.adjustCredits($0, $1, $2, $3) }
+        router.get("/console/campaigns/:id") { request, context in
+            let id = context.parameters.get("id").flatMap(UUID.init(uuidString:))
+            return try await signedIn(request) { try await campaign($0, $1, id: id) }
         }
-        router.post("/console/clients/:id/features") { request, context in
-            try await action(request, context) { try Self.setFeatures($0, $1, $2, $3) }
+    }
+
+    func addActions(to router: Router<Context>) {
+        let client: @Sendable (Submission) -> String = { "/console/clients/\($0.id.uuidString.lowercased())" }
+        let campaign: @Sendable (Submission) -> String = { "/console/campaigns/\($0.id.uuidString.lowercased())" }
+        let users: @Sendable (Submission) -> String = { _ in "/console/users" }
+        let actions: [(String, @Sendable (Submission) -> String, Work)] = [
+            ("/console/clients/:id/credits", client, Self.adjustCredits),
+            ("/console/clients/:id/features", client, Self.setFeatures),
+            ("/console/clients/:id/transfer", client, Self.transfer),
+            ("/console/clients/:id/sell", client, Self.sell),
+            ("/console/clients/:id/status", client, Self.setStatus),
+            ("/console/clients/:id/gateways", client, Self.createGateway(box: messaging.secretBox)),
+            ("/console/accounts/:id/users", { Self.usersPage($0.id, $0.ownAccountID) }, Self.createUser),
+            ("/console/users/:id/keys", users, Self.createKey),
+            ("/console/keys/:id/revoke", users, Self.revokeKey),
+            ("/console/users/:id/password-link", users, Self.passwordLink(messaging: messaging)),
+            ("/console/messages/:id/cancel", { _ in "/console/messages" }, Self.cancelMessage),
+            ("/console/contacts", { _ in "/console/contacts" }, Self.addContact),
+            ("/console/contacts/import", { _ in "/console/contacts" }, Self.importContacts),
+            ("/console/lists", { _ in "/console/contacts" }, Self.createList),
+            ("/console/opt-outs", { _ in "/console/opt-outs" }, Self.addOptOut),
+            ("/console/opt-outs/remove", { _ in "/console/opt-outs" }, Self.removeOptOut),
+            ("/console/campaigns", { _ in "/console/campaigns" }, Self.createCampaign),
+            ("/console/campaigns/:id/test", campaign, Self.testCampaign),
+            ("/console/campaigns/:id/confirm", campaign, Self.confirmCampaign),
+            ("/console/campaigns/:id/cancel", campaign, Self.cancelCampaign),
+            ("/console/packages", { _ in "/console/packages" }, Self.createPackage),
+            ("/console/packages/:id", { _ in "/console/packages" }, Self.updatePackage),
+            ("/console/rates", { _ in "/console/rates" }, Self.setRate),
+            ("/console/settings/language", { _ in "/console/settings" }, Self.setLanguage),
+        ]
+        for (path, back, work) in actions {
+            router.post(RouterPath(path)) { request, context in try await action(request, context, back: back, work) }
+        }
+        router.post("/console/compose") { request, context in
+            try await action(request, context, back: { _ in "/console/compose" }, refused: composeRefused, Self.send)
         }
     }
 
@@ -59,7 +113,7 @@ package struct ConsoleController<Context: ConsoleRequestContext>: Sendable {
         do {
             return try await render(session, request)
         } catch let error as DomainError where error.code == .notFound || error.code == .forbidden {
-            return try pages.notFound(session)
+            return try pages.notFound(session, request)
         }
     }
 
@@ -78,8 +132,4 @@ enum Console {
     static let sessionCookie = "creditdesk_session"
     static let signInCookie = "creditdesk_sign_in"
     static let flashCookie = "creditdesk_flash"
-    static let featureLabels: [Feature: String] = [
-        .mms: "Enable MMS", .international: "International destinations", .campaigns: "Campaigns",
-        .scheduling: "Scheduled messages", .inbound: "Receive messages",
-    ]
 }

@@ -4,23 +4,38 @@ import Foundation
 import Hummingbird
 import Mustache
 
-/// The templates (compiled in from Templates/), and the headers every page carries.
+/// The templates and catalogues (compiled in from Templates/), and the headers every page carries.
 struct Pages: Sendable {
     let library: MustacheLibrary
     let assets: [String: String]
+    let catalogues: [String: Catalogue]
 
     init() throws {
         var library = MustacheLibrary()
         var assets = [String: String]()
+        var entries = [String: [String: String]]()
         for (name, text) in BundledTemplates.files {
             if name.hasSuffix(".mustache") {
                 try library.register(text, named: String(name.dropLast(".mustache".count)))
+            } else if name.hasSuffix(".catalogue") {
+                entries[String(name.dropLast(".catalogue".count))] = Catalogue.parse(text)
             } else {
                 assets[name] = text
             }
         }
         self.library = library
         self.assets = assets
+        let english = entries["en"] ?? [:]
+        self.catalogues = Dictionary(
+            uniqueKeysWithValues: Catalogue.languages.map { language in
+                (language, Catalogue(language: language, entries: english.merging(entries[language] ?? [:]) { $1 }))
+            })
+    }
+
+    /// The catalogue for a request: the user's language setting, else the browser's.
+    func catalogue(_ request: Request, setting: String? = nil) -> Catalogue {
+        let language = Catalogue.negotiate(setting: setting, acceptLanguage: request.headers[.acceptLanguage])
+        return catalogues[language] ?? catalogues["en"]!
     }
 
     /// No inline script or style, no framing, no referrer beyond this origin.
@@ -32,7 +47,13 @@ struct Pages: Sendable {
         .cacheControl: "no-store",
     ]
 
-    func render(_ template: String, _ data: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
+    func render(
+        _ template: String, _ catalogue: Catalogue, _ data: [String: Any], status: HTTPResponse.Status = .ok
+    ) throws -> Response {
+        var data = data
+        data["t"] = catalogue.entries
+        data["lang"] = catalogue.language
+        if let title = data["title"] as? String { data["title"] = catalogue.text(title) }
         guard let html = library.render(data, withTemplate: template) else {
             throw HTTPError(.internalServerError, message: "template \(template) is missing")
         }
@@ -41,28 +62,26 @@ struct Pages: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    /// A page of a signed-in user: the layout's user block, the flash, and the page's own data.
+    /// A page of a signed-in user: the layout's navigation and user block, the flash the
+    /// request carries, and the page's own data. `title` is a catalogue key.
     func page(
-        _ template: String, _ session: ConsoleSession, title: String, flash: Flash?, _ data: [String: Any],
-        status: HTTPResponse.Status = .ok
+        _ template: String, _ session: ConsoleSession, _ request: Request, title: String, _ data: [String: Any],
+        status: HTTPResponse.Status = .ok, flash: Flash? = nil
     ) throws -> Response {
         var context = data
         context["title"] = title
-        context["lang"] = "en"
         context["csrf"] = session.csrfToken
-        context["user"] = [
-            "name": session.userName, "role": session.principal.role.rawValue, "csrf": session.csrfToken,
-            "canSeeClients": session.principal.accountKind != .client,
-            "onDashboard": template == "dashboard", "onClients": template == "clients" || template == "client", "onUsage": template == "usage",
-        ] as [String: Any]
+        let catalogue = catalogue(request, setting: session.language)
+        context["user"] = Navigation(session: session, template: template).data(catalogue)
+        let flash = flash ?? Flash(request)
         if let flash { context["flash"] = ["text": flash.text, "kind": flash.isError ? "error" : "ok"] }
-        var response = try render(template, context, status: status)
+        var response = try render(template, catalogue, context, status: status)
         if flash != nil { response.setCookie(Flash.clearing) }
         return response
     }
 
-    func notFound(_ session: ConsoleSession) throws -> Response {
-        try page("not-found", session, title: "Not found", flash: nil, [:], status: .notFound)
+    func notFound(_ session: ConsoleSession, _ request: Request) throws -> Response {
+        try page("not-found", session, request, title: "not_found", [:], status: .notFound)
     }
 
     func asset(_ name: String) throws -> Response {
@@ -113,4 +132,38 @@ func formatted(_ number: Int64) -> String {
         grouped.append(character)
     }
     return number < 0 ? "−" + grouped : grouped
+}
+
+/// A time as a table shows it: "2026-12-02 14:05 UTC".
+func shortTime(_ date: Date) -> String {
+    let text = ISO8601.format(date)
+    return text.prefix(10) + " " + text.dropFirst(11).prefix(5) + " UTC"
+}
+
+/// A price in minor units as people read it: 1,250.00 EUR (two decimals; currencies without
+/// minor units are rare among the seeds' customers).
+func money(_ minor: Int64, _ currency: String) -> String {
+    let cents = minor.magnitude % 100
+    return "\(formatted(minor / 100)).\(cents < 10 ? "0" : "")\(cents) \(currency)"
+}
+
+/// The page for what the console's own handlers do not answer: a database that is down, a
+/// body too large, a path that does not exist. Plain and self-contained (no session, no
+/// template), under the same security headers.
+package enum ConsoleErrorPage {
+    package static func response(status: HTTPResponse.Status, message: String) -> Response {
+        let heading = status.code >= 500 ? "The console cannot answer right now" : "This request was refused"
+        let advice = status == .serviceUnavailable ? "Try again in a minute." : ""
+        let escaped = message.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+        let html = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(heading) · CreditDesk</title><link rel="stylesheet" href="/console/static/console.css"></head>
+            <body><main><section class="card narrow"><h1>\(heading)</h1><p>\(escaped)</p><p>\(advice)</p>
+            <p><a href="/console">Back to the dashboard</a></p></section></main></body></html>
+            """
+        var headers = Pages.securityHeaders
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
 }

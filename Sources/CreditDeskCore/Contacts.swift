@@ -58,6 +58,11 @@ package struct RateTable: Sendable {
         longest = rates.keys.map(\.count).max() ?? 0
     }
 
+    /// Every prefix and its rate, shortest prefix first.
+    package var entries: [(prefix: String, creditsPerSegment: Int64)] {
+        rates.sorted { ($0.key.count, $0.key) < ($1.key.count, $1.key) }.map { ($0.key, $0.value) }
+    }
+
     package func rate(for number: PhoneNumber) -> Int64? {
         let digits = number.digits
         for length in stride(from: min(longest, digits.count), through: 1, by: -1) {

@@ -121,6 +121,8 @@ package enum Limits {
     /// A console session ends after this long without a request, and this long after sign-in.
     package static let sessionIdleSeconds = 12 * 3_600
     package static let sessionLifetimeSeconds = 7 * 86_400
+    /// A one-time link to set a password works for a day.
+    package static let passwordLinkSeconds = 24 * 3_600
     /// Failed sign-ins counted over this window; at `maxSignInFailuresPerLogin` for one login,
     /// or `maxSignInFailuresPerAddress` from one address, sign-in answers 429 until it passes.
     package static let signInWindowSeconds = 15 * 60

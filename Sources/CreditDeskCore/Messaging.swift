@@ -50,10 +50,13 @@ package struct SegmentCount: Sendable, Equatable {
 /// SMS segment counting: GSM-7 with the extension table counted double, 160
 /// per single message and 153 per part; otherwise UCS-2, 70 and 67.
 package enum Segmenter {
-    static let basic: Set<Character> = Set(
+    /// The GSM 03.38 alphabet, one septet each; the console's compose script counts with it too.
+    package static let basicAlphabet =
         "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-            .map { $0 })
-    static let extended: Set<Character> = Set("^{}\\[~]|€\u{0C}".map { $0 })
+    /// Characters of the extension table: two septets each.
+    package static let extendedAlphabet = "^{}\\[~]|€\u{0C}"
+    static let basic: Set<Character> = Set(basicAlphabet.map { $0 })
+    static let extended: Set<Character> = Set(extendedAlphabet.map { $0 })
 
     package static func count(_ text: String) -> SegmentCount {
         var septets = 0

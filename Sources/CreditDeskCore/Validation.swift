@@ -118,3 +118,17 @@ package enum Validate {
         return value
     }
 }
+
+/// Prices as people type them.
+package enum Money {
+    /// "12", "12.5" or "12.50" (a point or a comma) as minor units: 1200, 1250, 1250.
+    package static func minorUnits(_ text: String, field: String) throws(DomainError) -> Int64 {
+        let text = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ",", with: ".")
+        guard let match = text.wholeMatch(of: /([0-9]{1,10})(?:\.([0-9]{1,2}))?/) else {
+            throw .invalid(field, "must be an amount such as 12.50")
+        }
+        let whole = Int64(match.1)!
+        let fraction = match.2.map { $0.count == 1 ? Int64($0)! * 10 : Int64($0)! } ?? 0
+        return whole * 100 + fraction
+    }
+}

@@ -31,12 +31,17 @@ package enum ConsoleOperations {
         Bcrypt.hash(bcryptInput(try Validate.password(password)), cost: bcryptCost)
     }
 
-    /// Stores a password hash for the user, who signs in with its email. The user itself may;
-    /// so may an admin who manages users on the user's account (only an operator for an
-    /// operator). Ends the user's console sessions. Answers the login.
+    /// Stores a password hash for the user, who signs in with its email (see `authorize`). Ends
+    /// the user's console sessions. Answers the login.
     package static func storePassword(
         _ connection: PostgresConnection, _ principal: Principal, userID: UUID, hash: String
     ) throws -> String {
+        try write(connection, user: try authorize(connection, principal, userID: userID), hash: hash)
+    }
+
+    /// Who may set a user's password: the user itself, or an admin who manages users on the
+    /// user's account (only an operator for an operator). The user needs an email to sign in with.
+    static func authorize(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws -> UserRecord {
         guard let user = try UserStore.findUser(connection, id: userID) else { throw DomainError.notFound("user") }
         if user.id != principal.userID {
             _ = try Operations.account(connection, principal, user.accountID, for: .manageUsers)
@@ -44,14 +49,50 @@ package enum ConsoleOperations {
                 throw DomainError(.forbidden, "only an operator may set an operator's password")
             }
         }
-        guard let email = user.email else {
+        guard user.email != nil else {
             // A well-formed request the user's state does not allow: a conflict, not a bad value.
             throw DomainError(.conflict, "the user needs an email address to sign in with", details: ["field": .string("email")])
         }
-        let login = email.lowercased()
+        return user
+    }
+
+    static func write(_ connection: PostgresConnection, user: UserRecord, hash: String) throws -> String {
+        let login = (user.email ?? "").lowercased()
         try ConsoleStore.setPassword(connection, userID: user.id, login: login, hash: hash)
         try ConsoleStore.endSessions(connection, userID: user.id)
         return login
+    }
+
+    /// A one-time link's token for the user to set a password within 24 hours; whoever may set
+    /// the password may make one.
+    package static func createPasswordLink(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
+        -> String
+    {
+        let user = try authorize(connection, principal, userID: userID)
+        return try ConsoleStore.createPasswordLink(connection, userID: user.id, createdBy: principal.userID)
+    }
+
+    /// Sets the password a link is for and uses the link up; refused when the link has expired
+    /// or was used (a second, concurrent use finds it claimed). Answers the login.
+    package static func redeemPasswordLink(pool: DatabasePool, token: String, password: String) async throws -> String {
+        let hash = try hashPassword(password)
+        return try await pool.withRetryingTransaction { connection in
+            guard let userID = try ConsoleStore.passwordLinkUser(connection, token: token, claim: true),
+                let user = try UserStore.findUser(connection, id: userID)
+            else { throw DomainError(.notFound, "this link has expired or has been used; ask for a new one") }
+            return try write(connection, user: user, hash: hash)
+        }
+    }
+
+    /// The console language a user chooses for itself (one of `supported`), or nil to follow
+    /// the browser.
+    package static func setLanguage(
+        _ connection: PostgresConnection, _ principal: Principal, language: String?, supported: [String]
+    ) throws {
+        if let language, !supported.contains(language) {
+            throw DomainError.invalid("language", "is one of \(supported.joined(separator: ", "))")
+        }
+        try ConsoleStore.setLanguage(connection, userID: principal.userID, language: language)
     }
 
     /// Signs in with a login (email) and password from `address`: a new session's token and

@@ -120,4 +120,10 @@ extension MessagingOperations {
         }
         try RateStore.setRate(connection, reseller: reseller, prefix: prefix, creditsPerSegment: creditsPerSegment)
     }
+
+    package static func rates(_ connection: PostgresConnection, _ principal: Principal, resellerID: UUID) throws -> RateTable {
+        let reseller = try Operations.account(connection, principal, resellerID, for: .read)
+        guard reseller.kind == .reseller else { throw DomainError.wrongKind("account", "rates belong to resellers") }
+        return try RateStore.rates(connection, resellerID: reseller.id)
+    }
 }

@@ -8,6 +8,8 @@ package struct ConsoleSession: Sendable {
     package let userName: String
     package let csrfToken: String
     package let accountSuspended: Bool
+    /// The user's chosen console language; nil follows the browser.
+    package let language: String?
 }
 
 /// Passwords, console sessions and failed sign-ins. Session tokens are 256 random bits; only
@@ -24,7 +26,7 @@ package enum ConsoleStore {
         """
     static let insertSession = "INSERT INTO console_sessions (token_hash, user_id, csrf_token) VALUES ($1, $2, $3)"
     static let selectSession = """
-        SELECT u.id AS user_id, u.account_id, u.tenant_id, u.role, u.name, a.kind, s.csrf_token,
+        SELECT u.id AS user_id, u.account_id, u.tenant_id, u.role, u.name, u.language, a.kind, s.csrf_token,
                EXISTS (SELECT 1 FROM accounts p WHERE p.id = ANY (a.path) AND p.status = 'suspended') AS suspended,
                (s.last_seen_at < now() - interval '60 seconds') AS stale
         FROM console_sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id
@@ -40,6 +42,20 @@ package enum ConsoleStore {
         SELECT count(*) AS failures FROM sign_in_failures
         WHERE subject = $1 AND failed_at > now() - make_interval(secs => $2)
         """
+    static let insertLink = """
+        INSERT INTO password_links (token_hash, user_id, created_by, expires_at)
+        VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+        """
+    static let selectLink = """
+        SELECT l.user_id FROM password_links l JOIN users u ON u.id = l.user_id
+        WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now() AND u.status = 'active'
+        """
+    static let claimLink = """
+        UPDATE password_links l SET used_at = now() FROM users u
+        WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now() AND u.id = l.user_id AND u.status = 'active'
+        RETURNING l.user_id
+        """
+    static let setLanguage = "UPDATE users SET language = $2 WHERE id = $1"
     static let pruneFailures = "DELETE FROM sign_in_failures WHERE failed_at < now() - make_interval(secs => $1)"
 
     package static func setPassword(_ connection: PostgresConnection, userID: UUID, login: String, hash: String) throws {
@@ -75,7 +91,7 @@ package enum ConsoleStore {
                 userID: try row.decode(UUID.self, "user_id"), accountID: try row.decode(UUID.self, "account_id"),
                 tenantID: try row.decode(UUID.self, "tenant_id"), role: role, accountKind: kind),
             userName: try row.decode(String.self, "name"), csrfToken: try row.decode(String.self, "csrf_token"),
-            accountSuspended: try row.decode(Bool.self, "suspended"))
+            accountSuspended: try row.decode(Bool.self, "suspended"), language: try row.decode(String?.self, "language"))
     }
 
     package static func endSession(_ connection: PostgresConnection, token: String) throws {
@@ -84,6 +100,25 @@ package enum ConsoleStore {
 
     package static func endSessions(_ connection: PostgresConnection, userID: UUID) throws {
         try connection.execute(deleteUserSessions, [userID])
+    }
+
+    /// A one-time password link for `userID`, made by `createdBy`: answers its token.
+    package static func createPasswordLink(_ connection: PostgresConnection, userID: UUID, createdBy: UUID) throws -> String {
+        let token = SecureRandom.token()
+        try connection.execute(insertLink, [Digest.sha256(Array(token.utf8)), userID, createdBy, Limits.passwordLinkSeconds])
+        return token
+    }
+
+    /// The user a live, unused link is for; `claim` uses the link up (once, under concurrency).
+    package static func passwordLinkUser(_ connection: PostgresConnection, token: String, claim: Bool) throws -> UUID? {
+        guard token.count < 100 else { return nil }
+        return try connection.execute(claim ? claimLink : selectLink, [Digest.sha256(Array(token.utf8))]).first?
+            .decode(UUID.self, "user_id")
+    }
+
+    /// The console language a user chose; nil follows the browser.
+    package static func setLanguage(_ connection: PostgresConnection, userID: UUID, language: String?) throws {
+        try connection.execute(setLanguage, [userID, language])
     }
 
     package static func recordFailure(_ connection: PostgresConnection, subjects: [String]) throws {

@@ -4,3 +4,36 @@ document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-confirm]");
   if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
 });
+
+// The compose form's live count: characters, segments (GSM 7-bit: 160, or 153 per part;
+// otherwise UCS-2: 70, or 67 per part), or one MMS credit once a media URL is given. The
+// alphabets come from the server, which prices the message in the end.
+function countSegments(text, basic, extended) {
+  let septets = 0;
+  for (const character of text) {
+    if (basic.has(character)) septets += 1;
+    else if (extended.has(character)) septets += 2;
+    else {
+      const units = text.length;
+      return { characters: units, segments: units <= 70 ? 1 : Math.ceil(units / 67) };
+    }
+  }
+  return { characters: septets, segments: septets <= 160 ? 1 : Math.ceil(septets / 153) };
+}
+
+document.querySelectorAll("textarea[data-counter]").forEach((area) => {
+  const output = document.getElementById(area.dataset.counter);
+  const basic = new Set(area.dataset.gsm), extended = new Set(area.dataset.gsmExtended);
+  const media = document.querySelector("textarea[data-media]");
+  const update = () => {
+    if (media && media.value.trim() !== "") {
+      output.textContent = output.dataset.mmsNote;
+      return;
+    }
+    const count = countSegments(area.value, basic, extended);
+    output.textContent = `${count.characters} ${output.dataset.characters} · ${count.segments} ${output.dataset.segments}`;
+  };
+  area.addEventListener("input", update);
+  if (media) media.addEventListener("input", update);
+  update();
+});

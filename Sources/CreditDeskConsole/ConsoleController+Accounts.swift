@@ -1,0 +1,125 @@
+import CreditDeskCore
+import CreditDeskDB
+import CreditDeskServices
+import CreditDeskStore
+import Foundation
+import Hummingbird
+
+/// A client's page for its reseller: balances, Add/Remove Credits, a transfer from the pool, a
+/// package sale, Permissions, suspend/reactivate, its gateway connections and its users.
+extension ConsoleController {
+    struct ClientPage {
+        let account: AccountRecord
+        let balances: [Balance]
+        let parent: AccountRecord?
+        let packages: [PackageRecord]
+        let gateways: [GatewayConnectionRecord]
+        let users: UsersSection
+    }
+
+    func client(_ session: ConsoleSession, _ request: Request, id: UUID?) async throws -> Response {
+        guard let id, id != session.principal.accountID else { return try pages.notFound(session, request) }
+        let principal = session.principal
+        let page = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+            let (account, balances) = try Operations.balances(connection, principal, accountID: id)
+            let parent = try account.parentID.flatMap { try AccountStore.find(connection, id: $0) }
+            let packages =
+                parent?.id == principal.accountID && parent?.kind == .reseller
+                ? try Operations.packages(connection, principal, accountID: principal.accountID, active: true) : []
+            let gateways = account.kind == .client ? try MessagingOperations.gateways(connection, principal, accountID: id) : []
+            return ClientPage(
+                account: account, balances: balances, parent: parent, packages: packages, gateways: gateways,
+                users: try UsersSection.load(connection, principal, account: account))
+        }
+        let account = page.account
+        let canManage = Authorization.roleAllows(principal.role, .manageCredits, accountKind: principal.accountKind)
+        let catalogue = pages.catalogue(request, setting: session.language)
+        let features = Feature.allCases.map { feature -> [String: Any] in
+            let parentHas = page.parent?.effectiveFeatures.contains(feature) ?? true
+            let own = account.ownFeatures.contains(feature)
+            return [
+                "name": feature.rawValue, "label": catalogue.text("feature_\(feature.rawValue)"), "on": own, "unavailable": !parentHas,
+                "onButInactive": own && parentHas && !account.effectiveFeatures.contains(feature),
+            ]
+        }
+        let data: [String: Any] = [
+            "id": account.id.uuidString.lowercased(), "name": account.name, "suspended": account.status == .suspended,
+            "balances": Self.smsFirst(page.balances).map(Self.balanceData), "canManage": canManage,
+            "features": features,
+            "formKey": UUID().uuidString.lowercased(), "isClient": account.kind == .client,
+            "canTransfer": canManage && page.parent?.id == principal.accountID,
+            "packages": page.packages.map(Self.packageData), "hasPackages": !page.packages.isEmpty,
+            "gateways": page.gateways.map(Self.gatewayData), "hasGateways": !page.gateways.isEmpty,
+            "canManageMessaging": Authorization.roleAllows(principal.role, .manageMessaging, accountKind: principal.accountKind),
+            "users": page.users.data,
+        ]
+        return try pages.page("client", session, request, title: account.name, data)
+    }
+
+    static func gatewayData(_ gateway: GatewayConnectionRecord) -> [String: Any] {
+        [
+            "name": gateway.name, "provider": gateway.provider.rawValue, "baseURL": gateway.baseURL,
+            "username": gateway.username, "sender": gateway.sender, "homePrefix": gateway.homePrefix,
+            "scope": gateway.userID == nil ? "office" : "agent",
+        ]
+    }
+
+    static func transfer(
+        _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
+    ) throws -> Done {
+        let unit = try unit(submission)
+        let entry = try Operations.transfer(
+            connection, principal, operation, fromID: principal.accountID, toID: submission.id, unit: unit,
+            amount: try amount(submission), reason: submission.given("reason"))
+        return Done(
+            flash: submission.text(
+                "flash_transferred", ["amount": formatted(entry.amount), "unit": unit.rawValue.uppercased()]))
+    }
+
+    static func sell(
+        _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
+    ) throws -> Done {
+        guard let packageID = submission.given("package_id").flatMap(UUID.init(uuidString:)) else {
+            throw DomainError.invalid("package_id", "choose a package")
+        }
+        let (sale, entries) = try Operations.sellPackage(
+            connection, principal, operation, buyerID: submission.id, packageID: packageID)
+        let credits = entries.map { "\(formatted($0.amount)) \($0.unit.rawValue.uppercased())" }.joined(separator: " + ")
+        return Done(
+            flash: submission.text(
+                "flash_sold", ["credits": credits, "price": money(sale.priceMinor, sale.currency)]))
+    }
+
+    static func setStatus(
+        _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
+    ) throws -> Done {
+        guard let status = submission.field("status").flatMap(AccountStatus.init(rawValue:)) else {
+            throw DomainError.invalid("status", "is active or suspended")
+        }
+        let account = try Operations.updateAccount(connection, principal, id: submission.id, name: nil, status: status)
+        return Done(flash: submission.text(status == .suspended ? "flash_suspended" : "flash_reactivated", ["name": account.name]))
+    }
+
+    /// A gateway connection for the client's office; the password is sealed and never shown
+    /// again, the callback token is shown this once.
+    static func createGateway(box: SecretBox?) -> Work {
+        { connection, principal, _, submission in
+            guard let box else {
+                throw DomainError(.conflict, "no CREDITDESK_SECRET_KEY is configured, so credentials cannot be stored")
+            }
+            guard let provider = submission.field("provider").flatMap(GatewayProvider.init(rawValue:)) else {
+                throw DomainError.invalid("provider", "is kannel or twilio")
+            }
+            let (gateway, token) = try MessagingOperations.createGateway(
+                connection, principal, accountID: submission.id,
+                input: .init(
+                    provider: provider, name: submission.field("name") ?? "", baseURL: submission.field("base_url") ?? "",
+                    username: submission.field("username") ?? "", password: submission.field("password") ?? "",
+                    sender: submission.field("sender") ?? "", homePrefix: submission.field("home_prefix") ?? "", userID: nil),
+                box: box)
+            return Done(
+                flash: submission.text("flash_gateway_created", ["name": gateway.name]),
+                secretLabel: "callback_token", secret: token)
+        }
+    }
+}
