@@ -221,6 +221,7 @@ let package = Package(
             name: "CreditDeskAPITests",
             dependencies: [
                 "CreditDeskAPI",
+                "CreditDeskConsole",
                 "CreditDeskContract",
                 "CreditDeskGateway",
                 "CreditDeskDB",

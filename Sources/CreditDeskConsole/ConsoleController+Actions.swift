@@ -18,6 +18,8 @@ extension ConsoleController {
         /// The signed-in user's own account.
         let ownAccountID: UUID
         let catalogue: Catalogue
+        /// Every language's words, for an answer in a language just chosen.
+        let catalogues: [String: Catalogue]
 
         func field(_ name: String) -> String? { form[name]?.first }
         /// A field, empty as nil.
@@ -55,7 +57,8 @@ extension ConsoleController {
             id = session.principal.accountID
         }
         let submission = Submission(
-            form: form, files: files, id: id, ownAccountID: session.principal.accountID, catalogue: pages.catalogue(request, setting: session.language))
+            form: form, files: files, id: id, ownAccountID: session.principal.accountID, catalogue: pages.catalogue(request, setting: session.language),
+            catalogues: pages.catalogues)
         do {
             let done = try await run(request, context, session, submission, work)
             if done.secret != nil || done.lines != nil {

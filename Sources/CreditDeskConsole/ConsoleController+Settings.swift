@@ -22,7 +22,9 @@ extension ConsoleController {
     ) throws -> Done {
         let language = submission.given("language")
         try ConsoleOperations.setLanguage(connection, principal, language: language, supported: Catalogue.languages)
-        return Done(flash: submission.text("flash_language_saved"))
+        // Said in the language just chosen.
+        let words = language.flatMap { submission.catalogues[$0] } ?? submission.catalogue
+        return Done(flash: words.text("flash_language_saved"))
     }
 
     /// A new password for oneself. bcrypt runs outside any transaction; setting a password

@@ -12,6 +12,8 @@ import Testing
 final class ConsoleBrowser: @unchecked Sendable {
     let client: any TestClientProtocol
     private(set) var cookies: [String: String] = [:]
+    /// The browser's `Accept-Language`, if any.
+    var acceptLanguage: String?
 
     init(_ client: any TestClientProtocol) { self.client = client }
 
@@ -36,10 +38,28 @@ final class ConsoleBrowser: @unchecked Sendable {
         return try await send(.post, path, body: body)
     }
 
-    private func send(_ method: HTTPRequest.Method, _ path: String, body: String?) async throws -> Page {
+    /// A multipart form with one file, as a browser sends an upload.
+    func upload(_ path: String, _ fields: [(String, String)], file: (name: String, fileName: String, content: String))
+        async throws -> Page
+    {
+        let boundary = "----CreditDeskTest\(UUID().uuidString)"
+        var body = ""
+        for (name, value) in fields {
+            body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
+        }
+        body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.name)\"; filename=\"\(file.fileName)\"\r\n"
+        body += "Content-Type: text/csv\r\n\r\n\(file.content)\r\n--\(boundary)--\r\n"
+        return try await send(.post, path, body: body, contentType: "multipart/form-data; boundary=\(boundary)")
+    }
+
+    private func send(
+        _ method: HTTPRequest.Method, _ path: String, body: String?,
+        contentType: String = "application/x-www-form-urlencoded", language: String? = nil
+    ) async throws -> Page {
         var headers = HTTPFields()
         if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
-        if body != nil { headers[.contentType] = "application/x-www-form-urlencoded" }
+        if body != nil { headers[.contentType] = contentType }
+        if let language = language ?? acceptLanguage { headers[.acceptLanguage] = language }
         let page = try await client.execute(
             uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }
         ) { response in
@@ -64,12 +84,12 @@ final class ConsoleBrowser: @unchecked Sendable {
 struct ConsoleTests {
     static let password = "correct horse battery"
 
-    /// A user of the reseller with an email and the console password, set by the operator.
+    /// A user of the reseller (or of `account`) with an email and the console password, set by the operator.
     func consoleUser(
-        _ fixture: Fixture, _ pool: DatabasePool, email: String, name: String, role: Role
+        _ fixture: Fixture, _ pool: DatabasePool, email: String, name: String, role: Role, account: AccountRecord? = nil
     ) async throws -> String {
         let user = try await pool.withTransaction { connection in
-            try UserStore.createUser(connection, account: fixture.reseller, name: name, email: email, role: role)
+            try UserStore.createUser(connection, account: account ?? fixture.reseller, name: name, email: email, role: role)
         }
         let root = try await pool.withConnection { try UserStore.authenticate($0, secret: fixture.keys[.platformOperator]!)! }
         try await ConsoleOperations.setPassword(pool: pool, root.principal, userID: user.id, password: Self.password)
