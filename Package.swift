@@ -172,6 +172,7 @@ let package = Package(
             name: "creditdesk-bench",
             dependencies: [
                 "CreditDeskGateway",
+                "CreditDeskTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -50,13 +50,17 @@ python_venv() {
   fi
 }
 
+# on_exit COMMAND: runs COMMAND when the script exits, before the daemon and its cluster stop.
+EXIT_HOOKS=""
+on_exit() { EXIT_HOOKS="$1; $EXIT_HOOKS"; }
+
 # serve_fresh BIN DATA LOG: a daemon on a new embedded cluster in DATA, stopped (with the
 # cluster) when the script exits; ready and bootstrapped (sets PORT, BASE, KEY, PLATFORM).
 serve_fresh() {
   fresh_run "$2" "$3"
   DAEMON=""
   SERVE_DATA=$2
-  trap 'if [ -n "$DAEMON" ]; then kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; fi; stop_cluster "$SERVE_DATA"' EXIT
+  trap 'eval "$EXIT_HOOKS"; if [ -n "$DAEMON" ]; then kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; fi; stop_cluster "$SERVE_DATA"' EXIT
   "$1" serve --data-dir "$2" --port "$PORT" --log-level warning >> "$3" 2>&1 &
   DAEMON=$!
   wait_ready "$BASE" "$3"

@@ -21,6 +21,7 @@ PASSWORD = os.environ["PASSWORD"]
 CLIENT = os.environ["CLIENT"]
 RIVAL_CLIENT = os.environ["RIVAL_CLIENT"]
 GATEWAY, GATEWAY_TOKEN = os.environ["GATEWAY"], os.environ["GATEWAY_TOKEN"]
+KANNEL_DIR = os.environ["KANNEL_DIR"]
 
 
 def browser():
@@ -64,6 +65,27 @@ def sign_in(driver, email, password=PASSWORD):
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
 
 
+def submit(element):
+    """Clicks the submit button of the form `element` is in."""
+    element.find_element(By.XPATH, "ancestor::form").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def until(driver, path, condition, seconds=45):
+    """Reloads `path` until `condition(page_source)` holds (a message on its way)."""
+    try:
+        WebDriverWait(driver, seconds, poll_frequency=1).until(
+            lambda d: d.get(f"{BASE}{path}") or condition(d.page_source))
+        return True
+    except TimeoutException:
+        return False
+
+
+def delivered_to_smsc():
+    """The texts Kannel's fake SMSC received."""
+    with open(f"{KANNEL_DIR}/fakesmsc.out", encoding="utf-8", errors="replace") as log:
+        return log.read()
+
+
 def clients_row(driver, name):
     driver.get(f"{BASE}/console/clients")
     for row in driver.find_elements(By.CSS_SELECTOR, "table.clients tbody tr"):
@@ -89,7 +111,7 @@ def reseller_admin(driver):
     mms = driver.find_element(By.CSS_SELECTOR, "input[name=feature][value=mms]")
     mms.click()
     mms.find_element(By.XPATH, "ancestor::form").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    expect(shows(driver, "Permissions saved: Enable MMS"), "Settings → Permissions → Enable MMS → Save", driver)
+    expect(shows(driver, "Permissions saved: Campaigns, Enable MMS"), "Settings → Permissions → Enable MMS → Save", driver)
 
     driver.find_element(By.CSS_SELECTOR, "select[name=unit] option[value=mms]").click()
     driver.find_element(By.NAME, "amount").send_keys("7")
@@ -114,6 +136,20 @@ def reseller_admin(driver):
     driver.get(f"{BASE}/console")
     counter = driver.find_element(By.XPATH, "//span[text()='MMS used this month']/following-sibling::span").text
     expect(counter == "1", "the MMS-used counter shows the MMS the client received", driver)
+
+    driver.find_element(By.LINK_TEXT, "Packages").click()
+    for name, value in (("name", "Starter 500"), ("sms_credits", "500"), ("mms_credits", "20"), ("price", "49.90")):
+        field = driver.find_element(By.CSS_SELECTOR, f"form.grid [name={name}]")
+        field.clear()
+        field.send_keys(value)
+    submit(driver.find_element(By.CSS_SELECTOR, "form.grid [name=price]"))
+    expect(shows(driver, "Package Starter 500 created") and "49.90 EUR" in driver.page_source,
+           "Packages: a package with SMS and MMS credits and a price", driver)
+    shoot(driver, "packages")
+    for page in ("rates", "users", "ledger", "settings"):
+        driver.get(f"{BASE}/console/{page}")
+        expect(driver.find_elements(By.TAG_NAME, "h1"), f"the {page} page renders", driver)
+        shoot(driver, page)
 
     driver.find_element(By.LINK_TEXT, "Usage").click()
     expect(shows(driver, "<svg class=\"chart\""), "Usage shows the chart of daily consumption", driver)
@@ -150,6 +186,89 @@ def client_user(driver):
     expect("Harbour Dental" in text, "the client user's dashboard is its account's", driver)
     expect("/console/clients" not in text, "a client user is offered no Clients page", driver)
     shoot(driver, "client-dashboard")
+    compose_and_send(driver)
+    campaign_from_csv(driver)
+    languages(driver)
+
+
+def compose_and_send(driver):
+    driver.find_element(By.LINK_TEXT, "Compose").click()
+    expect(shows(driver, "Compose a message"), "Compose opens", driver)
+    text = "Your appointment is tomorrow at 10:00, deposit €20"
+    driver.find_element(By.NAME, "to").send_keys("+64217771234")
+    driver.find_element(By.NAME, "text").send_keys(text)
+    counter = driver.find_element(By.ID, "counter").text
+    expect(counter == f"{len(text) + 1} characters · 1 segments", f"the live count: {counter} (€ takes two septets)", driver)
+    shoot(driver, "compose")
+    submit(driver.find_element(By.NAME, "text"))
+    expect(shows(driver, "Message to +64217771234 queued: 1 segment(s), 1 SMS credits"), "Send: queued, priced", driver)
+    expect(until(driver, "/console/messages", lambda page: "badge delivered" in page),
+           "the SMS went through Kannel and its delivery report marked it delivered", driver)
+    expect("deposit" in delivered_to_smsc(), "Kannel's fake SMSC received the text")
+    shoot(driver, "messages")
+
+    driver.get(f"{BASE}/console/compose")
+    driver.find_element(By.NAME, "to").send_keys("+64215550000")
+    driver.find_element(By.NAME, "text").send_keys("Hello again")
+    submit(driver.find_element(By.NAME, "text"))
+    error = driver.find_element(By.ID, "compose-error").text
+    expect("has opted out" in error and driver.find_element(By.NAME, "text").get_attribute("value") == "Hello again",
+           "an opted-out number is refused inline, the text kept", driver)
+
+
+def campaign_from_csv(driver):
+    path = os.path.abspath(f"{SCREENS}/recall.csv")
+    with open(path, "w", encoding="utf-8") as file:
+        file.write("name,mobile,email,consent\nAna Lopez,+64213000001,ana@example.com,yes\n"
+                   "Ben Ng,+64213000002,,yes\nCy Tan,+64213000003,,no\nNo Phone,,x@example.com,yes\n")
+    driver.find_element(By.LINK_TEXT, "Contacts").click()
+    driver.find_element(By.NAME, "file").send_keys(path)
+    driver.find_element(By.NAME, "new_list").send_keys("Recall")
+    submit(driver.find_element(By.NAME, "file"))
+    expect(shows(driver, "3 contacts imported, 1 rows rejected") and "Line 5: mobile: no mobile number" in driver.page_source,
+           "CSV import: good rows imported, the bad row listed with its reason", driver)
+    shoot(driver, "import")
+    driver.find_element(By.LINK_TEXT, "Continue").click()
+    expect(shows(driver, "Ana Lopez"), "the imported contacts are listed", driver)
+    shoot(driver, "contacts")
+
+    driver.find_element(By.LINK_TEXT, "Campaigns").click()
+    form = driver.find_element(By.CSS_SELECTOR, "form[action='/console/campaigns']")
+    form.find_element(By.NAME, "name").send_keys("Recall")
+    form.find_element(By.XPATH, ".//option[starts-with(text(), 'Recall (3)')]").click()
+    form.find_element(By.NAME, "template").send_keys("Hi {{first_name}}, time for your check-up")
+    submit(form.find_element(By.NAME, "name"))
+    expect(shows(driver, "Draft Recall created"), "a draft campaign from the imported list", driver)
+    recipients = driver.find_element(By.CSS_SELECTOR, "[data-fact=recipients]").text
+    expect(recipients == "2" and "no SMS consent (1)" in driver.page_source, "the quote: 2 recipients, 1 skipped", driver)
+    shoot(driver, "campaign-draft")
+    driver.find_element(By.CSS_SELECTOR, "form[action$='/test'] [name=to]").send_keys("+64219990000")
+    submit(driver.find_element(By.CSS_SELECTOR, "form[action$='/test'] [name=to]"))
+    expect(shows(driver, "Test sent to +64219990000"), "a test to one's own number", driver)
+    terms = driver.find_element(By.NAME, "accept_terms")
+    terms.click()
+    submit(terms)
+    expect(shows(driver, "Campaign confirmed: 2 recipients, 2 credits reserved"), "confirmed with the terms checkbox", driver)
+    campaign = driver.current_url.replace(BASE, "")
+    expect(until(driver, campaign, lambda page: page.count("badge delivered") == 2),
+           "both recipients' results: delivered through Kannel", driver)
+    log = delivered_to_smsc()
+    expect("Hi Ana, time for your check-up" in log and "Hi Ben," in log, "each recipient got its own text")
+    shoot(driver, "campaign")
+    driver.get(f"{BASE}/console/opt-outs")
+    expect(shows(driver, "+64215550000"), "Opt-outs lists the opted-out number", driver)
+    shoot(driver, "opt-outs")
+
+
+def languages(driver):
+    driver.find_element(By.LINK_TEXT, "Settings").click()
+    driver.find_element(By.CSS_SELECTOR, "select[name=language] option[value=nl]").click()
+    submit(driver.find_element(By.NAME, "language"))
+    expect(shows(driver, "Taal opgeslagen") and driver.find_elements(By.LINK_TEXT, "Berichten"),
+           "Settings → Nederlands: the console speaks Dutch", driver)
+    driver.get(f"{BASE}/console")
+    expect(shows(driver, "SMS gebruikt deze maand"), "the dashboard in Dutch", driver)
+    shoot(driver, "dashboard-nl")
 
 
 def throttling(driver):

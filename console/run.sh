@@ -13,15 +13,16 @@ LOG=.bench/console-server.log
 python_venv "$VENV" console/requirements.txt selenium
 serve_fresh "$BIN" "$DATA" "$LOG"
 
-# The fixture: a reseller with MMS to give, its admin, a client and its user, another
-# reseller's client, and a Twilio connection on the client for an inbound MMS.
+# The fixture: a reseller with MMS and campaigns to give, its admin, a client and its user,
+# another reseller's client, a Twilio connection on the client for an inbound MMS, the desk
+# user's own connection to a real Kannel (see creditdesk-bench kannel), and an opted-out number.
 id() { jq -r .id; }
 RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Acme Messaging\"}" | id)
-api "$KEY" PATCH "/v1/accounts/$RESELLER/features" '{"mms":true,"inbound":true}' > /dev/null
+api "$KEY" PATCH "/v1/accounts/$RESELLER/features" '{"mms":true,"inbound":true,"campaigns":true}' > /dev/null
 ADMIN=$(api "$KEY" POST "/v1/accounts/$RESELLER/users" '{"name":"Rita Admin","role":"admin","email":"rita@acme.example"}' | id)
 CLIENT=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Harbour Dental\"}" | id)
 api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Corner Bakery\"}" > /dev/null
-api "$KEY" PATCH "/v1/accounts/$CLIENT/features" '{"inbound":true}' > /dev/null
+api "$KEY" PATCH "/v1/accounts/$CLIENT/features" '{"inbound":true,"campaigns":true}' > /dev/null
 OFFICE=$(api "$KEY" POST "/v1/accounts/$CLIENT/users" '{"name":"Front Desk","role":"user","email":"desk@harbour.example"}' | id)
 RIVAL=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Rival\"}" | id)
 RIVAL_CLIENT=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RIVAL\",\"kind\":\"client\",\"name\":\"Rival Client\"}" | id)
@@ -32,12 +33,22 @@ api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"a
 TOKEN=$(api "$KEY" POST "/v1/accounts/$CLIENT/gateways" \
   '{"provider":"twilio","name":"Twilio","base_url":"http://127.0.0.1:9","username":"AC1","password":"p","sender":"+6421000000","home_prefix":"64"}' \
   | jq -r '.id + " " + .callback_token')
+KANNEL_PORTS=$(( (RANDOM % 5900 + 2000) * 4 ))
+DESK_KANNEL=$(api "$KEY" POST "/v1/accounts/$CLIENT/gateways" \
+  "{\"provider\":\"kannel\",\"name\":\"Desk Kannel\",\"base_url\":\"http://127.0.0.1:$((KANNEL_PORTS + 3))\",\"username\":\"creditdesk\",\"password\":\"kannel-test-password\",\"sender\":\"+6421000001\",\"home_prefix\":\"64\",\"user_id\":\"$OFFICE\"}" \
+  | jq -r '.inbound_url + "?token=" + .callback_token')
+.build/debug/creditdesk-bench kannel --port-base "$KANNEL_PORTS" --inbound-url "$DESK_KANNEL" > .bench/console-kannel.json 2> .bench/console-kannel.log &
+KANNEL=$!
+on_exit 'kill $KANNEL 2>/dev/null; wait $KANNEL 2>/dev/null'
+for _ in $(seq 1 600); do [ -s .bench/console-kannel.json ] && break; kill -0 $KANNEL 2>/dev/null || break; sleep 0.1; done
+KANNEL_DIR=$(jq -r .directory .bench/console-kannel.json) || { cat .bench/console-kannel.log; exit 1; }
+api "$KEY" POST "/v1/accounts/$CLIENT/opt-outs" '{"phones":["+64215550000"]}' > /dev/null
 # Passwords through the command line, from standard input.
 for user in "$ADMIN" "$OFFICE"; do
   echo "console password 1" | "$BIN" users password --user "$user" --api-key "$KEY" --data-dir "$DATA" --log-level warning > /dev/null
 done
 
-export BASE CLIENT RIVAL_CLIENT GATEWAY="${TOKEN% *}" GATEWAY_TOKEN="${TOKEN#* }"
+export BASE CLIENT RIVAL_CLIENT KANNEL_DIR GATEWAY="${TOKEN% *}" GATEWAY_TOKEN="${TOKEN#* }"
 export SCREENS=.build/console-screens PASSWORD="console password 1"
 mkdir -p "$SCREENS"
 "$VENV/bin/python" console/browser_test.py

@@ -77,12 +77,14 @@ extension ConsoleController {
         let shown = recipients.prefix(Self.pageSize)
         var data: [String: Any] = [
             "id": campaign.id.uuidString.lowercased(), "name": campaign.name, "status": campaign.status.rawValue,
-            "template": campaign.template, "draft": campaign.status == .draft, "confirmed": campaign.status == .confirmed,
+            "template": campaign.template, "draft": campaign.status == .draft,
+            // Cancelling stops what has not gone: offered while something waits.
+            "cancellable": campaign.status == .confirmed && (counts["queued"] ?? 0) + (counts["scheduled"] ?? 0) > 0,
             "formKey": UUID().uuidString.lowercased(), "hasRecipients": !shown.isEmpty,
             "counts": counts.sorted { $0.key < $1.key }.map { ["status": $0.key, "count": formatted(Int64($0.value))] },
             "recipients": shown.map { recipient in
                 [
-                    "position": recipient.position + 1, "phone": recipient.phone ?? "—",
+                    "position": recipient.position, "phone": recipient.phone ?? "—",
                     "status": recipient.status?.rawValue ?? "skipped",
                     "reason": recipient.skipReason ?? recipient.failureReason ?? "", "credits": formatted(recipient.credits),
                 ] as [String: Any]

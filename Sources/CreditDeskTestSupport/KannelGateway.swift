@@ -30,6 +30,8 @@ package final class KannelGateway: @unchecked Sendable {
     package struct Ports: Sendable {
         package let base: Int
 
+        package init(base: Int) { self.base = base }
+
         package static func random() -> Ports { Ports(base: Int.random(in: 2_000..<7_900) * 4) }
 
         package var sendURL: String { "http://127.0.0.1:\(base + 3)" }
