@@ -49,13 +49,43 @@ package final class KannelGateway: @unchecked Sendable {
         }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("creditdesk-kannel-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let base = ports.base
-        adminPort = base
-        let boxPort = base + 1
-        let smscPort = base + 2
-        sendPort = base + 3
+        adminPort = ports.base
+        let smscPort = ports.base + 2
+        sendPort = ports.base + 3
         let log = directory.path
-        let configuration = """
+        let configuration = Self.configuration(ports: ports, log: log, inboundURL: inboundURL)
+        let configurationPath = directory.appendingPathComponent("kannel.conf").path
+        try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
+        let bearerbox = try BackgroundProcess("/usr/sbin/bearerbox", [configurationPath], logPath: "\(log)/bearerbox.out")
+        usleep(300_000)
+        let smsbox = try BackgroundProcess("/usr/sbin/smsbox", [configurationPath], logPath: "\(log)/smsbox.out")
+        // The fake SMSC reads handset messages from stdin and stops at end of file: `tail -f`
+        // keeps its stdin open, and `injectInbound` appends to the file tail follows.
+        FileManager.default.createFile(atPath: "\(log)/inbound.txt", contents: nil)
+        fakeSMSC = try BackgroundProcess(
+            "/bin/sh",
+            ["-c", "tail -n 0 -f '\(log)/inbound.txt' | exec /usr/lib/kannel/test/fakesmsc -H 127.0.0.1 -r \(smscPort) -i 0"],
+            logPath: "\(log)/fakesmsc.out")
+        processes = [bearerbox, smsbox]
+        // Usually under a second; a loaded CI machine starting the whole suite can take far longer.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if Self.status(adminPort: adminPort).contains("online"), Self.smsboxReady(sendPort: sendPort) { return }
+            usleep(100_000)
+        }
+        let tails = ["bearerbox.out", "smsbox.out", "fakesmsc.out"].map { name in
+            let text = (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? ""
+            return "\(name): " + text.split(separator: "\n").suffix(5).joined(separator: " | ")
+        }
+        stopAll()
+        throw DatabaseError(.other, message: "Kannel did not come online in 60 s: \(tails.joined(separator: " ;; "))")
+    }
+
+    /// bearerbox, smsbox and the fake SMSC in one file; ports as `Ports` numbers them.
+    static func configuration(ports: Ports, log: String, inboundURL: String) -> String {
+        let base = ports.base
+        let (adminPort, boxPort, smscPort, sendPort) = (base, base + 1, base + 2, base + 3)
+        return """
             group = core
             admin-port = \(adminPort)
             admin-password = admin
@@ -96,31 +126,6 @@ package final class KannelGateway: @unchecked Sendable {
             get-url = "\(inboundURL)&from=%p&to=%P&text=%a&id=%I"
 
             """
-        let configurationPath = directory.appendingPathComponent("kannel.conf").path
-        try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
-        let bearerbox = try BackgroundProcess("/usr/sbin/bearerbox", [configurationPath], logPath: "\(log)/bearerbox.out")
-        usleep(300_000)
-        let smsbox = try BackgroundProcess("/usr/sbin/smsbox", [configurationPath], logPath: "\(log)/smsbox.out")
-        // The fake SMSC reads handset messages from stdin and stops at end of file: `tail -f`
-        // keeps its stdin open, and `injectInbound` appends to the file tail follows.
-        FileManager.default.createFile(atPath: "\(log)/inbound.txt", contents: nil)
-        fakeSMSC = try BackgroundProcess(
-            "/bin/sh",
-            ["-c", "tail -n 0 -f '\(log)/inbound.txt' | exec /usr/lib/kannel/test/fakesmsc -H 127.0.0.1 -r \(smscPort) -i 0"],
-            logPath: "\(log)/fakesmsc.out")
-        processes = [bearerbox, smsbox]
-        // Usually under a second; a loaded CI machine starting the whole suite can take far longer.
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            if Self.status(adminPort: adminPort).contains("online"), Self.smsboxReady(sendPort: sendPort) { return }
-            usleep(100_000)
-        }
-        let tails = ["bearerbox.out", "smsbox.out", "fakesmsc.out"].map { name in
-            let text = (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? ""
-            return "\(name): " + text.split(separator: "\n").suffix(5).joined(separator: " | ")
-        }
-        stopAll()
-        throw DatabaseError(.other, message: "Kannel did not come online in 60 s: \(tails.joined(separator: " ;; "))")
     }
 
     /// A handset texting `text` from `from` to `to`, through the fake SMSC.
