@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Console render benchmark: the Clients page of a reseller with 10,000 clients, sorted by SMS
-# available (the first page of 50, as the list opens), timed from the client side on loopback
-# next to /healthz measured the same way in the same run. Prints p50/p99 and the ratio.
+# Console render benchmark: the Clients page of a reseller with 10,000 clients, as it opens
+# (by name) and sorted by SMS available (the first page of 50 each), timed from the client side
+# on loopback next to /healthz measured the same way in the same run. Prints p50/p99 and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -27,6 +27,9 @@ INSERT INTO balances (tenant_id, account_id, unit, posted)
 SELECT a.tenant_id, a.id, u.unit, (random() * 5000)::bigint
 FROM accounts a CROSS JOIN (VALUES ('sms'), ('mms')) u (unit)
 WHERE a.parent_id = :'reseller';
+-- What autovacuum does soon after a bulk load: the planner then knows the tables' sizes.
+ANALYZE accounts;
+ANALYZE balances;
 SQL
 echo "bench password 1" | "$BIN" users password --user "$ADMIN" --api-key "$KEY" --data-dir "$DATA" --log-level warning > /dev/null
 
@@ -47,10 +50,12 @@ timings() {
 }
 percentile() { awk -v p="$2" '{v[NR]=$1} END {i=int(NR*p/100); if (i < 1) i = 1; print v[i]}' "$1"; }
 timings "$BASE/healthz" > .bench/console-bench-healthz
-timings "$PAGE" > .bench/console-bench-clients
-P50=$(percentile .bench/console-bench-clients 50); P99=$(percentile .bench/console-bench-clients 99)
 H50=$(percentile .bench/console-bench-healthz 50); H99=$(percentile .bench/console-bench-healthz 99)
-printf '%-48s %10s %10s\n' "measure ($REQUESTS requests)" "p50 ms" "p99 ms"
-printf '%-48s %10s %10s\n' "GET /healthz (the anchor)" "$H50" "$H99"
-printf '%-48s %10s %10s   (target p99 < 50)\n' "console Clients page, $CLIENTS clients" "$P50" "$P99"
-printf '%-48s %10s\n' "ratio Clients page p50 / healthz p50" "$(echo "scale=1; $P50 / $H50" | bc)"
+printf '%-58s %10s %10s %14s\n' "measure ($REQUESTS requests)" "p50 ms" "p99 ms" "p50 / healthz"
+printf '%-58s %10s %10s\n' "GET /healthz (the anchor)" "$H50" "$H99"
+for view in "by name (as it opens)|$BASE/console/clients" "by SMS available, descending|$PAGE"; do
+  timings "${view#*|}" > .bench/console-bench-clients
+  P50=$(percentile .bench/console-bench-clients 50); P99=$(percentile .bench/console-bench-clients 99)
+  printf '%-58s %10s %10s %14s   (target p99 < 50)\n' "Clients page, $CLIENTS clients, ${view%%|*}" "$P50" "$P99" \
+    "$(echo "scale=1; $P50 / $H50" | bc)"
+done

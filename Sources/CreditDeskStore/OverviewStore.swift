@@ -43,37 +43,74 @@ package enum OverviewStore {
             AND e.kind IN (\(usedKinds)) AND e.created_at >= $7)
         """
 
-    /// One statement per sort column and direction; the column comes from a closed set, never from input.
+    static let overviewColumns = """
+        a.id, a.name, a.status,
+        s.posted - s.reserved + s.credit_limit AS sms_available, s.reserved AS sms_reserved,
+        m.posted - m.reserved + m.credit_limit AS mms_available, m.reserved AS mms_reserved
+        """
+    static let overviewSource = """
+        FROM accounts a
+        JOIN balances s ON s.tenant_id = a.tenant_id AND s.account_id = a.id AND s.unit = 'sms'
+        JOIN balances m ON m.tenant_id = a.tenant_id AND m.account_id = a.id AND m.unit = 'mms'
+        WHERE a.parent_id = $1 AND a.kind = 'client'
+          AND ($2::text IS NULL OR a.name ILIKE '%' || $2 || '%')
+        """
+
+    static func used(_ unit: CreditUnit) -> String {
+        "(\(usedExpression.replacingOccurrences(of: "%UNIT%", with: unit.rawValue)))::bigint AS \(unit.rawValue)_used"
+    }
+
+    /// One statement per sort column and direction; the column comes from a closed set, never
+    /// from input. Sorted by name or by what is available, the page of ids is cut first from an
+    /// index in that order (`accounts_children`; `balances_available`), then its rows get their
+    /// balances and usage; sorted by usage, every client's usage is summed to order them.
     static func clientsStatement(sort: OverviewSort, descending: Bool) -> String {
-        let (key, type) =
-            switch sort {
-            case .name: ("lower(name)", "text")
-            case .smsAvailable: ("sms_available", "bigint")
-            case .smsUsed: ("sms_used", "bigint")
-            case .mmsAvailable: ("mms_available", "bigint")
-            case .mmsUsed: ("mms_used", "bigint")
-            }
         let comparison = descending ? "<" : ">"
         let order = descending ? "DESC" : "ASC"
+        let page: String
+        switch sort {
+        case .name:
+            page = """
+                SELECT a.tenant_id, a.id, lower(a.name) AS sort_key FROM accounts a
+                WHERE a.parent_id = $1 AND a.kind = 'client' AND ($2::text IS NULL OR a.name ILIKE '%' || $2 || '%')
+                  AND ($3::text IS NULL OR (lower(a.name), a.id) \(comparison) ($3::text, $4::uuid))
+                ORDER BY lower(a.name) \(order), a.id \(order)
+                LIMIT $5
+                """
+        case .smsAvailable, .mmsAvailable:
+            let unit = sort == .smsAvailable ? "sms" : "mms"
+            page = """
+                SELECT k.tenant_id, k.account_id AS id, k.posted - k.reserved + k.credit_limit AS sort_key
+                FROM balances k JOIN accounts a ON a.tenant_id = k.tenant_id AND a.id = k.account_id
+                WHERE k.tenant_id = (SELECT r.tenant_id FROM accounts r WHERE r.id = $1) AND k.unit = '\(unit)'
+                  AND a.parent_id = $1 AND a.kind = 'client' AND ($2::text IS NULL OR a.name ILIKE '%' || $2 || '%')
+                  AND ($3::text IS NULL OR ((k.posted - k.reserved + k.credit_limit), k.account_id) \(comparison) ($3::bigint, $4::uuid))
+                ORDER BY (k.posted - k.reserved + k.credit_limit) \(order), k.account_id \(order)
+                LIMIT $5
+                """
+        case .smsUsed, .mmsUsed:
+            let key = sort.rawValue
+            return """
+                WITH rows AS (
+                    SELECT \(overviewColumns), \(used(.sms)), \(used(.mms))
+                    \(overviewSource)
+                )
+                SELECT id, name, status, sms_available, sms_reserved, sms_used, mms_available, mms_reserved, mms_used,
+                       \(key)::text AS sort_value
+                FROM rows
+                WHERE ($3::text IS NULL OR (\(key), id) \(comparison) ($3::bigint, $4::uuid))
+                ORDER BY \(key) \(order), id \(order)
+                LIMIT $5
+                """
+        }
         return """
-            WITH rows AS (
-                SELECT a.id, a.name, a.status,
-                       s.posted - s.reserved + s.credit_limit AS sms_available, s.reserved AS sms_reserved,
-                       m.posted - m.reserved + m.credit_limit AS mms_available, m.reserved AS mms_reserved,
-                       (\(usedExpression.replacingOccurrences(of: "%UNIT%", with: "sms")))::bigint AS sms_used,
-                       (\(usedExpression.replacingOccurrences(of: "%UNIT%", with: "mms")))::bigint AS mms_used
-                FROM accounts a
-                JOIN balances s ON s.tenant_id = a.tenant_id AND s.account_id = a.id AND s.unit = 'sms'
-                JOIN balances m ON m.tenant_id = a.tenant_id AND m.account_id = a.id AND m.unit = 'mms'
-                WHERE a.parent_id = $1 AND a.kind = 'client'
-                  AND ($2::text IS NULL OR a.name ILIKE '%' || $2 || '%')
-            )
-            SELECT id, name, status, sms_available, sms_reserved, sms_used, mms_available, mms_reserved, mms_used,
-                   (\(key))::text AS sort_value
-            FROM rows
-            WHERE ($3::text IS NULL OR (\(key), id) \(comparison) ($3::\(type), $4::uuid))
-            ORDER BY \(key) \(order), id \(order)
-            LIMIT $5
+            WITH page AS (\(page))
+            SELECT \(overviewColumns), \(used(.sms)), \(used(.mms)), p.sort_key::text AS sort_value
+            FROM page p
+            JOIN accounts a ON a.tenant_id = p.tenant_id AND a.id = p.id
+            JOIN balances s ON s.tenant_id = a.tenant_id AND s.account_id = a.id AND s.unit = 'sms'
+            JOIN balances m ON m.tenant_id = a.tenant_id AND m.account_id = a.id AND m.unit = 'mms'
+            ORDER BY p.sort_key \(order), p.id \(order)
             """
     }
 
