@@ -195,10 +195,15 @@ def compose_and_send(driver):
     driver.find_element(By.LINK_TEXT, "Compose").click()
     expect(shows(driver, "Compose a message"), "Compose opens", driver)
     text = "Your appointment is tomorrow at 10:00, deposit €20"
-    driver.find_element(By.NAME, "to").send_keys("+64217771234")
+    to = driver.find_element(By.NAME, "to")
+    to.send_keys("+447700900123")
     driver.find_element(By.NAME, "text").send_keys(text)
     counter = driver.find_element(By.ID, "counter").text
-    expect(counter == f"{len(text) + 1} characters · 1 segments", f"the live count: {counter} (€ takes two septets)", driver)
+    expect(counter.endswith("no rate for this destination"), f"abroad without a rate, the count says so: {counter}", driver)
+    to.clear()
+    to.send_keys("+64217771234")
+    counter = driver.find_element(By.ID, "counter").text
+    expect(counter == f"{len(text) + 1} characters · 1 segment(s) · 1 SMS credits", f"the live count: {counter} (€ takes two septets)", driver)
     shoot(driver, "compose")
     submit(driver.find_element(By.NAME, "text"))
     expect(shows(driver, "Message to +64217771234 queued: 1 segment(s), 1 SMS credits"), "Send: queued, priced", driver)
@@ -271,6 +276,19 @@ def languages(driver):
     shoot(driver, "dashboard-nl")
 
 
+def billing_staff(driver):
+    sign_in(driver, "bea@acme.example")
+    expect(shows(driver, "SMS used this month"), "billing staff sign in", driver)
+    menu = [link.text for link in driver.find_elements(By.CSS_SELECTOR, "header nav a")]
+    expect("Usage" in menu and "Ledger" in menu and "Packages" not in menu and "Users" not in menu,
+           f"billing staff are offered usage and the ledger, not packages or users: {menu}", driver)
+    driver.get(f"{BASE}/console/clients/{CLIENT}")
+    expect(shows(driver, "Harbour Dental") and "Add or remove credits" not in driver.page_source,
+           "a client's page shows billing staff its balances, without the credit forms", driver)
+    driver.find_element(By.LINK_TEXT, "Ledger").click()
+    expect(shows(driver, "+100,000 SMS"), "the ledger lists the reseller's grant", driver)
+
+
 def throttling(driver):
     for attempt in range(5):
         sign_in(driver, "rita@acme.example", "wrong password")
@@ -284,6 +302,7 @@ driver = browser()
 try:
     reseller_admin(driver)
     client_user(driver)
+    billing_staff(driver)
     throttling(driver)
 finally:
     driver.quit()

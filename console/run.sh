@@ -20,6 +20,7 @@ id() { jq -r .id; }
 RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Acme Messaging\"}" | id)
 api "$KEY" PATCH "/v1/accounts/$RESELLER/features" '{"mms":true,"inbound":true,"campaigns":true}' > /dev/null
 ADMIN=$(api "$KEY" POST "/v1/accounts/$RESELLER/users" '{"name":"Rita Admin","role":"admin","email":"rita@acme.example"}' | id)
+BILLING=$(api "$KEY" POST "/v1/accounts/$RESELLER/users" '{"name":"Bea Billing","role":"billing","email":"bea@acme.example"}' | id)
 CLIENT=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Harbour Dental\"}" | id)
 api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Corner Bakery\"}" > /dev/null
 api "$KEY" PATCH "/v1/accounts/$CLIENT/features" '{"inbound":true,"campaigns":true}' > /dev/null
@@ -44,7 +45,7 @@ for _ in $(seq 1 600); do [ -s .bench/console-kannel.json ] && break; kill -0 $K
 KANNEL_DIR=$(jq -r .directory .bench/console-kannel.json) || { cat .bench/console-kannel.log; exit 1; }
 api "$KEY" POST "/v1/accounts/$CLIENT/opt-outs" '{"phones":["+64215550000"]}' > /dev/null
 # Passwords through the command line, from standard input.
-for user in "$ADMIN" "$OFFICE"; do
+for user in "$ADMIN" "$BILLING" "$OFFICE"; do
   echo "console password 1" | "$BIN" users password --user "$user" --api-key "$KEY" --data-dir "$DATA" --log-level warning > /dev/null
 done
 

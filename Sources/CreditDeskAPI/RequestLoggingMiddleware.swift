@@ -47,11 +47,16 @@ struct RequestLoggingMiddleware: RouterMiddleware {
             "request",
             metadata: [
                 "http.method": "\(request.method.rawValue)",
-                "http.path": "\(request.uri.path)",
+                "http.path": "\(Self.loggedPath(request.uri.path))",
                 "http.status": "\(response.status.code)",
                 "http.duration_ms": "\(String(format: "%.2f", milliseconds))",
             ])
         return response
+    }
+
+    /// The path as logged: a one-time password link's token is a secret, and stays out.
+    static func loggedPath(_ path: String) -> String {
+        path.hasPrefix("/console/password/") ? "/console/password/[token]" : path
     }
 
     /// A caller's id is kept only if it is short and plain, so it cannot forge log content.

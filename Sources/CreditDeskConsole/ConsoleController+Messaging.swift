@@ -18,13 +18,17 @@ extension ConsoleController {
     ) async throws -> Response {
         let principal = session.principal
         guard principal.accountKind == .client else { return try pages.notFound(session, request) }
-        let (account, balances) = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
-            try Operations.balances($0, principal, accountID: principal.accountID)
+        let (account, balances, hints) = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
+            connection in
+            let (account, balances) = try Operations.balances(connection, principal, accountID: principal.accountID)
+            return (account, balances, try MessagingOperations.composeHints(connection, principal, accountID: account.id))
         }
+        let rates = Dictionary(uniqueKeysWithValues: hints.rates.entries.map { ($0.prefix, $0.creditsPerSegment) })
         var data: [String: Any] = [
             "balances": Self.smsFirst(balances).map(Self.balanceData), "formKey": UUID().uuidString.lowercased(),
             "mms": account.effectiveFeatures.contains(.mms), "scheduling": account.effectiveFeatures.contains(.scheduling),
-            "gsm": Segmenter.basicAlphabet, "gsmExtended": Segmenter.extendedAlphabet,
+            "gsm": Segmenter.basicAlphabet, "gsmExtended": Segmenter.extendedAlphabet, "home": hints.homePrefix ?? "",
+            "rates": String(decoding: try JSONEncoder().encode(rates), as: UTF8.self),
             "to": values["to"] ?? "", "text": values["text"] ?? "", "media": values["media"] ?? "",
             "sendAt": values["send_at"] ?? "",
         ]

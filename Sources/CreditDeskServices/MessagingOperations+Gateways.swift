@@ -126,4 +126,16 @@ extension MessagingOperations {
         guard reseller.kind == .reseller else { throw DomainError.wrongKind("account", "rates belong to resellers") }
         return try RateStore.rates(connection, resellerID: reseller.id)
     }
+
+    /// What the compose form needs to estimate a message's credits as it is typed: the home
+    /// calling code of the connection the user sends through (nil without one) and its
+    /// reseller's rates. The price charged is still the one `send` computes.
+    package static func composeHints(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
+        -> (homePrefix: String?, rates: RateTable)
+    {
+        let account = try Operations.account(connection, principal, accountID, for: .read)
+        let gateway = try GatewayStore.sendingConnection(connection, accountID: account.id, userID: principal.userID)
+        let resellerID = account.path.count >= 2 ? account.path[account.path.count - 2] : account.id
+        return (gateway?.homePrefix, try RateStore.rates(connection, resellerID: resellerID))
+    }
 }

@@ -21,19 +21,35 @@ function countSegments(text, basic, extended) {
   return { characters: septets, segments: septets <= 160 ? 1 : Math.ceil(septets / 153) };
 }
 
+// Credits per segment for a number: the longest prefix in the reseller's rates, else 1 at
+// home; null when the number is typed but nothing prices it.
+function rateFor(number, rates, home) {
+  const digits = number.replace(/\D/g, "");
+  for (let length = Math.min(6, digits.length); length > 0; length -= 1) {
+    const rate = rates[digits.slice(0, length)];
+    if (rate) return rate;
+  }
+  return digits === "" || (home && digits.startsWith(home)) ? 1 : null;
+}
+
 document.querySelectorAll("textarea[data-counter]").forEach((area) => {
   const output = document.getElementById(area.dataset.counter);
   const basic = new Set(area.dataset.gsm), extended = new Set(area.dataset.gsmExtended);
+  const rates = JSON.parse(area.dataset.rates || "{}"), home = area.dataset.home;
   const media = document.querySelector("textarea[data-media]");
+  const to = area.form.querySelector("[name=to]");
   const update = () => {
     if (media && media.value.trim() !== "") {
       output.textContent = output.dataset.mmsNote;
       return;
     }
     const count = countSegments(area.value, basic, extended);
-    output.textContent = `${count.characters} ${output.dataset.characters} · ${count.segments} ${output.dataset.segments}`;
+    const rate = rateFor(to ? to.value : "", rates, home);
+    const credits = rate === null ? output.dataset.noRate : `${count.segments * rate} ${output.dataset.credits}`;
+    output.textContent = `${count.characters} ${output.dataset.characters} · ${count.segments} ${output.dataset.segments} · ${credits}`;
   };
   area.addEventListener("input", update);
+  if (to) to.addEventListener("input", update);
   if (media) media.addEventListener("input", update);
   update();
 });
