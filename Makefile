@@ -4,7 +4,7 @@ APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-open
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/creditdesk
 
-.PHONY: run test deps build release migrate clean bench bench-export chaos contract console example docs
+.PHONY: run test deps build release migrate clean bench bench-export bench-messaging chaos contract console example docs
 
 ## run: install missing system packages, build, serve on an embedded PostgreSQL (Ctrl-C stops both)
 run: deps build
@@ -67,6 +67,12 @@ bench: deps
 	swift build -c release --product creditdesk-bench
 	bash bench/credit.sh
 	bash bench/console.sh
+
+## bench-messaging: a campaign through a real Kannel next to Kannel's own rate (MESSAGING_RECIPIENTS, default 100000)
+bench-messaging: deps
+	swift build -c release --product creditdesk
+	swift build -c release --product creditdesk-bench
+	bash bench/messaging.sh
 
 ## chaos: SIGKILL the daemon and restart PostgreSQL under retrying clients; every acknowledged operation exactly once
 chaos: deps build

@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "creditdesk-bench",
         abstract: "Load generator and fault injector for a running creditdesk daemon (make bench, make chaos).",
-        subcommands: [LoadCommand.self, BulkCommand.self, ChaosCommand.self, KannelCommand.self])
+        subcommands: [LoadCommand.self, BulkCommand.self, ChaosCommand.self, KannelCommand.self, SendSMSCommand.self])
 }
 
 /// Options every subcommand shares: where the daemon is and whose key to use.
