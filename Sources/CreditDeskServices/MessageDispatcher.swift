@@ -75,27 +75,35 @@ final class PublicBaseURL: @unchecked Sendable {
 }
 
 /// Consumes the job queue: submits due messages to their gateways and records the outcome.
-/// Jobs are claimed with a lease (FOR UPDATE SKIP LOCKED), so several daemons can run side by
-/// side; a daemon that dies mid-submission leaves the job to be claimed again when the lease
-/// ends (at-least-once: the gateway may then see the message twice).
+/// Jobs are claimed in batches with a lease (FOR UPDATE SKIP LOCKED), so several daemons, and
+/// several lanes of one, work side by side; a daemon that dies mid-batch leaves its jobs to be
+/// claimed again when the lease ends (at-least-once: the gateway may then see a message twice,
+/// at most the lanes × batch size in flight). Submissions run on a fixed set of sender threads
+/// that keep their connections alive; a batch's outcomes are recorded in one transaction. See
+/// docs/ARCHITECTURE.md, "Sending".
 package struct MessageDispatcher: Service {
     let pool: DatabasePool
     let settings: MessagingSettings
     let logger: Logger
     let pollInterval: Duration
     let batchSize: Int
+    let lanes: Int
+    let senderCount: Int
     let leaseSeconds = 120
     let gatewayTimeoutMilliseconds: Int
+    let secrets = GatewaySecrets()
 
     package init(
         pool: DatabasePool, settings: MessagingSettings, logger: Logger, pollInterval: Duration = .milliseconds(250),
-        batchSize: Int = 16, gatewayTimeoutMilliseconds: Int = 10_000
+        batchSize: Int = 128, lanes: Int = 3, senders: Int = 16, gatewayTimeoutMilliseconds: Int = 10_000
     ) {
         self.pool = pool
         self.settings = settings
         self.logger = logger
         self.pollInterval = pollInterval
         self.batchSize = batchSize
+        self.lanes = lanes
+        self.senderCount = senders
         self.gatewayTimeoutMilliseconds = gatewayTimeoutMilliseconds
     }
 
@@ -103,173 +111,78 @@ package struct MessageDispatcher: Service {
     /// new and returns once the jobs in hand are done (sent and recorded, or put back to be
     /// retried), so no message waits out its lease; the pool closes only after that.
     package func run() async throws {
+        let senders = SenderThreads(count: senderCount, timeoutMilliseconds: gatewayTimeoutMilliseconds)
+        defer { senders.shutdown() }
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<lanes { group.addTask { await work(senders) } }
+        }
+        logger.info("dispatcher stopped: no job in hand")
+    }
+
+    /// One lane: claim a batch, work it, again; a pause when nothing is due.
+    func work(_ senders: SenderThreads) async {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let processed: Int
             do {
-                processed = try await runOnce()
+                processed = try await runOnce(senders)
             } catch {
                 logger.warning("dispatcher cycle failed", metadata: ["error": "\(error)"])
                 processed = 0
             }
             if processed == 0 { try? await Task.sleep(for: pollInterval) }
         }
-        logger.info("dispatcher stopped: no job in hand")
     }
 
-    /// Claims the due jobs and works them, concurrently; returns how many there were.
+    /// Claims the due jobs (transactional first) and works them; returns how many there were.
     @discardableResult
-    package func runOnce() async throws -> Int {
+    func runOnce(_ senders: SenderThreads) async throws -> Int {
         let jobs = try await pool.withTransaction { [batchSize, leaseSeconds] in
             try JobStore.claim($0, limit: batchSize, leaseSeconds: leaseSeconds)
         }
+        let sends = jobs.filter { $0.kind == .sendMessage }
         await withTaskGroup(of: Void.self) { group in
-            for job in jobs {
-                group.addTask {
-                    do {
-                        try await process(job)
-                    } catch {
-                        logger.error("job failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
-                        try? await pool.withTransaction {
-                            try JobStore.retry($0, jobID: job.id, afterSeconds: 30, error: "\(error)")
-                        }
-                    }
-                }
+            if !sends.isEmpty {
+                group.addTask { await guarded(sends) { try await sendBatch(sends, senders) } }
+            }
+            for job in jobs where job.kind != .sendMessage {
+                group.addTask { await guarded([job]) { try await process(job) } }
             }
         }
         return jobs.count
     }
 
+    /// Runs `body`; if it throws (the database busy or away), its jobs are put back to be tried
+    /// again in 5 s.
+    func guarded(_ jobs: [JobRecord], _ body: () async throws -> Void) async {
+        do {
+            try await body()
+        } catch {
+            logger.error("jobs failed", metadata: ["jobs": "\(jobs.map(\.id))", "error": "\(error)"])
+            try? await pool.withTransaction { connection in
+                for job in jobs { try JobStore.retry(connection, jobID: job.id, afterSeconds: 5, error: "\(error)") }
+            }
+        }
+    }
+
     func process(_ job: JobRecord) async throws {
         switch job.kind {
-        case .sendMessage: try await sendMessage(job)
         case .routeReply: try await routeReply(job)
-        case nil:
+        case .sendMessage, nil:
             logger.error("job of an unknown kind left undone", metadata: ["job.id": "\(job.id)"])
             try await pool.withTransaction { try JobStore.finish($0, jobID: job.id, error: "unknown job kind") }
         }
     }
 
-    /// Forwards an inbound reply to its user: by email through the relay, or by SMS to their
-    /// mobile (an ordinary message, charged), as the routing rule decides. The outcome, or the
-    /// reason there is none, is recorded on the reply.
-    func routeReply(_ job: JobRecord) async throws {
-        let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
-        let loaded = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
-            try MessagingOperations.replyToRoute($0, messageID: job.subjectID)
-        }
-        guard let reply = loaded else {
-            try await pool.withTransaction { try JobStore.finish($0, jobID: job.id, error: "nothing to route") }
-            return
-        }
-        let destination = settings.replyRule.destination(
-            channel: reply.routing.channel, email: reply.routing.email, mobile: reply.routing.mobile.map(PhoneNumber.init(e164:)))
-        func record(_ outcome: String) async throws {
-            try await pool.withTransaction { connection in
-                try MessageStore.setRoutedTo(connection, id: reply.message.id, outcome)
-                try JobStore.finish(connection, jobID: job.id)
-            }
-        }
-        switch destination {
-        case .nowhere(let reason):
-            try await record("not routed: \(reason)")
-        case .email(let address):
-            guard let mailer = settings.mailer else {
-                try await record("not routed: no SMTP relay is configured (CREDITDESK_SMTP_URL)")
-                return
-            }
-            let message = reply.message
-            do {
-                try await runBlocking {
-                    try mailer.send(
-                        to: address, subject: "SMS reply from \(message.sender)",
-                        body: "\(message.sender) replied to \(message.recipient) at \(ISO8601.format(message.createdAt)):\n\n\(message.body)"
-                            + (message.mediaURLs.isEmpty ? "" : "\n\nMedia:\n" + message.mediaURLs.joined(separator: "\n")))
-                }
-                try await record("email \(address)")
-            } catch {
-                if try await !retryWithBackoff(job, error: "\(error)") {
-                    try await record("not routed: \(error) after \(job.attempts) attempts")
-                }
-            }
-        case .mobile(let number):
-            try await pool.withRetryingTransaction { connection in
-                let outcome: String
-                do {
-                    let forwarded = try MessagingOperations.forwardReply(connection, context, reply, to: number)
-                    outcome = "mobile \(number.e164) (message \(forwarded.id.uuidString.lowercased()))"
-                } catch let error as DomainError {
-                    outcome = "not routed: \(error.message)"
-                }
-                try MessageStore.setRoutedTo(connection, id: reply.message.id, outcome)
-                try JobStore.finish(connection, jobID: job.id)
-            }
-        }
-    }
-
-    func sendMessage(_ job: JobRecord) async throws {
-        let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
-        let loaded = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
-            try MessageStore.message(connection, id: job.subjectID).flatMap { message in
-                try message.connectionID.flatMap { try GatewayStore.connection(connection, id: $0) }.map { (message, $0) }
-            }
-        }
-        guard let (message, gateway) = loaded, message.status == .queued || message.status == .scheduled else {
-            try await pool.withTransaction { try JobStore.finish($0, jobID: job.id, error: "nothing to send") }
-            return
-        }
-        let associated = Array(gateway.id.uuidString.lowercased().utf8)
-        guard let box = settings.box(forKeyID: gateway.secretKeyID),
-            let secret = box.open(gateway.secretSealed, associatedData: associated)
-        else {
-            try await conclude(job, message, context, .refused(reason: "the gateway credentials cannot be decrypted with the configured key"))
-            return
-        }
-        let credentials = GatewayCredentials(
-            provider: gateway.provider, baseURL: gateway.baseURL, username: gateway.username,
-            password: String(decoding: secret, as: UTF8.self))
-        let outbound = OutboundMessage(
-            id: message.id, from: message.sender, to: message.recipient, text: message.body, mediaURLs: message.mediaURLs)
-        let callback = settings.deliveryReportURL(gateway, messageID: message.id, token: nil)
-        let timeout = gatewayTimeoutMilliseconds
-        let result = try await runBlocking {
-            GatewayClient.submit(
-                outbound, credentials: credentials, statusCallbackURL: callback,
-                http: BlockingHTTPClient(timeoutMilliseconds: timeout))
-        }
-        logger.info(
-            "message submitted",
-            metadata: ["message.id": "\(message.id)", "gateway.id": "\(gateway.id)", "result": "\(result)"])
-        switch result {
-        case .accepted:
-            try await conclude(job, message, context, .accepted)
-        case .refused(let reason):
-            try await conclude(job, message, context, .refused(reason: reason))
-        case .unknown(let reason):
-            // Resending could deliver twice; the customer is not charged for the doubt.
-            try await conclude(job, message, context, .refused(reason: "no answer from the gateway (\(reason)); not resent"))
-        case .unreachable(let reason):
-            if try await !retryWithBackoff(job, error: reason) {
-                try await conclude(
-                    job, message, context, .refused(reason: "gateway unreachable after \(job.attempts) attempts: \(reason)"))
-            }
-        }
-    }
-
     /// Schedules the job's next attempt, 2, 4, 8 … seconds on (at most 5 minutes); false when
     /// it has used all its attempts.
-    private func retryWithBackoff(_ job: JobRecord, error: String) async throws -> Bool {
-        guard job.attempts < job.maxAttempts else { return false }
-        let delay = min(300, 1 << min(job.attempts, 8))
+    func retryWithBackoff(_ job: JobRecord, error: String) async throws -> Bool {
+        guard let delay = Self.backoff(job) else { return false }
         try await pool.withTransaction { try JobStore.retry($0, jobID: job.id, afterSeconds: delay, error: error) }
         return true
     }
 
-    private func conclude(
-        _ job: JobRecord, _ message: MessageRecord, _ context: OperationContext, _ outcome: MessagingOperations.SubmitOutcome
-    ) async throws {
-        try await pool.withRetryingTransaction { connection in
-            try MessagingOperations.recordSubmission(connection, context, messageID: message.id, outcome: outcome)
-            try JobStore.finish(connection, jobID: job.id)
-        }
+    /// The seconds before the job's next attempt; nil when it has used all its attempts.
+    static func backoff(_ job: JobRecord) -> Int? {
+        job.attempts < job.maxAttempts ? min(300, 1 << min(job.attempts, 8)) : nil
     }
 }

@@ -101,8 +101,9 @@ package enum CampaignStore {
              AS m (id, recipient, body, segments, credits, reservation_id, contact_id)
         """
     static let insertJobs = """
-        INSERT INTO jobs (tenant_id, kind, subject_id, run_at)
-        SELECT $1::uuid, '\(JobKind.sendMessage.rawValue)', id, coalesce($2::timestamptz, now()) FROM unnest($3::text::uuid[]) AS m (id)
+        INSERT INTO jobs (tenant_id, kind, subject_id, run_at, priority)
+        SELECT $1::uuid, '\(JobKind.sendMessage.rawValue)', id, coalesce($2::timestamptz, now()), \(JobStore.campaignPriority)
+        FROM unnest($3::text::uuid[]) AS m (id)
         """
     static let insertRecipients = """
         INSERT INTO campaign_recipients (tenant_id, campaign_id, position, contact_id, phone, message_id, skip_reason)

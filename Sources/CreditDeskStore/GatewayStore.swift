@@ -35,6 +35,7 @@ package enum GatewayStore {
         RETURNING \(connectionColumns)
         """
     static let selectConnection = "SELECT \(connectionColumns) FROM gateway_connections WHERE id = $1"
+    static let selectConnectionsByID = "SELECT \(connectionColumns) FROM gateway_connections WHERE id = ANY ($1::text::uuid[])"
     static let selectConnections = """
         SELECT \(connectionColumns) FROM gateway_connections WHERE account_id = $1 ORDER BY created_at, id
         """
@@ -62,6 +63,11 @@ package enum GatewayStore {
                 [account.tenantID, id, account.id, userID, provider.rawValue, name, baseURL, username, sender,
                  homePrefix, sealed, keyID, callbackTokenHash]
             ).single())
+    }
+
+    /// Several connections at once (those a batch of messages goes through).
+    package static func connections(_ connection: PostgresConnection, ids: [UUID]) throws -> [GatewayConnectionRecord] {
+        try connection.execute(selectConnectionsByID, [arrayLiteral(ids.map { $0.uuidString.lowercased() })]).rows.map(decodeConnection)
     }
 
     package static func connection(_ connection: PostgresConnection, id: UUID) throws -> GatewayConnectionRecord? {

@@ -11,8 +11,12 @@ package struct JobRecord: Sendable, Equatable {
     package let maxAttempts: Int
 }
 
-/// The job queue: due jobs leased with SKIP LOCKED, so several daemons share it.
+/// The job queue: due jobs leased with SKIP LOCKED, so several daemons share it; transactional
+/// jobs (priority 0) before campaign messages (priority 1).
 package enum JobStore {
+    /// A campaign message's priority: claimed after every due transactional job.
+    static let campaignPriority = 1
+
     // MARK: statements
 
     static let insertJob = """
@@ -24,7 +28,7 @@ package enum JobStore {
         WITH due AS (
             SELECT tenant_id, id FROM jobs
             WHERE done_at IS NULL AND run_at <= now() AND (locked_until IS NULL OR locked_until < now())
-            ORDER BY run_at, id LIMIT $1
+            ORDER BY priority, run_at, id LIMIT $1
             FOR UPDATE SKIP LOCKED
         )
         UPDATE jobs j SET locked_until = now() + make_interval(secs => $2), attempts = j.attempts + 1

@@ -47,6 +47,8 @@ package enum MessageStore {
         """
     static let lockMessage = "SELECT \(messageColumns) FROM messages WHERE id = $1 FOR UPDATE"
     static let selectMessage = "SELECT \(messageColumns) FROM messages WHERE id = $1"
+    static let selectMessagesByID = "SELECT \(messageColumns) FROM messages WHERE id = ANY ($1::text::uuid[])"
+    static let lockMessagesByID = "SELECT id FROM messages WHERE id = ANY ($1::text::uuid[]) ORDER BY id FOR UPDATE"
     static let updateMessageStatus = """
         UPDATE messages SET status = $2, failure_reason = coalesce($3, failure_reason),
             sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END,
@@ -130,6 +132,17 @@ package enum MessageStore {
 
     package static func lockMessage(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {
         try connection.execute(lockMessage, [id]).first.map(decodeMessage)
+    }
+
+    /// Locks several messages in id order, as every transaction locking more than one does, so
+    /// that a batch and a delivery report racing it wait for each other instead of deadlocking.
+    package static func lockMessages(_ connection: PostgresConnection, ids: [UUID]) throws {
+        try connection.execute(lockMessagesByID, [arrayLiteral(ids.map { $0.uuidString.lowercased() })])
+    }
+
+    /// Several messages at once (a batch of the sending engine), in no particular order.
+    package static func messages(_ connection: PostgresConnection, ids: [UUID]) throws -> [MessageRecord] {
+        try connection.execute(selectMessagesByID, [arrayLiteral(ids.map { $0.uuidString.lowercased() })]).rows.map(decodeMessage)
     }
 
     package static func message(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {

@@ -1,0 +1,140 @@
+import CreditDeskCore
+import CreditDeskDB
+import CreditDeskGateway
+import CreditDeskStore
+import Foundation
+
+/// Sending a batch: its messages and gateways read in one transaction, each submitted on a
+/// sender thread (up to the threads' count at once), and every outcome recorded in one
+/// transaction at the end.
+extension MessageDispatcher {
+    /// What became of one job of the batch.
+    enum Conclusion: Sendable {
+        /// The gateway's answer, to record on the message (posting or voiding its credits).
+        case record(messageID: UUID, MessagingOperations.SubmitOutcome)
+        /// Not reached: tried again after `seconds`.
+        case retry(seconds: Int, error: String)
+        /// Nothing to send (cancelled, already sent, gone).
+        case finish(error: String)
+    }
+
+    func sendBatch(_ jobs: [JobRecord], _ senders: SenderThreads) async throws {
+        let (messages, gateways) = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+            let messages = try MessageStore.messages(connection, ids: jobs.map(\.subjectID))
+            let gateways = try GatewayStore.connections(connection, ids: Array(Set(messages.compactMap(\.connectionID))))
+            return (
+                Dictionary(messages.map { ($0.id, $0) }) { first, _ in first },
+                Dictionary(gateways.map { ($0.id, $0) }) { first, _ in first }
+            )
+        }
+        let conclusions = await withTaskGroup(of: (JobRecord, Conclusion).self) { group in
+            for job in jobs {
+                guard let message = messages[job.subjectID], message.status == .queued || message.status == .scheduled,
+                    let gateway = message.connectionID.flatMap({ gateways[$0] })
+                else {
+                    group.addTask { (job, .finish(error: "nothing to send")) }
+                    continue
+                }
+                group.addTask { (job, await submit(job, message, gateway, senders)) }
+            }
+            var all: [(JobRecord, Conclusion)] = []
+            for await conclusion in group { all.append(conclusion) }
+            return all
+        }
+        try await record(conclusions)
+    }
+
+    func submit(
+        _ job: JobRecord, _ message: MessageRecord, _ gateway: GatewayConnectionRecord, _ senders: SenderThreads
+    ) async -> Conclusion {
+        guard let password = secrets.password(of: gateway, settings) else {
+            return .record(
+                messageID: message.id, .refused(reason: "the gateway credentials cannot be decrypted with the configured key"))
+        }
+        let credentials = GatewayCredentials(
+            provider: gateway.provider, baseURL: gateway.baseURL, username: gateway.username, password: password)
+        let outbound = OutboundMessage(
+            id: message.id, from: message.sender, to: message.recipient, text: message.body, mediaURLs: message.mediaURLs)
+        let callback = settings.deliveryReportURL(gateway, messageID: message.id, token: nil)
+        let result = await senders.run { http in
+            GatewayClient.submit(outbound, credentials: credentials, statusCallbackURL: callback, http: http)
+        }
+        logger.debug(
+            "message submitted",
+            metadata: ["message.id": "\(message.id)", "gateway.id": "\(gateway.id)", "result": "\(result)"])
+        switch result {
+        case .accepted:
+            return .record(messageID: message.id, .accepted)
+        case .refused(let reason):
+            return .record(messageID: message.id, .refused(reason: reason))
+        case .unknown(let reason):
+            // Resending could deliver twice; the customer is not charged for the doubt.
+            return .record(messageID: message.id, .refused(reason: "no answer from the gateway (\(reason)); not resent"))
+        case .unreachable(let reason):
+            guard let delay = Self.backoff(job) else {
+                return .record(
+                    messageID: message.id, .refused(reason: "gateway unreachable after \(job.attempts) attempts: \(reason)"))
+            }
+            return .retry(seconds: delay, error: reason)
+        }
+    }
+
+    /// The batch's outcomes, `recordChunk` messages a transaction (retried whole on a transient
+    /// failure: recording an outcome twice changes nothing, a message is only concluded while
+    /// queued). The chunk's messages are locked first, in id order: a delivery report racing the
+    /// record (it can arrive first) then waits for it, or it for the report, but never both.
+    func record(_ conclusions: [(JobRecord, Conclusion)]) async throws {
+        for start in stride(from: 0, to: conclusions.count, by: Self.recordChunk) {
+            try await recordChunk(Array(conclusions[start..<min(start + Self.recordChunk, conclusions.count)]))
+        }
+    }
+
+    /// Outcomes a transaction: few enough that the balance row it posts to is held briefly.
+    static var recordChunk: Int { 32 }
+
+    func recordChunk(_ conclusions: [(JobRecord, Conclusion)]) async throws {
+        let messageIDs = conclusions.compactMap { _, conclusion -> UUID? in
+            if case .record(let messageID, _) = conclusion { return messageID }
+            return nil
+        }
+        try await pool.withRetryingTransaction { connection in
+            if !messageIDs.isEmpty { try MessageStore.lockMessages(connection, ids: messageIDs) }
+            for (job, conclusion) in conclusions {
+                switch conclusion {
+                case .record(let messageID, let outcome):
+                    let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
+                    try MessagingOperations.recordSubmission(connection, context, messageID: messageID, outcome: outcome)
+                    try JobStore.finish(connection, jobID: job.id)
+                case .retry(let seconds, let error):
+                    try JobStore.retry(connection, jobID: job.id, afterSeconds: seconds, error: error)
+                case .finish(let error):
+                    try JobStore.finish(connection, jobID: job.id, error: error)
+                }
+            }
+        }
+    }
+}
+
+/// Gateway passwords, opened once per connection and kept in memory only while the daemon
+/// runs; a connection resealed under another key is opened again.
+final class GatewaySecrets: @unchecked Sendable {
+    private let lock = NSLock()
+    private var opened: [UUID: (sealed: [UInt8], password: String)] = [:]
+
+    func password(of gateway: GatewayConnectionRecord, _ settings: MessagingSettings) -> String? {
+        lock.lock()
+        if let entry = opened[gateway.id], entry.sealed == gateway.secretSealed {
+            lock.unlock()
+            return entry.password
+        }
+        lock.unlock()
+        guard let box = settings.box(forKeyID: gateway.secretKeyID),
+            let secret = box.open(gateway.secretSealed, associatedData: Array(gateway.id.uuidString.lowercased().utf8))
+        else { return nil }
+        let password = String(decoding: secret, as: UTF8.self)
+        lock.lock()
+        opened[gateway.id] = (gateway.secretSealed, password)
+        lock.unlock()
+        return password
+    }
+}
