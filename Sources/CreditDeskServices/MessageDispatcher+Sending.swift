@@ -97,10 +97,20 @@ extension MessageDispatcher {
             if case .record(let messageID, _) = conclusion { return messageID }
             return nil
         }
+        // Accepted ones (nearly all) set-wise: a few statements for the chunk, not five a message.
+        let accepted = conclusions.compactMap { job, conclusion -> (Int64, UUID)? in
+            if case .record(let messageID, .accepted) = conclusion { return (job.id, messageID) }
+            return nil
+        }
         try await pool.withRetryingTransaction { connection in
             if !messageIDs.isEmpty { try MessageStore.lockMessages(connection, ids: messageIDs) }
+            let context = OperationContext(actorUserID: nil, requestID: "jobs-\(conclusions.first?.0.id ?? 0)")
+            try MessagingOperations.recordAccepted(connection, context, messageIDs: accepted.map(\.1))
+            try JobStore.finish(connection, jobIDs: accepted.map(\.0))
             for (job, conclusion) in conclusions {
                 switch conclusion {
+                case .record(_, .accepted):
+                    continue
                 case .record(let messageID, let outcome):
                     let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
                     try MessagingOperations.recordSubmission(connection, context, messageID: messageID, outcome: outcome)

@@ -181,6 +181,16 @@ package enum MessagingOperations {
         }
     }
 
+    /// The gateway took these messages (locked by the caller): those still waiting to go become
+    /// `sent` and their reservations are posted together (charged), as `markAccepted` does for
+    /// one; those a delivery report already concluded are left as they are.
+    package static func recordAccepted(_ connection: PostgresConnection, _ context: OperationContext, messageIDs: [UUID])
+        throws
+    {
+        guard !messageIDs.isEmpty else { return }
+        try LedgerStore.postAll(connection, context, reservationIDs: try MessageStore.markSent(connection, ids: messageIDs))
+    }
+
     /// The gateway took the message: its reservation is posted (charged) and it is `sent`.
     @discardableResult
     static func markAccepted(_ connection: PostgresConnection, _ context: OperationContext, _ message: MessageRecord) throws

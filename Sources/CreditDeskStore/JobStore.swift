@@ -36,6 +36,7 @@ package enum JobStore {
         RETURNING j.id, j.kind, j.subject_id, j.attempts, j.max_attempts
         """
     static let finishJob = "UPDATE jobs SET done_at = now(), locked_until = NULL, last_error = $2 WHERE id = $1"
+    static let finishJobs = "UPDATE jobs SET done_at = now(), locked_until = NULL WHERE id = ANY ($1::text::bigint[])"
     static let retryJob = """
         UPDATE jobs SET run_at = now() + make_interval(secs => $2), locked_until = NULL, last_error = $3 WHERE id = $1
         """
@@ -61,6 +62,12 @@ package enum JobStore {
 
     package static func finish(_ connection: PostgresConnection, jobID: Int64, error: String? = nil) throws {
         try connection.execute(finishJob, [jobID, error])
+    }
+
+    /// Finishes several jobs that succeeded.
+    package static func finish(_ connection: PostgresConnection, jobIDs: [Int64]) throws {
+        guard !jobIDs.isEmpty else { return }
+        try connection.execute(finishJobs, [arrayLiteral(jobIDs.map(String.init))])
     }
 
     package static func retry(_ connection: PostgresConnection, jobID: Int64, afterSeconds: Int, error: String) throws {

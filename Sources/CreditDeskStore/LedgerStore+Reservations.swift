@@ -100,7 +100,7 @@ extension LedgerStore {
             throw DomainError.beyondState("amount", "must be between 1 and the reserved \(reservation.amount)")
         }
         precondition(postedAmount <= reservation.amount, "posting \(postedAmount) of \(reservation.amount)")
-        try settle(connection, reservation, posted: postedAmount)
+        try settle(connection, reservation, reserved: reservation.amount, posted: postedAmount)
         try insert(
             connection, context, tenantID: reservation.tenantID, kind: .post, unit: reservation.unit,
             amount: postedAmount, debit: reservation.accountID, credit: SystemAccount.consumption, pending: false,
@@ -125,7 +125,7 @@ extension LedgerStore {
                 .conflict, "reservation is already \(reservation.status.rawValue)",
                 details: ["status": .string(reservation.status.rawValue)])
         }
-        try settle(connection, reservation, posted: 0)
+        try settle(connection, reservation, reserved: reservation.amount, posted: 0)
         try insert(
             connection, context, tenantID: reservation.tenantID, kind: .void, unit: reservation.unit,
             amount: reservation.amount, debit: reservation.accountID, credit: SystemAccount.consumption, pending: true,
@@ -133,10 +133,12 @@ extension LedgerStore {
         return try decodeReservation(try connection.execute(resolveReservation, [reservation.id, "voided", 0]).single())
     }
 
-    private static func settle(_ connection: PostgresConnection, _ reservation: ReservationRecord, posted: Int64) throws {
+    /// Releases `reserved` of the account's reserved credits and takes `posted` of them.
+    static func settle(_ connection: PostgresConnection, _ reservation: ReservationRecord, reserved: Int64, posted: Int64)
+        throws
+    {
         let changed = try connection.execute(
-            settleReserved,
-            [reservation.tenantID, reservation.accountID, reservation.unit.rawValue, reservation.amount, posted])
+            settleReserved, [reservation.tenantID, reservation.accountID, reservation.unit.rawValue, reserved, posted])
         // A pending reservation is always covered by `reserved`; anything else is a broken invariant.
         guard !changed.rows.isEmpty else {
             throw DatabaseError(.other, message: "reserved balance does not cover reservation \(reservation.id)")

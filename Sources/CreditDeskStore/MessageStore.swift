@@ -57,6 +57,12 @@ package enum MessageStore {
         WHERE id = $1
         RETURNING \(messageColumns)
         """
+    /// The messages of $1 still waiting to go, now `sent`; answers their reservations.
+    static let markSentByID = """
+        UPDATE messages SET status = 'sent', sent_at = now(), updated_at = now()
+        WHERE id = ANY ($1::text::uuid[]) AND status IN ('queued', 'scheduled')
+        RETURNING reservation_id
+        """
     /// Newest first, keyset-paged after the message $5.
     static let selectMessages = """
         SELECT \(messageColumns) FROM messages
@@ -132,6 +138,13 @@ package enum MessageStore {
 
     package static func lockMessage(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {
         try connection.execute(lockMessage, [id]).first.map(decodeMessage)
+    }
+
+    /// Marks those of the messages still waiting to go as sent (the gateway took them); answers
+    /// their reservations, to be posted.
+    package static func markSent(_ connection: PostgresConnection, ids: [UUID]) throws -> [UUID] {
+        try connection.execute(markSentByID, [arrayLiteral(ids.map { $0.uuidString.lowercased() })]).rows
+            .compactMap { try $0.decode(UUID?.self, "reservation_id") }
     }
 
     /// Locks several messages in id order, as every transaction locking more than one does, so
