@@ -112,4 +112,37 @@ struct ServicesTests {
         #expect(Set(CreditUse.kinds) == [.post, .charge])
         #expect(!CreditUse.kinds.contains(.expire) && !CreditUse.kinds.contains(.adjust))
     }
+
+    @Test("posting reservations set-wise: each still pending posted whole, once; balances and entries as one by one; verify clean")
+    func postAll() async throws {
+        try await withTestDatabase { pool in
+            let world = try await world(pool)
+            let context = OperationContext(actorUserID: world.root.userID, requestID: "test")
+            let (reservations, alreadyPosted) = try await pool.withTransaction { connection in
+                _ = try Operations.adjust(
+                    connection, world.root, context, accountID: world.reseller.id, unit: .sms, delta: 100, reason: "fund")
+                let reseller = try AccountStore.find(connection, id: world.reseller.id)!
+                let reservations = try [3, 5, 7].map { amount in
+                    try LedgerStore.reserve(connection, context, account: reseller, unit: .sms, amount: Int64(amount), reference: "r\(amount)")
+                }
+                let posted = try LedgerStore.post(connection, context, reservation: reservations[0], amount: nil)
+                return (reservations, posted)
+            }
+            #expect(alreadyPosted.status == .posted)
+            let (count, again, balance, entries, violations) = try await pool.withTransaction { connection in
+                let batch = OperationContext(actorUserID: nil, requestID: "batch")
+                let count = try LedgerStore.postAll(connection, batch, reservationIDs: reservations.map(\.id))
+                let again = try LedgerStore.postAll(connection, batch, reservationIDs: reservations.map(\.id))
+                let reseller = try AccountStore.find(connection, id: world.reseller.id)!
+                let balance = try LedgerStore.balances(connection, account: reseller).first { $0.unit == .sms }!
+                let entries = try connection.execute(
+                    "SELECT count(*) AS n FROM ledger_entries WHERE kind = 'post' AND operation_id = $1", [batch.operationID]
+                ).single().decode(Int64.self, "n")
+                return (count, again, balance, entries, try VerifyStore.verify(connection))
+            }
+            #expect(count == 2 && again == 0 && entries == 2)
+            #expect(balance.posted == 100 - 15 && balance.reserved == 0 && balance.available == 85)
+            #expect(violations.isEmpty, "\(violations)")
+        }
+    }
 }
