@@ -100,11 +100,6 @@ package enum CampaignStore {
                     $16::text::uuid[], $17::text::uuid[])
              AS m (id, recipient, body, segments, credits, reservation_id, contact_id)
         """
-    static let insertJobs = """
-        INSERT INTO jobs (tenant_id, kind, subject_id, run_at, priority)
-        SELECT $1::uuid, '\(JobKind.sendMessage.rawValue)', id, coalesce($2::timestamptz, now()), \(JobStore.campaignPriority)
-        FROM unnest($3::text::uuid[]) AS m (id)
-        """
     static let insertRecipients = """
         INSERT INTO campaign_recipients (tenant_id, campaign_id, position, contact_id, phone, message_id, skip_reason)
         SELECT $1::uuid, $2::uuid, r.position, r.contact_id, r.phone, r.message_id, r.skip_reason
@@ -197,7 +192,7 @@ package enum CampaignStore {
              arrayLiteral(messages.map { String($0.segments) }), arrayLiteral(messages.map { String($0.credits) }),
              arrayLiteral(messages.map { reservations[reference(confirmation.campaign.id, $0.position)]!.uuidString.lowercased() }),
              arrayLiteral(messages.map { $0.contactID.uuidString.lowercased() })])
-        try connection.execute(insertJobs, [account.tenantID, confirmation.sendAt, ids])
+        try JobStore.enqueueCampaign(connection, tenantID: account.tenantID, messageIDs: ids, runAt: confirmation.sendAt)
         let positions = messages.map(\.position) + confirmation.skipped.map(\.position)
         try connection.execute(
             insertRecipients,

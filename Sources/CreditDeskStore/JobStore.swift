@@ -22,13 +22,22 @@ package enum JobStore {
     static let insertJob = """
         INSERT INTO jobs (tenant_id, kind, subject_id, run_at) VALUES ($1, $2, $3, coalesce($4, now())) RETURNING id
         """
+    /// A campaign's message jobs, in the round robin from its current head (see
+    /// sql/0012_job_priority.sql): $3 is the messages in the campaign's order.
+    static let insertCampaignJobs = """
+        INSERT INTO jobs (tenant_id, kind, subject_id, run_at, priority, turn)
+        SELECT $1::uuid, '\(JobKind.sendMessage.rawValue)', m.id, coalesce($2::timestamptz, now()), \(campaignPriority),
+               (SELECT coalesce(min(turn), 0) FROM jobs
+                WHERE done_at IS NULL AND priority = \(campaignPriority) AND run_at <= now()) + m.n - 1
+        FROM unnest($3::text::uuid[]) WITH ORDINALITY AS m (id, n)
+        """
     /// Due jobs nobody holds, leased to the caller for `$2` seconds. SKIP LOCKED lets several
     /// daemons claim side by side without waiting on each other.
     static let claimJobs = """
         WITH due AS (
             SELECT tenant_id, id FROM jobs
             WHERE done_at IS NULL AND run_at <= now() AND (locked_until IS NULL OR locked_until < now())
-            ORDER BY priority, run_at, id LIMIT $1
+            ORDER BY priority, turn, run_at, id LIMIT $1
             FOR UPDATE SKIP LOCKED
         )
         UPDATE jobs j SET locked_until = now() + make_interval(secs => $2), attempts = j.attempts + 1
@@ -49,6 +58,11 @@ package enum JobStore {
 
     package static func enqueue(_ connection: PostgresConnection, tenantID: UUID, kind: JobKind, subjectID: UUID, runAt: Date?) throws {
         try connection.execute(insertJob, [tenantID, kind.rawValue, subjectID, runAt])
+    }
+
+    /// Queues a campaign's messages (`messageIDs`: an array literal, in the campaign's order).
+    static func enqueueCampaign(_ connection: PostgresConnection, tenantID: UUID, messageIDs: String, runAt: Date?) throws {
+        try connection.execute(insertCampaignJobs, [tenantID, runAt, messageIDs])
     }
 
     package static func claim(_ connection: PostgresConnection, limit: Int, leaseSeconds: Int) throws -> [JobRecord] {
