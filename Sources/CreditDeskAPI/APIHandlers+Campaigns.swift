@@ -37,8 +37,8 @@ extension APIHandlers {
     func getCampaign(_ input: Endpoints.GetCampaign.Input) async throws -> Endpoints.GetCampaign.Output {
         let id = input.path.id.uuid
         return .ok(.init(body: .json(try await access.read { connection, principal in
-            let (campaign, counts) = try CampaignOperations.campaign(connection, principal, campaignID: id)
-            return Components.Schemas.Campaign(campaign, counts: counts)
+            let (campaign, counts, progress) = try CampaignOperations.progress(connection, principal, campaignID: id)
+            return Components.Schemas.Campaign(campaign, counts: counts, progress: campaign.status == .draft ? nil : progress)
         })))
     }
 

@@ -75,14 +75,22 @@ extension Components.Schemas.MessagingSettings {
 
 extension Components.Schemas.Campaign {
     /// `counts`: messages by status (and, after a cancel, how many it cancelled).
-    init(_ campaign: CampaignRecord, counts: [String: Int]) {
+    init(_ campaign: CampaignRecord, counts: [String: Int], progress: CampaignProgress? = nil) {
         self.init(
             id: campaign.id.objectID, accountId: campaign.accountID.objectID, listId: campaign.listID.objectID,
             name: campaign.name, template: campaign.template, mediaUrls: campaign.mediaURLs,
             status: campaign.status.sameCase(), sendAt: campaign.sendAt, termsAcceptedAt: campaign.termsAcceptedAt,
             reservationBatchId: campaign.batchID?.objectID, recipients: campaign.recipients, skipped: campaign.skipped,
             unit: campaign.unit?.sameCase(), credits: campaign.credits, counts: .init(additionalProperties: counts),
-            createdAt: campaign.createdAt, confirmedAt: campaign.confirmedAt, cancelledAt: campaign.cancelledAt)
+            progress: progress.map(Components.Schemas.CampaignProgress.init), createdAt: campaign.createdAt, confirmedAt: campaign.confirmedAt, cancelledAt: campaign.cancelledAt)
+    }
+}
+
+extension Components.Schemas.CampaignProgress {
+    init(_ progress: CampaignProgress) {
+        self.init(
+            sent: progress.sent, delivered: progress.delivered, failed: progress.failed, cancelled: progress.cancelled,
+            remaining: progress.remaining, perSecond: progress.perSecond, estimatedFinish: progress.estimatedFinish)
     }
 }
 

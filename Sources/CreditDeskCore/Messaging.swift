@@ -141,3 +141,26 @@ package enum CallbackSignature {
         Digest.hex(Digest.sha256(key + Array("\(gatewayID.uuidString.lowercased()) \(messageID.uuidString.lowercased())".utf8)))
     }
 }
+
+/// How far a campaign has come, from its messages by status and how many the gateway took in
+/// the last `window` seconds: the rate, and when the rest will have gone at it.
+package struct CampaignProgress: Sendable, Equatable {
+    package let sent: Int
+    package let delivered: Int
+    package let failed: Int
+    package let cancelled: Int
+    package let remaining: Int
+    package let perSecond: Double
+    package let estimatedFinish: Date?
+
+    package init(counts: [String: Int], acceptedRecently: Int, window: Double, now: Date) {
+        func count(_ status: MessageStatus) -> Int { counts[status.rawValue] ?? 0 }
+        delivered = count(.delivered)
+        sent = count(.sent) + delivered
+        failed = count(.failed)
+        cancelled = count(.cancelled)
+        remaining = count(.queued) + count(.scheduled)
+        perSecond = window > 0 ? Double(acceptedRecently) / window : 0
+        estimatedFinish = remaining > 0 && perSecond > 0 ? now.addingTimeInterval(Double(remaining) / perSecond) : nil
+    }
+}

@@ -203,6 +203,15 @@ package enum CampaignOperations {
         return (campaign, try CampaignStore.statusCounts(connection, campaignID: campaign.id))
     }
 
+    /// A campaign's progress: its messages by status and the rate over the last minute.
+    package static func progress(_ connection: PostgresConnection, _ principal: Principal, campaignID: UUID, now: Date = Date())
+        throws -> (CampaignRecord, [String: Int], CampaignProgress)
+    {
+        let (campaign, counts) = try self.campaign(connection, principal, campaignID: campaignID)
+        let recent = try CampaignStore.recentlySent(connection, campaignID: campaign.id, seconds: 60)
+        return (campaign, counts, CampaignProgress(counts: counts, acceptedRecently: recent, window: 60, now: now))
+    }
+
     package static func campaigns(
         _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, afterID: UUID?, limit: Int
     ) throws -> [CampaignRecord] {

@@ -111,6 +111,9 @@ package enum CampaignStore {
         WHERE campaign_id = $1 AND status IN ('scheduled', 'queued') ORDER BY id FOR UPDATE
         """
     static let statusCounts = "SELECT status, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status"
+    static let recentlySent = """
+        SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND sent_at > now() - make_interval(secs => $2)
+        """
     static let selectRecipients = """
         SELECT r.position, r.contact_id, r.phone, r.message_id, r.skip_reason, m.status, m.failure_reason,
                coalesce(m.credits, 0) AS credits
@@ -221,6 +224,11 @@ package enum CampaignStore {
 
     package static func markCancelled(_ connection: PostgresConnection, id: UUID) throws -> CampaignRecord {
         try decode(try connection.execute(cancelCampaign, [id]).single())
+    }
+
+    /// How many of the campaign's messages the gateway took in the last `seconds`.
+    package static func recentlySent(_ connection: PostgresConnection, campaignID: UUID, seconds: Int) throws -> Int {
+        Int(try connection.execute(recentlySent, [campaignID, Int64(seconds)]).single().decode(Int64.self, "n"))
     }
 
     package static func statusCounts(_ connection: PostgresConnection, campaignID: UUID) throws -> [String: Int] {

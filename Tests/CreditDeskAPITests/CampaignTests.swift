@@ -235,12 +235,16 @@ extension MessagingTests {
 
             let deadline = Date().addingTimeInterval(300)
             var counts: [String: Int] = [:]
+            var progress: Components.Schemas.CampaignProgress?
             while Date() < deadline {
-                counts = try await office.getCampaign(path: .init(id: campaign)).ok.body.json.counts.additionalProperties
+                let read = try await office.getCampaign(path: .init(id: campaign)).ok.body.json
+                (counts, progress) = (read.counts.additionalProperties, read.progress)
                 if counts["delivered"] == 1_000 { break }
-                try await Task.sleep(for: .milliseconds(500))
+                try await Task.sleep(for: .milliseconds(200))
             }
             #expect(counts == ["delivered": 1_000])
+            #expect(progress?.sent == 1_000 && progress?.delivered == 1_000 && progress?.remaining == 0)
+            #expect(progress?.failed == 0 && progress?.estimatedFinish == nil && (progress?.perSecond ?? 0) > 0)
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (699, 0, 699))
             try await waitForSMSC(kannel, count: 1_001)
 

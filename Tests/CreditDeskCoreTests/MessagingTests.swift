@@ -1,4 +1,5 @@
 @testable import CreditDeskCore
+import Foundation
 import Testing
 
 @Suite("Messaging rules")
@@ -78,5 +79,23 @@ struct MessagingTests {
         #expect(box.seal(Array("x".utf8), associatedData: []) != box.seal(Array("x".utf8), associatedData: []))
         #expect(box.open(box.seal([], associatedData: []), associatedData: []) == [])
         #expect(throws: DomainError.self) { try SecretBox(key: [1, 2, 3]) }
+    }
+}
+
+@Suite("Campaign progress")
+struct CampaignProgressTests {
+    @Test("sent counts delivered ones; remaining is what has not gone; the finish follows the last minute's rate")
+    func progress() {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        let running = CampaignProgress(
+            counts: ["queued": 500, "scheduled": 100, "sent": 200, "delivered": 300, "failed": 7, "cancelled": 2],
+            acceptedRecently: 1_200, window: 60, now: now)
+        #expect(running.sent == 500 && running.delivered == 300 && running.failed == 7 && running.cancelled == 2)
+        #expect(running.remaining == 600 && running.perSecond == 20)
+        #expect(running.estimatedFinish == now.addingTimeInterval(30))
+        let stalled = CampaignProgress(counts: ["queued": 5], acceptedRecently: 0, window: 60, now: now)
+        #expect(stalled.perSecond == 0 && stalled.estimatedFinish == nil)
+        let done = CampaignProgress(counts: ["delivered": 10], acceptedRecently: 10, window: 60, now: now)
+        #expect(done.remaining == 0 && done.estimatedFinish == nil)
     }
 }
