@@ -363,39 +363,43 @@ struct LedgerTests {
                 cursor = page.nextCursor
             } while cursor != nil
             #expect(available == [70, 60, 50, 40, 30, 20, 10, 1])
-            // Every sort, both ways, pages through all eight clients once, in order (name and
-            // available cut the page before summing usage; usage sorts sum it for all).
             _ = try await api.typed(fixture.keys[.clientUser]).chargeCredits(
                 path: .init(id: fixture.client.id.objectID), headers: .init(idempotencyKey: freshKey()),
                 body: .json(.init(unit: .sms, amount: 1))
             ).created
-            for sort in Endpoints.ListClients.Input.Query.SortPayload.allCases {
-                for order in Endpoints.ListClients.Input.Query.OrderPayload.allCases {
-                    var rows = [Components.Schemas.ClientRow]()
-                    cursor = nil
-                    repeat {
-                        let page = try await admin.listClients(
-                            path: .init(id: reseller), query: .init(sort: sort, order: order, limit: 3, cursor: cursor)
-                        ).ok.body.json
-                        rows += page.items
-                        cursor = page.nextCursor
-                    } while cursor != nil
-                    let keys: [String] = rows.map { row in
-                        switch sort {
-                        case .name: row.name.lowercased()
-                        case .smsAvailable: String(format: "%012d", row.smsAvailable)
-                        case .smsUsed: String(format: "%012d", row.smsUsedThisMonth)
-                        case .mmsAvailable: String(format: "%012d", row.mmsAvailable)
-                        case .mmsUsed: String(format: "%012d", row.mmsUsedThisMonth)
-                        }
-                    }
-                    #expect(Set(rows.map(\.id)).count == 8, "\(sort) \(order)")
-                    #expect(keys == (order == .desc ? keys.sorted(by: >) : keys.sorted()), "\(sort) \(order)")
-                    if sort == .smsUsed { #expect(rows.map(\.smsUsedThisMonth).contains(1)) }
-                }
-            }
+            try await expectEverySortPages(admin, reseller: reseller, count: 8)
             let badSort = try await api.call(.get, "/v1/accounts/\(reseller)/clients?sort=price", key: fixture.keys[.resellerAdmin])
             #expect(badSort.status == .badRequest && badSort.errorField == "sort")
+        }
+    }
+
+    /// Every sort, both ways, pages through all `count` clients once, in order (name and
+    /// available cut the page before summing usage; usage sorts sum it for all).
+    func expectEverySortPages(_ admin: Client, reseller: ObjectID, count: Int) async throws {
+        for sort in Endpoints.ListClients.Input.Query.SortPayload.allCases {
+            for order in Endpoints.ListClients.Input.Query.OrderPayload.allCases {
+                var rows = [Components.Schemas.ClientRow]()
+                var cursor: String? = nil
+                repeat {
+                    let page = try await admin.listClients(
+                        path: .init(id: reseller), query: .init(sort: sort, order: order, limit: 3, cursor: cursor)
+                    ).ok.body.json
+                    rows += page.items
+                    cursor = page.nextCursor
+                } while cursor != nil
+                let keys: [String] = rows.map { row in
+                    switch sort {
+                    case .name: row.name.lowercased()
+                    case .smsAvailable: String(format: "%012d", row.smsAvailable)
+                    case .smsUsed: String(format: "%012d", row.smsUsedThisMonth)
+                    case .mmsAvailable: String(format: "%012d", row.mmsAvailable)
+                    case .mmsUsed: String(format: "%012d", row.mmsUsedThisMonth)
+                    }
+                }
+                #expect(Set(rows.map(\.id)).count == count, "\(sort) \(order)")
+                #expect(keys == (order == .desc ? keys.sorted(by: >) : keys.sorted()), "\(sort) \(order)")
+                if sort == .smsUsed { #expect(rows.map(\.smsUsedThisMonth).contains(1)) }
+            }
         }
     }
 }
