@@ -148,8 +148,3 @@ extension Components.Schemas.PackagePage: ContractPage {}
 extension Components.Schemas.EntryPage: ContractPage {}
 extension Components.Schemas.ReservationPage: ContractPage {}
 extension Components.Schemas.ClientRowPage: ContractPage {}
-
-extension UUID {
-    /// As ids appear on the wire and in cursors.
-    var lower: String { uuidString.lowercased() }
-}

@@ -36,3 +36,8 @@ extension RawRepresentable where RawValue == String {
         return value
     }
 }
+
+extension UUID {
+    /// As ids appear on the wire, in cursors, in links and in SQL array literals.
+    package var lower: String { uuidString.lowercased() }
+}

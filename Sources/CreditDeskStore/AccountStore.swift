@@ -80,7 +80,7 @@ package enum AccountStore {
         try connection.execute(
             insert,
             [tenantID, id, parent?.id, kind.rawValue, name, arrayLiteral(features.map(\.rawValue).sorted()),
-             arrayLiteral(path.map { $0.uuidString.lowercased() })])
+             arrayLiteral(path)])
         try connection.execute(insertBalances, [tenantID, id])
         guard let created = try find(connection, id: id) else {
             throw DatabaseError(.other, message: "account vanished right after insert")
@@ -141,6 +141,9 @@ func arrayLiteral(_ items: some Sequence<String>) -> String {
     }
     return literal + "}"
 }
+
+/// `{a,b}` of UUIDs, as they appear everywhere else (lower case).
+func arrayLiteral(_ ids: some Sequence<UUID>) -> String { arrayLiteral(ids.map(\.lower)) }
 
 /// `{"a","b",NULL}`: a PostgreSQL array literal of arbitrary text, each element quoted.
 func quotedArrayLiteral(_ items: some Sequence<String?>) -> String {

@@ -185,7 +185,7 @@ package enum CampaignStore {
         guard reservations.count == messages.count else {
             throw DatabaseError(.other, message: "campaign batch holds \(reservations.count) reservations for \(messages.count) messages")
         }
-        let ids = arrayLiteral(messages.map { $0.messageID.uuidString.lowercased() })
+        let ids = arrayLiteral(messages.map(\.messageID))
         try connection.execute(
             insertMessages,
             [account.tenantID, account.id, confirmation.userID, confirmation.gateway.id, confirmation.unit.rawValue,
@@ -193,14 +193,14 @@ package enum CampaignStore {
              (confirmation.sendAt == nil ? MessageStatus.queued : .scheduled).rawValue, confirmation.sendAt,
              confirmation.campaign.id, ids, quotedArrayLiteral(messages.map(\.phone)), quotedArrayLiteral(messages.map(\.text)),
              arrayLiteral(messages.map { String($0.segments) }), arrayLiteral(messages.map { String($0.credits) }),
-             arrayLiteral(messages.map { reservations[reference(confirmation.campaign.id, $0.position)]!.uuidString.lowercased() }),
-             arrayLiteral(messages.map { $0.contactID.uuidString.lowercased() })])
+             arrayLiteral(messages.map { reservations[reference(confirmation.campaign.id, $0.position)]! }),
+             arrayLiteral(messages.map(\.contactID))])
         try JobStore.enqueueCampaign(connection, tenantID: account.tenantID, messageIDs: ids, runAt: confirmation.sendAt)
         let positions = messages.map(\.position) + confirmation.skipped.map(\.position)
         try connection.execute(
             insertRecipients,
             [account.tenantID, confirmation.campaign.id, arrayLiteral(positions.map(String.init)),
-             arrayLiteral((messages.map(\.contactID) + confirmation.skipped.map(\.contactID)).map { $0.uuidString.lowercased() }),
+             arrayLiteral(messages.map(\.contactID) + confirmation.skipped.map(\.contactID)),
              quotedArrayLiteral(messages.map { Optional($0.phone) } + confirmation.skipped.map(\.phone)),
              quotedArrayLiteral(messages.map { Optional($0.messageID.uuidString.lowercased()) } + confirmation.skipped.map { _ in nil }),
              quotedArrayLiteral(messages.map { _ in nil } + confirmation.skipped.map { Optional($0.reason) })])

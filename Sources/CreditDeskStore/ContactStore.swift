@@ -215,7 +215,7 @@ package enum ContactStore {
 
     /// Adds contacts to a list; every id must be a contact of the list's account.
     package static func addMembers(_ connection: PostgresConnection, list: ContactListRecord, contactIDs: [UUID]) throws {
-        let ids = arrayLiteral(contactIDs.map { $0.uuidString.lowercased() })
+        let ids = arrayLiteral(contactIDs)
         let own = try connection.execute(countOwnContacts, [list.accountID, ids]).single().decode(Int64.self, "n")
         guard own == Set(contactIDs).count else {
             // A referenced object that is not there (or not the caller's to see): not found.

@@ -67,7 +67,7 @@ package enum GatewayStore {
 
     /// Several connections at once (those a batch of messages goes through).
     package static func connections(_ connection: PostgresConnection, ids: [UUID]) throws -> [GatewayConnectionRecord] {
-        try connection.execute(selectConnectionsByID, [arrayLiteral(ids.map { $0.uuidString.lowercased() })]).rows.map(decodeConnection)
+        try connection.execute(selectConnectionsByID, [arrayLiteral(ids)]).rows.map(decodeConnection)
     }
 
     package static func connection(_ connection: PostgresConnection, id: UUID) throws -> GatewayConnectionRecord? {

@@ -27,24 +27,20 @@ extension LedgerStore {
         throws -> Int
     {
         guard !reservationIDs.isEmpty else { return 0 }
-        let pending = try connection.execute(lockPendingByID, [arrayLiteral(reservationIDs.map(\.lowercasedString))])
+        let pending = try connection.execute(lockPendingByID, [arrayLiteral(reservationIDs)])
             .rows.map(decodeReservation)
         guard !pending.isEmpty else { return 0 }
         // One settlement per balance, in a fixed order (as `move` locks balances).
-        let groups = Dictionary(grouping: pending) { "\($0.accountID.lowercasedString) \($0.unit.rawValue)" }
+        let groups = Dictionary(grouping: pending) { "\($0.accountID.lower) \($0.unit.rawValue)" }
         for key in groups.keys.sorted() {
             let reservations = groups[key]!
             let total = reservations.reduce(Int64(0)) { $0 + $1.amount }
             try settle(connection, reservations[0], reserved: total, posted: total)
         }
-        let ids = arrayLiteral(pending.map(\.id.lowercasedString))
+        let ids = arrayLiteral(pending.map(\.id))
         try connection.execute(
             insertPostEntries, [context.operationID, SystemAccount.consumption, context.actorUserID, context.requestID, ids])
         try connection.execute(resolvePosted, [ids])
         return pending.count
     }
-}
-
-extension UUID {
-    var lowercasedString: String { uuidString.lowercased() }
 }

@@ -143,19 +143,19 @@ package enum MessageStore {
     /// Marks those of the messages still waiting to go as sent (the gateway took them); answers
     /// their reservations, to be posted.
     package static func markSent(_ connection: PostgresConnection, ids: [UUID]) throws -> [UUID] {
-        try connection.execute(markSentByID, [arrayLiteral(ids.map { $0.uuidString.lowercased() })]).rows
+        try connection.execute(markSentByID, [arrayLiteral(ids)]).rows
             .compactMap { try $0.decode(UUID?.self, "reservation_id") }
     }
 
     /// Locks several messages in id order, as every transaction locking more than one does, so
     /// that a batch and a delivery report racing it wait for each other instead of deadlocking.
     package static func lockMessages(_ connection: PostgresConnection, ids: [UUID]) throws {
-        try connection.execute(lockMessagesByID, [arrayLiteral(ids.map { $0.uuidString.lowercased() })])
+        try connection.execute(lockMessagesByID, [arrayLiteral(ids)])
     }
 
     /// Several messages at once (a batch of the sending engine), in no particular order.
     package static func messages(_ connection: PostgresConnection, ids: [UUID]) throws -> [MessageRecord] {
-        try connection.execute(selectMessagesByID, [arrayLiteral(ids.map { $0.uuidString.lowercased() })]).rows.map(decodeMessage)
+        try connection.execute(selectMessagesByID, [arrayLiteral(ids)]).rows.map(decodeMessage)
     }
 
     package static func message(_ connection: PostgresConnection, id: UUID) throws -> MessageRecord? {

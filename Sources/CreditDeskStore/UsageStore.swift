@@ -279,7 +279,7 @@ package enum UsageStore {
         _ connection: PostgresConnection, accounts: [(UUID, String)], period: UsagePeriod, grouping: UsageGrouping
     ) throws -> [UsageRow] {
         guard !accounts.isEmpty else { return [] }
-        let ids = uuidArray(accounts.map(\.0))
+        let ids = arrayLiteral(accounts.map(\.0))
         let names = Dictionary(accounts.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
         var rows = [UsageRow]()
         var active = Set<String>()
@@ -324,9 +324,5 @@ package enum UsageStore {
                 currency: try $0.decode(String.self, "currency"), sales: try $0.decode(Int64.self, "sales"),
                 amountMinor: try $0.decode(Int64.self, "amount_minor"))
         }
-    }
-
-    static func uuidArray(_ ids: [UUID]) -> String {
-        arrayLiteral(ids.map { $0.uuidString.lowercased() })
     }
 }

@@ -125,10 +125,6 @@ struct API {
     }
 }
 
-extension UUID {
-    var lower: String { uuidString.lowercased() }
-}
-
 /// Expects `creditdesk verify`'s invariants to hold on the test's database.
 func verifyClean(_ pool: DatabasePool) async throws {
     let violations = try await pool.withTransaction(isolation: .repeatableRead) { try VerifyStore.verify($0) }

@@ -23,7 +23,7 @@ struct JobQueueTests {
         try await withTestDatabase { pool in
             let tenant = UUID()
             let big = (0..<100).map { _ in UUID() }, small = (0..<10).map { _ in UUID() }, single = UUID()
-            @Sendable func literal(_ ids: [UUID]) -> String { arrayLiteral(ids.map(\.lowercasedString)) }
+            @Sendable func literal(_ ids: [UUID]) -> String { arrayLiteral(ids) }
             try await pool.withTransaction { connection in
                 try JobStore.enqueueCampaign(connection, tenantID: tenant, messageIDs: literal(big), runAt: nil)
             }
