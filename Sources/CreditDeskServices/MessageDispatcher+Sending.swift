@@ -5,13 +5,15 @@ import CreditDeskStore
 import Foundation
 
 /// Sending a batch: its messages and gateways read in one transaction, each submitted on a
-/// sender thread (up to the threads' count at once), and every outcome recorded in one
+/// sender thread (up to the threads' count at once), and the outcomes recorded a chunk a
 /// transaction at the end.
 extension MessageDispatcher {
     /// What became of one job of the batch.
     enum Conclusion: Sendable {
-        /// The gateway's answer, to record on the message (posting or voiding its credits).
-        case record(messageID: UUID, MessagingOperations.SubmitOutcome)
+        /// The gateway took it: its credits are posted.
+        case accepted(messageID: UUID)
+        /// The gateway answered no: its credits are voided.
+        case refused(messageID: UUID, reason: String)
         /// Not reached: tried again after `seconds`.
         case retry(seconds: Int, error: String)
         /// Nothing to send (cancelled, already sent, gone).
@@ -48,8 +50,7 @@ extension MessageDispatcher {
         _ job: JobRecord, _ message: MessageRecord, _ gateway: GatewayConnectionRecord, _ senders: SenderThreads
     ) async -> Conclusion {
         guard let password = secrets.password(of: gateway, settings) else {
-            return .record(
-                messageID: message.id, .refused(reason: "the gateway credentials cannot be decrypted with the configured key"))
+            return .refused(messageID: message.id, reason: "the gateway credentials cannot be decrypted with the configured key")
         }
         let credentials = GatewayCredentials(
             provider: gateway.provider, baseURL: gateway.baseURL, username: gateway.username, password: password)
@@ -64,16 +65,15 @@ extension MessageDispatcher {
             metadata: ["message.id": "\(message.id)", "gateway.id": "\(gateway.id)", "result": "\(result)"])
         switch result {
         case .accepted:
-            return .record(messageID: message.id, .accepted)
+            return .accepted(messageID: message.id)
         case .refused(let reason):
-            return .record(messageID: message.id, .refused(reason: reason))
+            return .refused(messageID: message.id, reason: reason)
         case .unknown(let reason):
             // Resending could deliver twice; the customer is not charged for the doubt.
-            return .record(messageID: message.id, .refused(reason: "no answer from the gateway (\(reason)); not resent"))
+            return .refused(messageID: message.id, reason: "no answer from the gateway (\(reason)); not resent")
         case .unreachable(let reason):
             guard let delay = Self.backoff(job) else {
-                return .record(
-                    messageID: message.id, .refused(reason: "gateway unreachable after \(job.attempts) attempts: \(reason)"))
+                return .refused(messageID: message.id, reason: "gateway unreachable after \(job.attempts) attempts: \(reason)")
             }
             return .retry(seconds: delay, error: reason)
         }
@@ -94,12 +94,14 @@ extension MessageDispatcher {
 
     func recordChunk(_ conclusions: [(JobRecord, Conclusion)]) async throws {
         let messageIDs = conclusions.compactMap { _, conclusion -> UUID? in
-            if case .record(let messageID, _) = conclusion { return messageID }
-            return nil
+            switch conclusion {
+            case .accepted(let messageID), .refused(let messageID, _): messageID
+            case .retry, .finish: nil
+            }
         }
         // Accepted ones (nearly all) set-wise: a few statements for the chunk, not five a message.
         let accepted = conclusions.compactMap { job, conclusion -> (Int64, UUID)? in
-            if case .record(let messageID, .accepted) = conclusion { return (job.id, messageID) }
+            if case .accepted(let messageID) = conclusion { return (job.id, messageID) }
             return nil
         }
         try await pool.withRetryingTransaction { connection in
@@ -109,11 +111,11 @@ extension MessageDispatcher {
             try JobStore.finish(connection, jobIDs: accepted.map(\.0))
             for (job, conclusion) in conclusions {
                 switch conclusion {
-                case .record(_, .accepted):
+                case .accepted:
                     continue
-                case .record(let messageID, let outcome):
+                case .refused(let messageID, let reason):
                     let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
-                    try MessagingOperations.recordSubmission(connection, context, messageID: messageID, outcome: outcome)
+                    try MessagingOperations.recordRefusal(connection, context, messageID: messageID, reason: reason)
                     try JobStore.finish(connection, jobID: job.id)
                 case .retry(let seconds, let error):
                     try JobStore.retry(connection, jobID: job.id, afterSeconds: seconds, error: error)

@@ -79,7 +79,7 @@ final class PublicBaseURL: @unchecked Sendable {
 /// several lanes of one, work side by side; a daemon that dies mid-batch leaves its jobs to be
 /// claimed again when the lease ends (at-least-once: the gateway may then see a message twice,
 /// at most the lanes × batch size in flight). Submissions run on a fixed set of sender threads
-/// that keep their connections alive; a batch's outcomes are recorded in one transaction. See
+/// that keep their connections alive; a batch's outcomes are recorded 32 a transaction. See
 /// docs/ARCHITECTURE.md, "Sending".
 package struct MessageDispatcher: Service {
     let pool: DatabasePool

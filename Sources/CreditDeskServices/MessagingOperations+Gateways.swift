@@ -135,7 +135,6 @@ extension MessagingOperations {
     {
         let account = try Operations.account(connection, principal, accountID, for: .read)
         let gateway = try GatewayStore.sendingConnection(connection, accountID: account.id, userID: principal.userID)
-        let resellerID = account.path.count >= 2 ? account.path[account.path.count - 2] : account.id
-        return (gateway?.homePrefix, try RateStore.rates(connection, resellerID: resellerID))
+        return (gateway?.homePrefix, try RateStore.rates(connection, resellerID: account.pricingAccountID))
     }
 }

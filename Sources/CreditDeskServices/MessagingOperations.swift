@@ -87,9 +87,8 @@ package enum MessagingOperations {
         package static func load(_ connection: PostgresConnection, account: AccountRecord, gateway: GatewayConnectionRecord)
             throws -> OutboundPricing
         {
-            let resellerID = account.path.count >= 2 ? account.path[account.path.count - 2] : account.id
-            return OutboundPricing(
-                account: account, gateway: gateway, rates: try RateStore.rates(connection, resellerID: resellerID))
+            OutboundPricing(
+                account: account, gateway: gateway, rates: try RateStore.rates(connection, resellerID: account.pricingAccountID))
         }
 
         package func price(to: PhoneNumber, text: String, mediaCount: Int) throws -> MessagePrice {
@@ -156,29 +155,19 @@ package enum MessagingOperations {
 
     // MARK: the dispatcher's side
 
-    /// What a submission attempt came to.
-    package enum SubmitOutcome: Sendable {
-        case accepted
-        case refused(reason: String)
-    }
-
-    /// Records the gateway's answer: accepted posts the reservation, refused voids it.
-    package static func recordSubmission(
-        _ connection: PostgresConnection, _ context: OperationContext, messageID: UUID, outcome: SubmitOutcome
+    /// The gateway refused the message: its reservation is voided (never charged) and it is
+    /// `failed` with the reason; a message no longer waiting to go is left as it is.
+    package static func recordRefusal(
+        _ connection: PostgresConnection, _ context: OperationContext, messageID: UUID, reason: String
     ) throws {
         guard let message = try MessageStore.lockMessage(connection, id: messageID),
             message.status == .queued || message.status == .scheduled
         else { return }
-        switch outcome {
-        case .accepted:
-            try markAccepted(connection, context, message)
-        case .refused(let reason):
-            let reservation = try message.reservationID.flatMap { try LedgerStore.lockReservation(connection, id: $0) }
-            if let reservation, reservation.status == .pending {
-                _ = try LedgerStore.void(connection, context, reservation: reservation)
-            }
-            try MessageStore.setStatus(connection, id: messageID, .failed, reason: reason)
+        let reservation = try message.reservationID.flatMap { try LedgerStore.lockReservation(connection, id: $0) }
+        if let reservation, reservation.status == .pending {
+            _ = try LedgerStore.void(connection, context, reservation: reservation)
         }
+        try MessageStore.setStatus(connection, id: messageID, .failed, reason: reason)
     }
 
     /// The gateway took these messages (locked by the caller): those still waiting to go become

@@ -16,6 +16,10 @@ package struct AccountRecord: Sendable, Equatable {
     /// Suspended itself or below a suspended ancestor.
     package let effectivelySuspended: Bool
     package let createdAt: Date
+
+    /// Whose rates price this account's messages: its parent (a client's reseller), or itself
+    /// at the top of the tree.
+    package var pricingAccountID: UUID { path.count >= 2 ? path[path.count - 2] : id }
 }
 
 /// Accounts and their place in the tree. Functions take a connection already inside the

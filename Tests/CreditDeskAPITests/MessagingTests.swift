@@ -218,7 +218,7 @@ struct MessagingTests {
                 let message = try MessagingOperations.send(
                     connection, principal, context, accountID: fixture.client.id,
                     input: .init(to: "+64219876543", text: "three", mediaURLs: [], sendAt: nil))
-                try MessagingOperations.recordSubmission(connection, context, messageID: message.id, outcome: .accepted)
+                try MessagingOperations.recordAccepted(connection, context, messageIDs: [message.id])
                 #expect(gateway.id == message.connectionID)
                 return message
             }
