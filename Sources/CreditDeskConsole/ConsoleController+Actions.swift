@@ -25,6 +25,11 @@ extension ConsoleController {
         /// A field, empty as nil.
         func given(_ name: String) -> String? { field(name).flatMap { $0.isEmpty ? nil : $0 } }
         func text(_ key: String, _ values: [String: String] = [:]) -> String { catalogue.text(key, values) }
+        /// A textarea of URLs, one a line; blank lines ignored.
+        func lines(_ name: String) -> [String] {
+            (field(name) ?? "").split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+        }
     }
 
     /// What an action came to: the flash, where to go next (else `back`), and a secret to show

@@ -43,8 +43,7 @@ extension ConsoleController {
         guard let listID = submission.given("list_id").flatMap(UUID.init(uuidString:)) else {
             throw DomainError.invalid("list_id", "choose a list")
         }
-        let media = (submission.field("media") ?? "").split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let media = submission.lines("media")
         let campaign = try CampaignOperations.create(
             connection, principal, accountID: principal.accountID,
             input: .init(

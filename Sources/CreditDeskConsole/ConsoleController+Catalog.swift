@@ -10,9 +10,7 @@ import Hummingbird
 extension ConsoleController {
     func packages(_ session: ConsoleSession, _ request: Request) async throws -> Response {
         let principal = session.principal
-        guard principal.accountKind == .reseller,
-            Authorization.roleAllows(principal.role, .managePackages, accountKind: principal.accountKind)
-        else { return try pages.notFound(session, request) }
+        guard Navigation.sellsPackages(principal) else { return try pages.notFound(session, request) }
         let packages = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
             try Operations.packages($0, principal, accountID: principal.accountID, active: nil)
         }
@@ -62,9 +60,7 @@ extension ConsoleController {
 
     func rates(_ session: ConsoleSession, _ request: Request) async throws -> Response {
         let principal = session.principal
-        guard principal.accountKind == .reseller,
-            Authorization.roleAllows(principal.role, .managePackages, accountKind: principal.accountKind)
-        else { return try pages.notFound(session, request) }
+        guard Navigation.sellsPackages(principal) else { return try pages.notFound(session, request) }
         let rates = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
             try MessagingOperations.rates($0, principal, resellerID: principal.accountID)
         }

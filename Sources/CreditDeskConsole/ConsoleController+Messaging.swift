@@ -41,8 +41,7 @@ extension ConsoleController {
     static func send(
         _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
     ) throws -> Done {
-        let media = (submission.field("media") ?? "").split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let media = submission.lines("media")
         let sendAt = try submission.given("send_at").map { value in
             // A datetime-local field: minutes, in UTC as the form says.
             guard let date = ISO8601.parse(value.count == 16 ? value + ":00Z" : value) else {

@@ -6,14 +6,13 @@ import Hummingbird
 
 /// Signing in and out.
 extension ConsoleController {
+    /// The sign-in form, with the notice a redirect left (a password just set or changed).
     func signInPage(_ request: Request) async throws -> Response {
         if try await session(request) != nil { return Self.redirect(to: "/console") }
-        var response = try signInForm(request, error: nil, email: "", status: .ok)
-        if let flash = Flash(request) {
-            response = try doubleSubmitForm(
-                "sign-in", pages.catalogue(request), ["title": "sign_in", "email": "", "notice": flash.text], status: .ok)
-            response.setCookie(Flash.clearing)
-        }
+        let notice = Flash(request)
+        var response = try doubleSubmitForm(
+            "sign-in", pages.catalogue(request), ["title": "sign_in", "email": "", "notice": notice?.text], status: .ok)
+        if notice != nil { response.setCookie(Flash.clearing) }
         return response
     }
 

@@ -30,7 +30,7 @@ struct Navigation {
             ]
         } else {
             items.append(Item(label: "nav_clients", href: "/console/clients", templates: ["clients", "client"]))
-            if Authorization.roleAllows(role, .managePackages, accountKind: kind) {
+            if Self.sellsPackages(principal) {
                 items.append(Item(label: "nav_packages", href: "/console/packages", templates: ["packages", "package"]))
                 items.append(Item(label: "nav_rates", href: "/console/rates", templates: ["rates"]))
             }
@@ -42,6 +42,13 @@ struct Navigation {
         }
         items.append(Item(label: "nav_settings", href: "/console/settings", templates: ["settings"]))
         return items
+    }
+
+    /// Packages and rates are a reseller's, kept by its admins: their pages, and the menu's
+    /// links to them, are for those only.
+    static func sellsPackages(_ principal: Principal) -> Bool {
+        principal.accountKind == .reseller
+            && Authorization.roleAllows(principal.role, .managePackages, accountKind: principal.accountKind)
     }
 
     /// What the layout's header renders.

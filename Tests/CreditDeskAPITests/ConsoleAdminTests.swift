@@ -176,6 +176,17 @@ struct ConsoleAdminTests {
         }
     }
 
+    @Test("packages and rates are offered to a reseller's admins only, in the menu as on their pages")
+    func packagesAreResellers() {
+        func principal(_ role: Role, _ kind: AccountKind) -> Principal {
+            Principal(userID: UUID(), accountID: UUID(), tenantID: UUID(), role: role, accountKind: kind)
+        }
+        #expect(Navigation.sellsPackages(principal(.admin, .reseller)))
+        #expect(!Navigation.sellsPackages(principal(.operator, .platform)), "the platform has no packages page")
+        #expect(!Navigation.sellsPackages(principal(.billing, .reseller)))
+        #expect(!Navigation.sellsPackages(principal(.admin, .client)))
+    }
+
     @Test("catalogues: every word a template or the code asks for is in English; the client pages are whole in French and Dutch")
     func catalogues() throws {
         let pages = try Pages()
