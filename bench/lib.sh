@@ -66,3 +66,20 @@ serve_fresh() {
   wait_ready "$BASE" "$3"
   bootstrap "$1" "$2"
 }
+
+# kannel_ports: four consecutive free-looking loopback ports for a test Kannel (admin, box,
+# SMSC, sendsms = KANNEL_PORTS + 3), chosen before the gateway connection that names them.
+kannel_ports() { KANNEL_PORTS=$(( (RANDOM % 5900 + 2000) * 4 )); }
+
+# start_kannel BENCH_BIN INBOUND_URL NAME: a test Kannel (creditdesk-bench kannel) on
+# KANNEL_PORTS, stopped when the script exits; waits until it is online and sets KANNEL_JSON
+# to the file with its send_url and directory (its log beside it, .bench/NAME-kannel.log).
+start_kannel() {
+  KANNEL_JSON=.bench/$3-kannel.json
+  rm -f "$KANNEL_JSON"
+  "$1" kannel --port-base "$KANNEL_PORTS" --inbound-url "$2" > "$KANNEL_JSON" 2> ".bench/$3-kannel.log" &
+  KANNEL=$!
+  on_exit 'kill $KANNEL 2>/dev/null; wait $KANNEL 2>/dev/null'
+  for _ in $(seq 1 600); do [ -s "$KANNEL_JSON" ] && break; kill -0 $KANNEL 2>/dev/null || break; sleep 0.1; done
+  [ -s "$KANNEL_JSON" ] || { echo "Kannel did not start; see .bench/$3-kannel.log" >&2; cat ".bench/$3-kannel.log" >&2; return 1; }
+}

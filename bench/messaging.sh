@@ -37,7 +37,7 @@ done
 api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS / 2)),\"to_account_id\":\"$CAMPAIGNER\"}" > /dev/null
 
 # One Kannel; both clients' office connections submit to it.
-KANNEL_PORTS=$(( (RANDOM % 5900 + 2000) * 4 ))
+kannel_ports
 gateway() {
   api "$KEY" POST "/v1/accounts/$1/gateways" \
     "{\"provider\":\"kannel\",\"name\":\"Kannel\",\"base_url\":\"http://127.0.0.1:$((KANNEL_PORTS + 3))\",\"username\":\"creditdesk\",\"password\":\"kannel-test-password\",\"sender\":\"+6421000000\",\"home_prefix\":\"64\"}" \
@@ -45,11 +45,8 @@ gateway() {
 }
 INBOUND=$(gateway "$CAMPAIGNER")
 gateway "$OFFICE" > /dev/null
-"$LOAD" kannel --port-base "$KANNEL_PORTS" --inbound-url "$INBOUND" > .bench/messaging-kannel.json 2> .bench/messaging-kannel.log &
-KANNEL=$!
-on_exit 'kill $KANNEL 2>/dev/null; wait $KANNEL 2>/dev/null'
-for _ in $(seq 1 600); do [ -s .bench/messaging-kannel.json ] && break; kill -0 $KANNEL 2>/dev/null || break; sleep 0.1; done
-SEND_URL=$(jq -r .send_url .bench/messaging-kannel.json) || { cat .bench/messaging-kannel.log; exit 1; }
+start_kannel "$LOAD" "$INBOUND" messaging
+SEND_URL=$(jq -r .send_url "$KANNEL_JSON")
 
 echo "messaging bench: Kannel's own rate, $ANCHOR_REQUESTS sendsms from $CONCURRENCY clients …" >&2
 ANCHOR=$(KANNEL_PASSWORD=kannel-test-password "$LOAD" sendsms --send-url "$SEND_URL" --requests "$ANCHOR_REQUESTS" --clients "$CONCURRENCY")

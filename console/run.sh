@@ -34,15 +34,12 @@ api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"a
 TOKEN=$(api "$KEY" POST "/v1/accounts/$CLIENT/gateways" \
   '{"provider":"twilio","name":"Twilio","base_url":"http://127.0.0.1:9","username":"AC1","password":"p","sender":"+6421000000","home_prefix":"64"}' \
   | jq -r '.id + " " + .callback_token')
-KANNEL_PORTS=$(( (RANDOM % 5900 + 2000) * 4 ))
+kannel_ports
 DESK_KANNEL=$(api "$KEY" POST "/v1/accounts/$CLIENT/gateways" \
   "{\"provider\":\"kannel\",\"name\":\"Desk Kannel\",\"base_url\":\"http://127.0.0.1:$((KANNEL_PORTS + 3))\",\"username\":\"creditdesk\",\"password\":\"kannel-test-password\",\"sender\":\"+6421000001\",\"home_prefix\":\"64\",\"user_id\":\"$OFFICE\"}" \
   | jq -r '.inbound_url + "?token=" + .callback_token')
-.build/debug/creditdesk-bench kannel --port-base "$KANNEL_PORTS" --inbound-url "$DESK_KANNEL" > .bench/console-kannel.json 2> .bench/console-kannel.log &
-KANNEL=$!
-on_exit 'kill $KANNEL 2>/dev/null; wait $KANNEL 2>/dev/null'
-for _ in $(seq 1 600); do [ -s .bench/console-kannel.json ] && break; kill -0 $KANNEL 2>/dev/null || break; sleep 0.1; done
-KANNEL_DIR=$(jq -r .directory .bench/console-kannel.json) || { cat .bench/console-kannel.log; exit 1; }
+start_kannel .build/debug/creditdesk-bench "$DESK_KANNEL" console
+KANNEL_DIR=$(jq -r .directory "$KANNEL_JSON")
 api "$KEY" POST "/v1/accounts/$CLIENT/opt-outs" '{"phones":["+64215550000"]}' > /dev/null
 # Passwords through the command line, from standard input.
 for user in "$ADMIN" "$BILLING" "$OFFICE"; do
