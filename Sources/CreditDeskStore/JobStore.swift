@@ -46,8 +46,11 @@ package enum JobStore {
         """
     static let finishJob = "UPDATE jobs SET done_at = now(), locked_until = NULL, last_error = $2 WHERE id = $1"
     static let finishJobs = "UPDATE jobs SET done_at = now(), locked_until = NULL WHERE id = ANY ($1::text::bigint[])"
+    /// A finished job stays finished: a batch that failed part-way puts back only what it had
+    /// not concluded.
     static let retryJob = """
-        UPDATE jobs SET run_at = now() + make_interval(secs => $2), locked_until = NULL, last_error = $3 WHERE id = $1
+        UPDATE jobs SET run_at = now() + make_interval(secs => $2), locked_until = NULL, last_error = $3
+        WHERE id = $1 AND done_at IS NULL
         """
     /// The open job of a message, if nobody is working on it right now.
     static let lockIdleJob = """

@@ -40,6 +40,14 @@ struct JobQueueTests {
             // Alternating: no run of three from one campaign while both wait.
             let sides = turns.map { small.contains($0) }
             #expect(!zip(zip(sides, sides.dropFirst()), sides.dropFirst(2)).contains { $0.0 == $0.1 && $0.1 == $1 })
+            // Putting back a batch that failed part-way leaves its finished jobs finished.
+            let finished = try await pool.withTransaction { connection in
+                let id = try connection.execute("SELECT id FROM jobs WHERE done_at IS NOT NULL LIMIT 1").single().decode(Int64.self, "id")
+                try JobStore.retry(connection, jobID: id, afterSeconds: 0, error: "batch failed")
+                return try connection.execute("SELECT done_at IS NOT NULL AND last_error IS NULL AS kept FROM jobs WHERE id = $1", [id])
+                    .single().decode(Bool.self, "kept")
+            }
+            #expect(finished)
         }
     }
 }
