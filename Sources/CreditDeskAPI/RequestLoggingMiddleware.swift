@@ -129,7 +129,7 @@ struct RequestLoggingMiddleware: RouterMiddleware {
     static func render(_ error: APIError, request: Request, context: Context) -> Response {
         // The console's visitors are people: an error page, not JSON (the same words, the same status).
         if request.uri.path == "/console" || request.uri.path.hasPrefix("/console/") {
-            return ConsoleErrorPage.response(status: error.status, message: error.message)
+            return ConsoleErrorPage.response(request, status: error.status, message: error.message)
         }
         return (try? error.response(from: request, context: context)) ?? Response(status: .internalServerError)
     }

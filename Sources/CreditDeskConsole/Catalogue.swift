@@ -1,5 +1,6 @@
 import CreditDeskCore
 import Foundation
+import Hummingbird
 
 /// The console's words, one catalogue per language (`Templates/<language>.catalogue`: lines of
 /// `key = text`, `#` for comments). Templates read them as `{{t.key}}`; code as `text(key)`,
@@ -12,6 +13,26 @@ struct Catalogue: Sendable {
 
     let language: String
     let entries: [String: String]
+
+    /// Every language's catalogue, from the files compiled in; English under each, so a key a
+    /// language lacks is said in English.
+    static let bundled: [String: Catalogue] = {
+        var entries = [String: [String: String]]()
+        for (name, text) in BundledTemplates.files where name.hasSuffix(".catalogue") {
+            entries[String(name.dropLast(".catalogue".count))] = parse(text)
+        }
+        let english = entries["en"] ?? [:]
+        return Dictionary(
+            uniqueKeysWithValues: languages.map { language in
+                (language, Catalogue(language: language, entries: english.merging(entries[language] ?? [:]) { $1 }))
+            })
+    }()
+
+    /// The catalogue for a request: the user's language setting, else the browser's.
+    static func `for`(_ request: Request, setting: String? = nil) -> Catalogue {
+        let language = negotiate(setting: setting, acceptLanguage: request.headers[.acceptLanguage])
+        return bundled[language] ?? bundled["en"]!
+    }
 
     /// A catalogue file's entries.
     static func parse(_ text: String) -> [String: String] {

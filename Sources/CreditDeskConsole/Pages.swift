@@ -13,29 +13,21 @@ struct Pages: Sendable {
     init() throws {
         var library = MustacheLibrary()
         var assets = [String: String]()
-        var entries = [String: [String: String]]()
         for (name, text) in BundledTemplates.files {
             if name.hasSuffix(".mustache") {
                 try library.register(text, named: String(name.dropLast(".mustache".count)))
-            } else if name.hasSuffix(".catalogue") {
-                entries[String(name.dropLast(".catalogue".count))] = Catalogue.parse(text)
-            } else {
+            } else if !name.hasSuffix(".catalogue") {
                 assets[name] = text
             }
         }
         self.library = library
         self.assets = assets
-        let english = entries["en"] ?? [:]
-        self.catalogues = Dictionary(
-            uniqueKeysWithValues: Catalogue.languages.map { language in
-                (language, Catalogue(language: language, entries: english.merging(entries[language] ?? [:]) { $1 }))
-            })
+        self.catalogues = Catalogue.bundled
     }
 
     /// The catalogue for a request: the user's language setting, else the browser's.
     func catalogue(_ request: Request, setting: String? = nil) -> Catalogue {
-        let language = Catalogue.negotiate(setting: setting, acceptLanguage: request.headers[.acceptLanguage])
-        return catalogues[language] ?? catalogues["en"]!
+        Catalogue.for(request, setting: setting)
     }
 
     /// No inline script or style, no framing, no referrer beyond this origin.
@@ -151,16 +143,17 @@ func money(_ minor: Int64, _ currency: String) -> String {
 /// body too large, a path that does not exist. Plain and self-contained (no session, no
 /// template), under the same security headers.
 package enum ConsoleErrorPage {
-    package static func response(status: HTTPResponse.Status, message: String) -> Response {
-        let heading = status.code >= 500 ? "The console cannot answer right now" : "This request was refused"
-        let advice = status == .serviceUnavailable ? "Try again in a minute." : ""
+    package static func response(_ request: Request, status: HTTPResponse.Status, message: String) -> Response {
+        let words = Catalogue.for(request)
+        let heading = words.text(status.code >= 500 ? "error_page_unavailable" : "error_page_refused")
+        let advice = status == .serviceUnavailable ? words.text("error_page_retry") : ""
         let escaped = message.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;")
         let html = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <!doctype html><html lang="\(words.language)"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(heading) · CreditDesk</title><link rel="stylesheet" href="/console/static/console.css"></head>
             <body><main><section class="card narrow"><h1>\(heading)</h1><p>\(escaped)</p><p>\(advice)</p>
-            <p><a href="/console">Back to the dashboard</a></p></section></main></body></html>
+            <p><a href="/console">\(words.text("back_to_dashboard"))</a></p></section></main></body></html>
             """
         var headers = Pages.securityHeaders
         headers[.contentType] = "text/html; charset=utf-8"

@@ -173,6 +173,8 @@ struct ConsoleAdminTests {
             let missing = try await browser.get("/console/no-such-page")
             #expect(missing.status == .notFound && missing.headers[.contentType]?.hasPrefix("text/html") == true)
             #expect(missing.html.contains("<h1>This request was refused</h1>"))
+            browser.acceptLanguage = "nl"
+            #expect(try await browser.get("/console/no-such-page").html.contains("<h1>Dit verzoek is geweigerd</h1>"))
         }
     }
 
