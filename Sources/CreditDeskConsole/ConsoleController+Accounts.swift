@@ -43,10 +43,10 @@ extension ConsoleController {
             ]
         }
         let data: [String: Any] = [
-            "id": account.id.uuidString.lowercased(), "name": account.name, "suspended": account.status == .suspended,
+            "id": account.id.lower, "name": account.name, "suspended": account.status == .suspended,
             "balances": Self.smsFirst(page.balances).map(Self.balanceData), "canManage": canManage,
             "features": features,
-            "formKey": UUID().uuidString.lowercased(), "isClient": account.kind == .client,
+            "formKey": UUID().lower, "isClient": account.kind == .client,
             "canTransfer": canManage && page.parent?.id == principal.accountID,
             "packages": page.packages.map(Self.packageData), "hasPackages": !page.packages.isEmpty,
             "gateways": page.gateways.map(Self.gatewayData), "hasGateways": !page.gateways.isEmpty,

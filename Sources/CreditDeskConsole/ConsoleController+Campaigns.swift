@@ -21,18 +21,18 @@ extension ConsoleController {
         }
         let shown = campaigns.prefix(Self.pageSize)
         var data: [String: Any] = [
-            "formKey": UUID().uuidString.lowercased(), "hasRows": !shown.isEmpty, "hasLists": !lists.isEmpty,
+            "formKey": UUID().lower, "hasRows": !shown.isEmpty, "hasLists": !lists.isEmpty,
             "rows": shown.map { campaign in
                 [
-                    "id": campaign.id.uuidString.lowercased(), "name": campaign.name, "status": campaign.status.rawValue,
+                    "id": campaign.id.lower, "name": campaign.name, "status": campaign.status.rawValue,
                     "recipients": formatted(Int64(campaign.recipients)), "credits": formatted(campaign.credits),
                     "unit": campaign.unit?.rawValue.uppercased() ?? "", "time": shortTime(campaign.createdAt),
                 ] as [String: Any]
             },
-            "lists": lists.map { ["id": $0.id.uuidString.lowercased(), "name": $0.name, "members": formatted(Int64($0.members))] },
+            "lists": lists.map { ["id": $0.id.lower, "name": $0.name, "members": formatted(Int64($0.members))] },
         ]
         if campaigns.count > Self.pageSize, let last = shown.last {
-            data["next"] = "/console/campaigns?after=\(last.id.uuidString.lowercased())"
+            data["next"] = "/console/campaigns?after=\(last.id.lower)"
         }
         return try pages.page("campaigns", session, request, title: "nav_campaigns", data)
     }
@@ -51,7 +51,7 @@ extension ConsoleController {
                 mediaURLs: media, sendAt: nil))
         return Done(
             flash: submission.text("flash_campaign_created", ["name": campaign.name]),
-            location: "/console/campaigns/\(campaign.id.uuidString.lowercased())")
+            location: "/console/campaigns/\(campaign.id.lower)")
     }
 
     func campaign(_ session: ConsoleSession, _ request: Request, id: UUID?) async throws -> Response {
@@ -75,11 +75,11 @@ extension ConsoleController {
         let catalogue = pages.catalogue(request, setting: session.language)
         let shown = recipients.prefix(Self.pageSize)
         var data: [String: Any] = [
-            "id": campaign.id.uuidString.lowercased(), "name": campaign.name, "status": campaign.status.rawValue,
+            "id": campaign.id.lower, "name": campaign.name, "status": campaign.status.rawValue,
             "template": campaign.template, "draft": campaign.status == .draft,
             // Cancelling stops what has not gone: offered while something waits.
             "cancellable": campaign.status == .confirmed && (counts["queued"] ?? 0) + (counts["scheduled"] ?? 0) > 0,
-            "formKey": UUID().uuidString.lowercased(), "hasRecipients": !shown.isEmpty,
+            "formKey": UUID().lower, "hasRecipients": !shown.isEmpty,
             "counts": counts.sorted { $0.key < $1.key }.map { ["status": $0.key, "count": formatted(Int64($0.value))] },
             "recipients": shown.map { recipient in
                 [
@@ -95,7 +95,7 @@ extension ConsoleController {
         case nil: break
         }
         if recipients.count > Self.pageSize, let last = shown.last {
-            data["next"] = "/console/campaigns/\(campaign.id.uuidString.lowercased())?after=\(last.position)"
+            data["next"] = "/console/campaigns/\(campaign.id.lower)?after=\(last.position)"
         }
         return try pages.page("campaign", session, request, title: "nav_campaigns", data)
     }

@@ -18,13 +18,13 @@ extension ConsoleController {
             "packages", session, request, title: "nav_packages",
             [
                 "rows": packages.map(Self.packageData), "hasRows": !packages.isEmpty,
-                "formKey": UUID().uuidString.lowercased(),
+                "formKey": UUID().lower,
             ])
     }
 
     static func packageData(_ package: PackageRecord) -> [String: Any] {
         [
-            "id": package.id.uuidString.lowercased(), "name": package.name, "sms": formatted(package.smsCredits),
+            "id": package.id.lower, "name": package.name, "sms": formatted(package.smsCredits),
             "mms": formatted(package.mmsCredits), "price": money(package.priceMinor, package.currency),
             "active": package.active,
         ]
@@ -67,7 +67,7 @@ extension ConsoleController {
         let rows = rates.entries.map { ["prefix": $0.prefix, "credits": formatted($0.creditsPerSegment)] }
         return try pages.page(
             "rates", session, request, title: "nav_rates",
-            ["rows": rows, "hasRows": !rows.isEmpty, "formKey": UUID().uuidString.lowercased()])
+            ["rows": rows, "hasRows": !rows.isEmpty, "formKey": UUID().lower])
     }
 
     static func setRate(

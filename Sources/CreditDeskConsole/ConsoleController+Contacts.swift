@@ -24,18 +24,18 @@ extension ConsoleController {
         }
         let shown = contacts.prefix(Self.pageSize)
         var data: [String: Any] = [
-            "search": search ?? "", "formKey": UUID().uuidString.lowercased(), "hasRows": !shown.isEmpty,
+            "search": search ?? "", "formKey": UUID().lower, "hasRows": !shown.isEmpty,
             "rows": shown.map { contact in
                 [
                     "name": [contact.firstName, contact.lastName ?? ""].joined(separator: " ").trimmingCharacters(in: .whitespaces),
                     "mobile": contact.mobile ?? "", "email": contact.email ?? "", "consent": contact.smsConsent,
                 ] as [String: Any]
             },
-            "lists": lists.map { ["id": $0.id.uuidString.lowercased(), "name": $0.name, "members": formatted(Int64($0.members))] },
+            "lists": lists.map { ["id": $0.id.lower, "name": $0.name, "members": formatted(Int64($0.members))] },
             "hasLists": !lists.isEmpty,
         ]
         if contacts.count > Self.pageSize, let last = shown.last {
-            let cursor = CursorCoding.encode([last.firstName.lowercased(), last.id.uuidString.lowercased()])
+            let cursor = CursorCoding.encode([last.firstName.lowercased(), last.id.lower])
             data["next"] = "/console/contacts?" + (search.map { "search=\(queryEscaped($0))&" } ?? "") + "after=\(cursor)"
         }
         return try pages.page("contacts", session, request, title: "nav_contacts", data)
@@ -95,7 +95,7 @@ extension ConsoleController {
         }
         let shown = rows.prefix(Self.pageSize)
         var data: [String: Any] = [
-            "formKey": UUID().uuidString.lowercased(), "hasRows": !shown.isEmpty,
+            "formKey": UUID().lower, "hasRows": !shown.isEmpty,
             "canManage": Authorization.roleAllows(principal.role, .manageMessaging, accountKind: principal.accountKind),
             "rows": shown.map { ["phone": $0.phone, "source": $0.source, "time": shortTime($0.createdAt)] },
         ]

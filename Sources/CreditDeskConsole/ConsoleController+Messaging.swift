@@ -25,7 +25,7 @@ extension ConsoleController {
         }
         let rates = Dictionary(uniqueKeysWithValues: hints.rates.entries.map { ($0.prefix, $0.creditsPerSegment) })
         var data: [String: Any] = [
-            "balances": Self.smsFirst(balances).map(Self.balanceData), "formKey": UUID().uuidString.lowercased(),
+            "balances": Self.smsFirst(balances).map(Self.balanceData), "formKey": UUID().lower,
             "mms": account.effectiveFeatures.contains(.mms), "scheduling": account.effectiveFeatures.contains(.scheduling),
             "gsm": Segmenter.basicAlphabet, "gsmExtended": Segmenter.extendedAlphabet, "home": hints.homePrefix ?? "",
             "rates": String(decoding: try JSONEncoder().encode(rates), as: UTF8.self),
@@ -78,7 +78,7 @@ extension ConsoleController {
         let phone = query["phone"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         let after = query["after"].flatMap { UUID(uuidString: String($0)) }
         var data: [String: Any] = [
-            "phone": phone ?? "", "formKey": UUID().uuidString.lowercased(),
+            "phone": phone ?? "", "formKey": UUID().lower,
             "directions": [MessageDirection.outbound, .inbound].map {
                 ["value": $0.rawValue, "label": $0.rawValue, "selected": $0 == direction] as [String: Any]
             },
@@ -98,7 +98,7 @@ extension ConsoleController {
             if rows.count > Self.pageSize, let last = shown.last {
                 let filters = [("direction", direction?.rawValue), ("status", status?.rawValue), ("phone", phone)]
                     .compactMap { name, value in value.map { "\(name)=\(queryEscaped($0))&" } }.joined()
-                data["next"] = "/console/messages?\(filters)after=\(last.id.uuidString.lowercased())"
+                data["next"] = "/console/messages?\(filters)after=\(last.id.lower)"
             }
         } catch let error as DomainError {
             data["error"] = pages.catalogue(request, setting: session.language).error(error)
@@ -109,7 +109,7 @@ extension ConsoleController {
     static func messageData(_ message: MessageRecord) -> [String: Any] {
         let outbound = message.direction == .outbound
         return [
-            "id": message.id.uuidString.lowercased(), "time": shortTime(message.sendAt ?? message.createdAt),
+            "id": message.id.lower, "time": shortTime(message.sendAt ?? message.createdAt),
             "outbound": outbound, "party": outbound ? message.recipient : message.sender,
             "text": message.body.count > 80 ? String(message.body.prefix(79)) + "…" : message.body,
             "unit": message.unit.rawValue.uppercased(), "segments": message.segments, "credits": formatted(message.credits),

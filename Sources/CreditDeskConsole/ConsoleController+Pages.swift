@@ -51,7 +51,7 @@ extension ConsoleController {
         let shown = rows.prefix(Self.pageSize)
         let base = "/console/clients?" + (search.map { "search=\(queryEscaped($0))&" } ?? "")
         let next = rows.count > Self.pageSize ? shown.last.map {
-            base + "sort=\(sort.rawValue)&order=\(descending ? "desc" : "asc")&after=\(CursorCoding.encode([$0.sortValue, $0.0.id.uuidString.lowercased()]))"
+            base + "sort=\(sort.rawValue)&order=\(descending ? "desc" : "asc")&after=\(CursorCoding.encode([$0.sortValue, $0.0.id.lower]))"
         } : nil
         let columns: [(OverviewSort, String, Bool)] = [
             (.name, "client", false), (.smsAvailable, "sms_available", true), (.smsUsed, "sms_used", true),
@@ -88,7 +88,7 @@ extension ConsoleController {
 
     static func rowData(_ row: ClientOverviewRow) -> [String: Any] {
         [
-            "id": row.id.uuidString.lowercased(), "name": row.name, "status": row.status.rawValue,
+            "id": row.id.lower, "name": row.name, "status": row.status.rawValue,
             "smsAvailable": formatted(row.smsAvailable), "smsUsed": formatted(row.smsUsed),
             "mmsAvailable": formatted(row.mmsAvailable), "mmsUsed": formatted(row.mmsUsed),
         ]

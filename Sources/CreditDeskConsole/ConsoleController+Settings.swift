@@ -14,7 +14,7 @@ extension ConsoleController {
         }
         return try pages.page(
             "settings", session, request, title: "nav_settings",
-            ["languages": languages, "formKey": UUID().uuidString.lowercased()])
+            ["languages": languages, "formKey": UUID().lower])
     }
 
     static func setLanguage(

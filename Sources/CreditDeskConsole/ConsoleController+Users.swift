@@ -24,15 +24,15 @@ struct UsersSection {
 
     var data: [String: Any] {
         [
-            "accountID": account.id.uuidString.lowercased(), "canManage": canManage, "hasUsers": !users.isEmpty,
+            "accountID": account.id.lower, "canManage": canManage, "hasUsers": !users.isEmpty,
             "roles": account.kind.allowedRoles.map(\.rawValue).sorted().map { ["role": $0, "default": $0 == "user"] },
             "list": users.map { user, keys in
                 [
-                    "id": user.id.uuidString.lowercased(), "name": user.name, "email": user.email ?? "",
+                    "id": user.id.lower, "name": user.name, "email": user.email ?? "",
                     "role": user.role.rawValue, "status": user.status, "hasEmail": user.email != nil,
                     "keys": keys.map { key in
                         [
-                            "id": key.id.uuidString.lowercased(), "label": key.label, "prefix": key.prefix,
+                            "id": key.id.lower, "label": key.label, "prefix": key.prefix,
                             "created": shortTime(key.createdAt), "revoked": key.revokedAt != nil,
                             "lastUsed": key.lastUsedAt.map(shortTime) ?? "—",
                         ] as [String: Any]
@@ -52,13 +52,13 @@ extension ConsoleController {
         }
         guard section.canManage else { return try pages.notFound(session, request) }
         return try pages.page(
-            "users", session, request, title: "nav_users", ["users": section.data, "formKey": UUID().uuidString.lowercased()])
+            "users", session, request, title: "nav_users", ["users": section.data, "formKey": UUID().lower])
     }
 
     /// Where a users form goes back to: the Users page for one's own account, else the client's page.
     static func usersPage(_ accountID: UUID?, _ ownAccountID: UUID) -> String {
         guard let accountID, accountID != ownAccountID else { return "/console/users" }
-        return "/console/clients/\(accountID.uuidString.lowercased())"
+        return "/console/clients/\(accountID.lower)"
     }
 
     static func createUser(

@@ -68,8 +68,8 @@ package struct ConsoleController<Context: ConsoleRequestContext>: Sendable {
     }
 
     func addActions(to router: Router<Context>) {
-        let client: @Sendable (Submission) -> String = { "/console/clients/\($0.id.uuidString.lowercased())" }
-        let campaign: @Sendable (Submission) -> String = { "/console/campaigns/\($0.id.uuidString.lowercased())" }
+        let client: @Sendable (Submission) -> String = { "/console/clients/\($0.id.lower)" }
+        let campaign: @Sendable (Submission) -> String = { "/console/campaigns/\($0.id.lower)" }
         let users: @Sendable (Submission) -> String = { _ in "/console/users" }
         let actions: [(String, @Sendable (Submission) -> String, Work)] = [
             ("/console/clients/:id/credits", client, Self.adjustCredits),

@@ -141,7 +141,7 @@ final class GatewaySecrets: @unchecked Sendable {
         }
         lock.unlock()
         guard let box = settings.box(forKeyID: gateway.secretKeyID),
-            let secret = box.open(gateway.secretSealed, associatedData: Array(gateway.id.uuidString.lowercased().utf8))
+            let secret = box.open(gateway.secretSealed, associatedData: Array(gateway.id.lower.utf8))
         else { return nil }
         let password = String(decoding: secret, as: UTF8.self)
         lock.lock()
