@@ -14,6 +14,9 @@ extension Int64: PostgresDecodable {
 extension Int: PostgresDecodable {
     package static func decode(postgresText text: String) -> Int? { Int(text) }
 }
+extension Double: PostgresDecodable {
+    package static func decode(postgresText text: String) -> Double? { Double(text) }
+}
 extension Int32: PostgresDecodable {
     package static func decode(postgresText text: String) -> Int32? { Int32(text) }
 }
