@@ -16,6 +16,7 @@ package struct GatewayConnectionRecord: Sendable, Equatable {
     package let secretSealed: [UInt8]
     package let secretKeyID: String
     package let callbackTokenHash: [UInt8]
+    package let limits: GatewayLimits
     package let createdAt: Date
 }
 
@@ -26,12 +27,12 @@ package enum GatewayStore {
 
     static let connectionColumns = """
         id, tenant_id, account_id, user_id, provider, name, base_url, username, sender, home_prefix,
-        secret_sealed, secret_key_id, callback_token_hash, created_at
+        secret_sealed, secret_key_id, callback_token_hash, max_concurrency, max_messages_per_second, created_at
         """
     static let insertConnection = """
         INSERT INTO gateway_connections (tenant_id, id, account_id, user_id, provider, name, base_url, username, sender,
-            home_prefix, secret_sealed, secret_key_id, callback_token_hash)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            home_prefix, secret_sealed, secret_key_id, callback_token_hash, max_concurrency, max_messages_per_second)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
         RETURNING \(connectionColumns)
         """
     static let selectConnection = "SELECT \(connectionColumns) FROM gateway_connections WHERE id = $1"
@@ -48,12 +49,29 @@ package enum GatewayStore {
     static let resealConnection = """
         UPDATE gateway_connections SET secret_sealed = $2, secret_key_id = $3, updated_at = now() WHERE id = $1
         """
+    static let updateLimits = """
+        UPDATE gateway_connections SET max_concurrency = $2, max_messages_per_second = $3, updated_at = now()
+        WHERE id = $1 RETURNING \(connectionColumns)
+        """
+    /// A rate-limited connection's token bucket: created full, then locked, refilled and drawn
+    /// from (the arithmetic is `GatewayLimits.take`).
+    static let insertSendTokens = """
+        INSERT INTO gateway_send_tokens (tenant_id, connection_id, tokens, refilled_at)
+        VALUES ($1, $2, $3::text::float8, clock_timestamp()) ON CONFLICT DO NOTHING
+        """
+    static let lockSendTokens = """
+        SELECT tokens, refilled_at, clock_timestamp() AS now FROM gateway_send_tokens
+        WHERE tenant_id = $1 AND connection_id = $2 FOR UPDATE
+        """
+    static let updateSendTokens = """
+        UPDATE gateway_send_tokens SET tokens = $3::text::float8, refilled_at = $4 WHERE tenant_id = $1 AND connection_id = $2
+        """
     static let selectAllConnectionSecrets = "SELECT id, secret_sealed, secret_key_id FROM gateway_connections ORDER BY id FOR UPDATE"
 
     package static func createConnection(
         _ connection: PostgresConnection, account: AccountRecord, userID: UUID?, provider: GatewayProvider, name: String,
-        baseURL: String, username: String, sender: String, homePrefix: String, seal: (UUID) -> ([UInt8], String),
-        callbackTokenHash: [UInt8]
+        baseURL: String, username: String, sender: String, homePrefix: String, limits: GatewayLimits,
+        seal: (UUID) -> ([UInt8], String), callbackTokenHash: [UInt8]
     ) throws -> GatewayConnectionRecord {
         let id = UUID()
         let (sealed, keyID) = seal(id)
@@ -61,7 +79,8 @@ package enum GatewayStore {
             try connection.execute(
                 insertConnection,
                 [account.tenantID, id, account.id, userID, provider.rawValue, name, baseURL, username, sender,
-                 homePrefix, sealed, keyID, callbackTokenHash]
+                 homePrefix, sealed, keyID, callbackTokenHash, Int64(limits.maxConcurrency),
+                 limits.maxMessagesPerSecond.map(Int64.init)]
             ).single())
     }
 
@@ -82,6 +101,30 @@ package enum GatewayStore {
         -> GatewayConnectionRecord?
     {
         try connection.execute(selectSendingConnection, [accountID, userID]).first.map(decodeConnection)
+    }
+
+    package static func setLimits(_ connection: PostgresConnection, id: UUID, _ limits: GatewayLimits) throws
+        -> GatewayConnectionRecord
+    {
+        try decodeConnection(
+            try connection.execute(
+                updateLimits, [id, Int64(limits.maxConcurrency), limits.maxMessagesPerSecond.map(Int64.init)]
+            ).single())
+    }
+
+    /// Takes up to `want` submissions' worth from the connection's token bucket, shared by every
+    /// daemon (the row lock orders them). Run it in a transaction of its own: it holds the lock.
+    package static func takeSendTokens(_ connection: PostgresConnection, gateway: GatewayConnectionRecord, want: Int) throws
+        -> SendTokenGrant
+    {
+        let key: [PostgresBindable] = [gateway.tenantID, gateway.id]
+        try connection.execute(insertSendTokens, key + [String(Double(gateway.limits.grantTokens))])
+        let bucket = try connection.execute(lockSendTokens, key).single()
+        let grant = gateway.limits.take(
+            want: want, fromBucketOf: try bucket.decode(Double.self, "tokens"),
+            refilledAt: try bucket.decode(Date.self, "refilled_at"), now: try bucket.decode(Date.self, "now"))
+        try connection.execute(updateSendTokens, key + [String(grant.tokensLeft), grant.refilledAt])
+        return grant
     }
 
     /// Every connection's sealed secret, locked, for a key rotation.
@@ -109,6 +152,9 @@ package enum GatewayStore {
             secretSealed: try row.decode([UInt8].self, "secret_sealed"),
             secretKeyID: try row.decode(String.self, "secret_key_id"),
             callbackTokenHash: try row.decode([UInt8].self, "callback_token_hash"),
+            limits: GatewayLimits(
+                maxConcurrency: Int(try row.decode(Int64.self, "max_concurrency")),
+                maxMessagesPerSecond: try row.decode(Int64?.self, "max_messages_per_second").map { Int($0) }),
             createdAt: try row.decode(Date.self, "created_at"))
     }
 }

@@ -52,6 +52,13 @@ package enum JobStore {
         UPDATE jobs SET run_at = now() + make_interval(secs => $2), locked_until = NULL, last_error = $3
         WHERE id = $1 AND done_at IS NULL
         """
+    /// Put back untried (a gateway's limit reached, or the gateway throttling): the claim's
+    /// attempt is given back, so waiting never uses up a message's attempts.
+    static let postponeJobs = """
+        UPDATE jobs SET run_at = now() + make_interval(secs => $2::text::float8), locked_until = NULL,
+            attempts = greatest(attempts - 1, 0)
+        WHERE id = ANY ($1::text::bigint[]) AND done_at IS NULL
+        """
     /// The open job of a message, if nobody is working on it right now.
     static let lockIdleJob = """
         SELECT id FROM jobs
@@ -89,6 +96,11 @@ package enum JobStore {
 
     package static func retry(_ connection: PostgresConnection, jobID: Int64, afterSeconds: Int, error: String) throws {
         try connection.execute(retryJob, [jobID, Int64(afterSeconds), error])
+    }
+
+    package static func postpone(_ connection: PostgresConnection, jobIDs: [Int64], afterSeconds: Double) throws {
+        guard !jobIDs.isEmpty else { return }
+        try connection.execute(postponeJobs, [arrayLiteral(jobIDs.map(String.init)), String(afterSeconds)])
     }
 
     /// The job of a message that nobody is working on, locked; nil when it is being worked on
