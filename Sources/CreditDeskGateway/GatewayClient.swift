@@ -44,6 +44,9 @@ package enum SubmitResult: Sendable, Equatable {
     case refused(String)
     /// The request never reached the gateway, or it answered 5xx: safe to try again later.
     case unreachable(String)
+    /// The gateway asked us to slow down (503 from Kannel, 429 from Twilio): it did not take
+    /// the message; try again once it has had a pause.
+    case throttled(String)
     /// No answer in time: the gateway may or may not have taken it.
     case unknown(String)
 }
@@ -66,6 +69,7 @@ package enum GatewayClient {
             let response = try http.send(method: request.method, url: request.url, headers: request.headers, body: request.body)
             switch response.status {
             case 200..<300: return .accepted
+            case 429, 503: return .throttled("gateway answered \(response.status)")
             case 500...: return .unreachable("gateway answered \(response.status)")
             default: return .refused("gateway refused (\(response.status)): \(response.text.prefix(200))")
             }

@@ -18,6 +18,9 @@ extension MessageDispatcher {
         case retry(seconds: Int, error: String)
         /// Nothing to send (cancelled, already sent, gone).
         case finish(error: String)
+        /// Not tried: the gateway's limits or its throttling; due again after `seconds`,
+        /// without using an attempt.
+        case postpone(seconds: Double)
     }
 
     func sendBatch(_ jobs: [JobRecord], _ senders: SenderThreads) async throws {
@@ -52,14 +55,21 @@ extension MessageDispatcher {
         guard let password = secrets.password(of: gateway, settings) else {
             return .refused(messageID: message.id, reason: "the gateway credentials cannot be decrypted with the configured key")
         }
+        let gate = gates.gate(for: gateway, share: membership.share(of: gateway.limits))
+        let admission = await gate.admit { [pool] gateway, want in
+            try await pool.withTransaction { try GatewayStore.takeSendTokens($0, gateway: gateway, want: want) }
+        }
+        if case .later(let seconds) = admission { return .postpone(seconds: seconds) }
         let credentials = GatewayCredentials(
             provider: gateway.provider, baseURL: gateway.baseURL, username: gateway.username, password: password)
         let outbound = OutboundMessage(
             id: message.id, from: message.sender, to: message.recipient, text: message.body, mediaURLs: message.mediaURLs)
         let callback = settings.deliveryReportURL(gateway, messageID: message.id, token: nil)
+        let started = ContinuousClock.now
         let result = await senders.run { http in
             GatewayClient.submit(outbound, credentials: credentials, statusCallbackURL: callback, http: http)
         }
+        gate.finished(GatewayGate.SubmitOutcome(result), seconds: (ContinuousClock.now - started).seconds)
         logger.debug(
             "message submitted",
             metadata: ["message.id": "\(message.id)", "gateway.id": "\(gateway.id)", "result": "\(result)"])
@@ -71,6 +81,8 @@ extension MessageDispatcher {
         case .unknown(let reason):
             // Resending could deliver twice; the customer is not charged for the doubt.
             return .refused(messageID: message.id, reason: "no answer from the gateway (\(reason)); not resent")
+        case .throttled:
+            return .postpone(seconds: 0.5)
         case .unreachable(let reason):
             guard let delay = Self.backoff(job) else {
                 return .refused(messageID: message.id, reason: "gateway unreachable after \(job.attempts) attempts: \(reason)")
@@ -96,7 +108,7 @@ extension MessageDispatcher {
         let messageIDs = conclusions.compactMap { _, conclusion -> UUID? in
             switch conclusion {
             case .accepted(let messageID), .refused(let messageID, _): messageID
-            case .retry, .finish: nil
+            case .retry, .finish, .postpone: nil
             }
         }
         // Accepted ones (nearly all) set-wise: a few statements for the chunk, not five a message.
@@ -109,9 +121,12 @@ extension MessageDispatcher {
             let context = OperationContext(actorUserID: nil, requestID: "jobs-\(conclusions.first?.0.id ?? 0)")
             try MessagingOperations.recordAccepted(connection, context, messageIDs: accepted.map(\.1))
             try JobStore.finish(connection, jobIDs: accepted.map(\.0))
+            for (seconds, jobIDs) in Self.postponed(conclusions) {
+                try JobStore.postpone(connection, jobIDs: jobIDs, afterSeconds: seconds)
+            }
             for (job, conclusion) in conclusions {
                 switch conclusion {
-                case .accepted:
+                case .accepted, .postpone:
                     continue
                 case .refused(let messageID, let reason):
                     let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
@@ -123,6 +138,28 @@ extension MessageDispatcher {
                     try JobStore.finish(connection, jobID: job.id, error: error)
                 }
             }
+        }
+    }
+}
+
+extension MessageDispatcher {
+    /// The postponed jobs by when they are due again (rounded up to a tenth of a second, so a
+    /// batch puts them back in a few statements).
+    static func postponed(_ conclusions: [(JobRecord, Conclusion)]) -> [Double: [Int64]] {
+        var byDelay: [Double: [Int64]] = [:]
+        for (job, conclusion) in conclusions {
+            if case .postpone(let seconds) = conclusion { byDelay[(seconds * 10).rounded(.up) / 10, default: []].append(job.id) }
+        }
+        return byDelay
+    }
+}
+
+extension GatewayGate.SubmitOutcome {
+    init(_ result: SubmitResult) {
+        switch result {
+        case .accepted, .refused: self = .answered
+        case .throttled: self = .throttled
+        case .unreachable, .unknown: self = .noAnswer
         }
     }
 }

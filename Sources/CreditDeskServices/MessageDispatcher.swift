@@ -92,6 +92,8 @@ package struct MessageDispatcher: Service {
     let leaseSeconds = 120
     let gatewayTimeoutMilliseconds: Int
     let secrets = GatewaySecrets()
+    let gates = GatewayGates()
+    let membership = DispatcherMembership()
 
     package init(
         pool: DatabasePool, settings: MessagingSettings, logger: Logger, pollInterval: Duration = .milliseconds(250),
@@ -113,10 +115,35 @@ package struct MessageDispatcher: Service {
     package func run() async throws {
         let senders = SenderThreads(count: senderCount, timeoutMilliseconds: gatewayTimeoutMilliseconds)
         defer { senders.shutdown() }
+        await beat()
         await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<lanes { group.addTask { await work(senders) } }
+            // Alive until the lanes are done, so the jobs in hand keep their shares.
+            group.addTask { await heartbeat() }
+            await withTaskGroup(of: Void.self) { lanes in
+                for _ in 0..<self.lanes { lanes.addTask { await work(senders) } }
+            }
+            group.cancelAll()
         }
+        try? await pool.withTransaction { [membership] in try DispatcherStore.leave($0, id: membership.id) }
         logger.info("dispatcher stopped: no job in hand")
+    }
+
+    /// Reports this dispatcher alive every `DispatcherMembership.beatInterval` until cancelled.
+    func heartbeat() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: DispatcherMembership.beatInterval)
+            await beat()
+        }
+    }
+
+    func beat() async {
+        do {
+            let alive = try await pool.withTransaction { [membership] in try DispatcherStore.beat($0, id: membership.id) }
+            membership.record(alive)
+        } catch {
+            // Stopping, the last beat does not matter; otherwise say so (the share lapses if it goes on).
+            if !Task.isCancelled { logger.warning("dispatcher heartbeat failed", metadata: ["error": "\(error)"]) }
+        }
     }
 
     /// One lane: claim a batch, work it, again; a pause when nothing is due.

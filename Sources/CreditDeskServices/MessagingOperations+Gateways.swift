@@ -14,10 +14,11 @@ extension MessagingOperations {
         package var sender: String
         package var homePrefix: String
         package var userID: UUID?
+        package var limits: GatewayLimits
 
         package init(
             provider: GatewayProvider, name: String, baseURL: String, username: String, password: String, sender: String,
-            homePrefix: String, userID: UUID?
+            homePrefix: String, userID: UUID?, limits: GatewayLimits = .default
         ) {
             self.provider = provider
             self.name = name
@@ -27,6 +28,7 @@ extension MessagingOperations {
             self.sender = sender
             self.homePrefix = homePrefix
             self.userID = userID
+            self.limits = limits
         }
     }
 
@@ -43,13 +45,8 @@ extension MessagingOperations {
             guard let user = try UserStore.findUser(connection, id: userID), user.accountID == account.id else {
                 throw DomainError(.notFound, "user not found in this account", details: ["field": .string("user_id")])
             }
-            // An agent links its own connection to send with it: a role that sends, not a
-            // read-only one.
-            try Authorization.check(
-                principal, userID == principal.userID ? .consumeCredits : .manageMessaging, targetPath: account.path)
-        } else {
-            try Authorization.check(principal, .manageMessaging, targetPath: account.path)
         }
+        try checkManages(principal, connectionOf: input.userID, in: account)
         try Operations.requireActive(account)
         let name = try Validate.name(input.name)
         _ = try Validate.httpURL(input.baseURL, field: "base_url")
@@ -66,13 +63,33 @@ extension MessagingOperations {
             let record = try GatewayStore.createConnection(
                 connection, account: account, userID: input.userID, provider: input.provider, name: name,
                 baseURL: input.baseURL, username: input.username, sender: input.sender, homePrefix: input.homePrefix,
-                seal: { id in (box.seal(Array(input.password.utf8), associatedData: Array(id.uuidString.lowercased().utf8)), box.keyID) },
+                limits: input.limits, seal: { id in (box.seal(Array(input.password.utf8), associatedData: Array(id.uuidString.lowercased().utf8)), box.keyID) },
                 callbackTokenHash: Digest.sha256(Array(token.utf8)))
             return (record, token)
         } catch let error as DatabaseError where error.code == .uniqueViolation {
             throw DomainError(
                 .conflict, input.userID == nil ? "the office already has a gateway connection" : "this user already has one")
         }
+    }
+
+    /// Who may link or change a connection: an admin for the office's; for an agent's own, the
+    /// agent too, with a role that sends (not a read-only one).
+    static func checkManages(_ principal: Principal, connectionOf userID: UUID?, in account: AccountRecord) throws {
+        let needed: Action = userID != nil && userID == principal.userID ? .consumeCredits : .manageMessaging
+        try Authorization.check(principal, needed, targetPath: account.path)
+    }
+
+    /// Sets how hard the connection may be driven; the dispatchers pick it up with their next
+    /// batch.
+    package static func setGatewayLimits(
+        _ connection: PostgresConnection, _ principal: Principal, gatewayID: UUID, limits: GatewayLimits
+    ) throws -> GatewayConnectionRecord {
+        let (gateway, account) = try Operations.owned(
+            connection, principal, try GatewayStore.connection(connection, id: gatewayID), owner: \.accountID, for: .read,
+            what: "gateway connection")
+        try Operations.requireActive(account)
+        try checkManages(principal, connectionOf: gateway.userID, in: account)
+        return try GatewayStore.setLimits(connection, id: gateway.id, limits)
     }
 
     package static func gateways(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
