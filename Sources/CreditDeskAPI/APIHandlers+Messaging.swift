@@ -33,6 +33,8 @@ extension APIHandlers {
         var redacted = body
         redacted.password = Digest.hex(Digest.sha256(Array(body.password.utf8)))
         let provider: GatewayProvider = try body.provider.converted()
+        let limits = try GatewayLimits.validated(
+            maxConcurrency: body.maxConcurrency.map(Int64.init), maxMessagesPerSecond: body.maxMessagesPerSecond.map(Int64.init))
         let (gateway, replayed) = try await access.mutate(
             Components.Schemas.Gateway.self, input: redacted, status: .created
         ) { connection, principal, _ in
@@ -40,11 +42,27 @@ extension APIHandlers {
                 connection, principal, accountID: id,
                 input: .init(
                     provider: provider, name: body.name, baseURL: body.baseUrl, username: body.username,
-                    password: body.password, sender: body.sender, homePrefix: body.homePrefix, userID: userID),
+                    password: body.password, sender: body.sender, homePrefix: body.homePrefix, userID: userID,
+                    limits: limits),
                 box: box)
             return Components.Schemas.Gateway(gateway, settings: settings, callbackToken: token)
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(gateway)))
+    }
+
+    func setGatewayLimits(_ input: Endpoints.SetGatewayLimits.Input) async throws -> Endpoints.SetGatewayLimits.Output {
+        let id = input.path.id.uuid
+        let body = switch input.body { case .json(let body): body }
+        let limits = try GatewayLimits.validated(
+            maxConcurrency: Int64(body.maxConcurrency), maxMessagesPerSecond: body.maxMessagesPerSecond.map(Int64.init))
+        let settings = messaging
+        let (gateway, replayed) = try await access.mutate(Components.Schemas.Gateway.self, input: body) {
+            connection, principal, _ in
+            Components.Schemas.Gateway(
+                try MessagingOperations.setGatewayLimits(connection, principal, gatewayID: id, limits: limits),
+                settings: settings, callbackToken: nil)
+        }
+        return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(gateway)))
     }
 
     func setRate(_ input: Endpoints.SetRate.Input) async throws -> Endpoints.SetRate.Output {

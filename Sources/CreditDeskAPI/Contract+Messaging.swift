@@ -14,7 +14,8 @@ extension Components.Schemas.Gateway {
         self.init(
             id: gateway.id.objectID, accountId: gateway.accountID.objectID, userId: gateway.userID?.objectID,
             provider: gateway.provider.sameCase(), name: gateway.name, baseUrl: gateway.baseURL, username: gateway.username,
-            sender: gateway.sender, homePrefix: gateway.homePrefix, createdAt: gateway.createdAt,
+            sender: gateway.sender, homePrefix: gateway.homePrefix, maxConcurrency: gateway.limits.maxConcurrency,
+            maxMessagesPerSecond: gateway.limits.maxMessagesPerSecond, createdAt: gateway.createdAt,
             callbackToken: callbackToken, inboundUrl: gateway.provider == .kannel ? "\(base)/mo" : "\(base)/inbound")
     }
 }
