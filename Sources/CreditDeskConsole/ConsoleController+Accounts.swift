@@ -60,7 +60,8 @@ extension ConsoleController {
         [
             "name": gateway.name, "provider": gateway.provider.rawValue, "baseURL": gateway.baseURL,
             "username": gateway.username, "sender": gateway.sender, "homePrefix": gateway.homePrefix,
-            "scope": gateway.userID == nil ? "office" : "agent",
+            "scope": gateway.userID == nil ? "office" : "agent", "gateway": gateway.id.lower,
+            "maxConcurrency": gateway.limits.maxConcurrency, "maxRate": gateway.limits.maxMessagesPerSecond.map(String.init) ?? "",
         ]
     }
 
@@ -100,6 +101,28 @@ extension ConsoleController {
         return Done(flash: submission.text(status == .suspended ? "flash_suspended" : "flash_reactivated", ["name": account.name]))
     }
 
+    /// A connection's limits: submissions at once, and per second (blank: none).
+    static func setGatewayLimits(
+        _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
+    ) throws -> Done {
+        guard let gatewayID = submission.field("gateway_id").flatMap(UUID.init(uuidString:)) else {
+            throw DomainError.invalid("gateway_id", "choose a connection")
+        }
+        let gateway = try MessagingOperations.setGatewayLimits(
+            connection, principal, gatewayID: gatewayID, limits: try gatewayLimits(submission))
+        return Done(flash: submission.text("flash_gateway_limits", ["name": gateway.name]))
+    }
+
+    static func gatewayLimits(_ submission: Submission) throws -> GatewayLimits {
+        let number = { (field: String) throws -> Int64? in
+            guard let text = submission.given(field) else { return nil }
+            guard let value = RequestParsing.int64(text) else { throw DomainError.invalid(field, "must be a whole number") }
+            return value
+        }
+        return try GatewayLimits.validated(
+            maxConcurrency: try number("max_concurrency"), maxMessagesPerSecond: try number("max_messages_per_second"))
+    }
+
     /// A gateway connection for the client's office; the password is sealed and never shown
     /// again, the callback token is shown this once.
     static func createGateway(box: SecretBox?) -> Work {
@@ -115,7 +138,8 @@ extension ConsoleController {
                 input: .init(
                     provider: provider, name: submission.field("name") ?? "", baseURL: submission.field("base_url") ?? "",
                     username: submission.field("username") ?? "", password: submission.field("password") ?? "",
-                    sender: submission.field("sender") ?? "", homePrefix: submission.field("home_prefix") ?? "", userID: nil),
+                    sender: submission.field("sender") ?? "", homePrefix: submission.field("home_prefix") ?? "", userID: nil,
+                    limits: try gatewayLimits(submission)),
                 box: box)
             return Done(
                 flash: submission.text("flash_gateway_created", ["name": gateway.name]),

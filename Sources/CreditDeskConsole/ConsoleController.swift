@@ -78,6 +78,7 @@ package struct ConsoleController<Context: ConsoleRequestContext>: Sendable {
             ("/console/clients/:id/sell", client, Self.sell),
             ("/console/clients/:id/status", client, Self.setStatus),
             ("/console/clients/:id/gateways", client, Self.createGateway(box: messaging.secretBox)),
+            ("/console/clients/:id/gateway-limits", client, Self.setGatewayLimits),
             ("/console/accounts/:id/users", { Self.usersPage($0.id, $0.ownAccountID) }, Self.createUser),
             ("/console/users/:id/keys", users, Self.createKey),
             ("/console/keys/:id/revoke", users, Self.revokeKey),
