@@ -5,7 +5,9 @@
 #   2. a campaign of RECIPIENTS: confirm time, end-to-end rate (confirm → last acceptance),
 #      delivery reports applied per second, daemon peak RSS;
 #   3. single sends of another client while the campaign drains: API request → gateway
-#      acceptance, p50/p99.
+#      acceptance, p50/p99;
+#   4. a campaign of LIMITED_RECIPIENTS through a connection limited to LIMITED_RATE msg/s:
+#      the rate the fake SMSC observed (its log, per whole second).
 # Prints a table and writes .bench/messaging.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,8 @@ ANCHOR_REQUESTS=${MESSAGING_ANCHOR_REQUESTS:-20000}
 CONCURRENCY=${MESSAGING_CONCURRENCY:-16}
 TRANSACTIONAL=${MESSAGING_TRANSACTIONAL:-50}
 TIMEOUT=${MESSAGING_TIMEOUT:-3600}
+LIMITED_RECIPIENTS=${MESSAGING_LIMITED_RECIPIENTS:-4000}
+LIMITED_RATE=${MESSAGING_LIMITED_RATE:-200}
 BIN=.build/release/creditdesk
 LOAD=.build/release/creditdesk-bench
 DATA=.bench/messaging-data
@@ -29,22 +33,25 @@ RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\
 api "$KEY" PATCH "/v1/accounts/$RESELLER/features" '{"campaigns":true}' > /dev/null
 CAMPAIGNER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Big Campaigner\"}" | id)
 OFFICE=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Small Office\"}" | id)
-api "$KEY" PATCH "/v1/accounts/$CAMPAIGNER/features" '{"campaigns":true}' > /dev/null
-api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS + 100000)),\"to_account_id\":\"$RESELLER\"}" > /dev/null
+LIMITED=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Limited Shop\"}" | id)
+for client in "$CAMPAIGNER" "$LIMITED"; do api "$KEY" PATCH "/v1/accounts/$client/features" '{"campaigns":true}' > /dev/null; done
+api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS + LIMITED_RECIPIENTS + 100000)),\"to_account_id\":\"$RESELLER\"}" > /dev/null
 for client in "$CAMPAIGNER" "$OFFICE"; do
   api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS / 2 + 10000)),\"to_account_id\":\"$client\"}" > /dev/null
 done
 api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS / 2)),\"to_account_id\":\"$CAMPAIGNER\"}" > /dev/null
+api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"amount\":$LIMITED_RECIPIENTS,\"to_account_id\":\"$LIMITED\"}" > /dev/null
 
 # One Kannel; both clients' office connections submit to it.
 kannel_ports
 gateway() {
   api "$KEY" POST "/v1/accounts/$1/gateways" \
-    "{\"provider\":\"kannel\",\"name\":\"Kannel\",\"base_url\":\"http://127.0.0.1:$((KANNEL_PORTS + 3))\",\"username\":\"creditdesk\",\"password\":\"kannel-test-password\",\"sender\":\"+6421000000\",\"home_prefix\":\"64\"}" \
+    "{\"provider\":\"kannel\",\"name\":\"Kannel\",\"base_url\":\"http://127.0.0.1:$((KANNEL_PORTS + 3))\",\"username\":\"creditdesk\",\"password\":\"kannel-test-password\",\"sender\":\"+6421000000\",\"home_prefix\":\"64\"$2}" \
     | jq -r '.inbound_url + "?token=" + .callback_token'
 }
 INBOUND=$(gateway "$CAMPAIGNER")
 gateway "$OFFICE" > /dev/null
+gateway "$LIMITED" ",\"max_messages_per_second\":$LIMITED_RATE" > /dev/null
 start_kannel "$LOAD" "$INBOUND" messaging
 SEND_URL=$(jq -r .send_url "$KANNEL_JSON")
 
@@ -53,19 +60,24 @@ ANCHOR=$(KANNEL_PASSWORD=kannel-test-password "$LOAD" sendsms --send-url "$SEND_
 # The fake SMSC drains the anchor's messages before the campaign starts.
 sleep 5
 
+# A campaign of $2 contacts (mobiles +64$3…) for account $1 with text $4, ready to confirm: prints its id.
+campaign() {
+  local list start count
+  list=$(api "$KEY" POST "/v1/accounts/$1/contact-lists" '{"name":"Everyone"}' | id)
+  for start in $(seq 0 10000 $(($2 - 1))); do
+    count=$(( $2 - start < 10000 ? $2 - start : 10000 ))
+    awk -v s="$start" -v n="$count" -v list="$list" -v prefix="$3" 'BEGIN {
+      printf "{\"list_id\":\"%s\",\"contacts\":[", list
+      for (i = 0; i < n; i++) printf "%s{\"first_name\":\"C%d\",\"mobile\":\"+64%s%07d\",\"sms_consent\":true}", (i ? "," : ""), s + i, prefix, s + i
+      printf "]}" }' > .bench/messaging-contacts.json
+    curl -sf -X POST -H "Authorization: Bearer $KEY" -H "Idempotency-Key: contacts-$1-$start" -H "Content-Type: application/json" \
+      --data-binary @.bench/messaging-contacts.json "$BASE/v1/accounts/$1/contacts/batch" > /dev/null
+  done
+  api "$KEY" POST "/v1/accounts/$1/campaigns" "{\"name\":\"Bench\",\"list_id\":\"$list\",\"template\":\"$4\"}" | id
+}
+
 echo "messaging bench: $RECIPIENTS contacts …" >&2
-LIST=$(api "$KEY" POST "/v1/accounts/$CAMPAIGNER/contact-lists" '{"name":"Everyone"}' | id)
-for start in $(seq 0 10000 $((RECIPIENTS - 1))); do
-  count=$(( RECIPIENTS - start < 10000 ? RECIPIENTS - start : 10000 ))
-  awk -v s="$start" -v n="$count" -v list="$LIST" 'BEGIN {
-    printf "{\"list_id\":\"%s\",\"contacts\":[", list
-    for (i = 0; i < n; i++) printf "%s{\"first_name\":\"C%d\",\"mobile\":\"+6423%07d\",\"sms_consent\":true}", (i ? "," : ""), s + i, s + i
-    printf "]}" }' > .bench/messaging-contacts.json
-  curl -sf -X POST -H "Authorization: Bearer $KEY" -H "Idempotency-Key: contacts-$start" -H "Content-Type: application/json" \
-    --data-binary @.bench/messaging-contacts.json "$BASE/v1/accounts/$CAMPAIGNER/contacts/batch" > /dev/null
-done
-CAMPAIGN=$(api "$KEY" POST "/v1/accounts/$CAMPAIGNER/campaigns" \
-  "{\"name\":\"Bench\",\"list_id\":\"$LIST\",\"template\":\"Hello {{first_name}}, your offer is ready\"}" | id)
+CAMPAIGN=$(campaign "$CAMPAIGNER" "$RECIPIENTS" 23 'Hello {{first_name}}, your offer is ready')
 
 echo "messaging bench: confirming and draining the campaign …" >&2
 CONFIRM_START=$(date +%s.%N)
@@ -102,6 +114,19 @@ read -r T50 T99 TCOUNT < <(sql "
          round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)))::bigint,
          count(*)
   FROM messages WHERE account_id = '$OFFICE' AND sent_at IS NOT NULL" | tr '|' ' ')
+echo "messaging bench: $LIMITED_RECIPIENTS through a connection limited to $LIMITED_RATE msg/s …" >&2
+LIMITED_CAMPAIGN=$(campaign "$LIMITED" "$LIMITED_RECIPIENTS" 24 'Limited offer for {{first_name}}')
+api "$KEY" POST "/v1/campaigns/$LIMITED_CAMPAIGN/confirm" '{"accept_terms":true}' > /dev/null
+until [ "$(sql "SELECT count(*) FROM messages WHERE campaign_id = '$LIMITED_CAMPAIGN' AND status IN ('queued', 'scheduled')")" = 0 ]; do
+  [ "$(date +%s)" -gt "$DEADLINE" ] && { echo "messaging bench: limited campaign not drained" >&2; break; }
+  sleep 1
+done
+sleep 2
+# The fake SMSC logs each message it gets with a timestamp to the second: count per second,
+# leaving out the first and last (partial) seconds.
+read -r LIMITED_MEDIAN LIMITED_MAX LIMITED_SECONDS < <(grep 'Got message' "$(jq -r .directory "$KANNEL_JSON")/fakesmsc.out" \
+  | grep 'Limited offer' | awk '{print $1" "$2}' | uniq -c | awk '{print $1}' | sed '1d;$d' | sort -n \
+  | awk '{v[NR] = $1} END {if (NR == 0) print "0 0 0"; else print v[int((NR + 1) / 2)], v[NR], NR}')
 "$BIN" verify --data-dir "$DATA" --log-level warning > .bench/messaging-verify.txt 2>&1 && VERIFY=clean || VERIFY=FAILED
 
 KANNEL_RATE=$(echo "$ANCHOR" | jq .per_second)
@@ -116,11 +141,15 @@ printf '%-58s %12s   (target ≥ 0.5)\n' "ratio end to end / Kannel's own rate" 
 printf '%-58s %12s\n' "delivery reports applied, per second" "$DLR_RATE"
 printf '%-58s %12s   (target ≤ 2000)\n' "single sends during the campaign, p50 / p99 ms ($TCOUNT)" "$T50 / $T99"
 printf '%-58s %12s   (target < 150)\n' "daemon peak RSS, MB" "$((PEAK_KB / 1024))"
+printf '%-58s %12s   (target %s ± 10 %%)\n' "limited to $LIMITED_RATE/s: fake SMSC per second, median / max ($LIMITED_SECONDS s)" "$LIMITED_MEDIAN / $LIMITED_MAX" "$LIMITED_RATE"
 printf '%-58s %12s\n' "creditdesk verify" "$VERIFY"
 jq -n --argjson anchor "$ANCHOR" --arg recipients "$RECIPIENTS" --arg confirm "$CONFIRM_SECONDS" --arg e2e "$E2E_RATE" \
   --arg ratio "$RATIO" --arg dlr "$DLR_RATE" --arg t50 "$T50" --arg t99 "$T99" --arg rss "$((PEAK_KB / 1024))" --arg verify "$VERIFY" \
+  --arg limit "$LIMITED_RATE" --arg lmedian "$LIMITED_MEDIAN" --arg lmax "$LIMITED_MAX" \
   '{recipients: ($recipients | tonumber), kannel: $anchor, confirm_seconds: ($confirm | tonumber),
     end_to_end_per_second: ($e2e | tonumber), ratio_to_kannel: ($ratio | tonumber), delivery_reports_per_second: ($dlr | tonumber),
-    transactional_ms: {p50: ($t50 | tonumber), p99: ($t99 | tonumber)}, peak_rss_mb: ($rss | tonumber), verify: $verify}' \
+    transactional_ms: {p50: ($t50 | tonumber), p99: ($t99 | tonumber)},
+    limited: {limit_per_second: ($limit | tonumber), observed_median: ($lmedian | tonumber), observed_max: ($lmax | tonumber)},
+    peak_rss_mb: ($rss | tonumber), verify: $verify}' \
   > .bench/messaging.json
 [ "$VERIFY" = clean ]
