@@ -26,3 +26,9 @@ CREATE TABLE dispatchers (
     started_at     timestamptz NOT NULL DEFAULT now(),
     seen_at        timestamptz NOT NULL DEFAULT now()
 );
+
+-- Who holds a claimed job: a dispatcher's id. A job whose holder has stopped beating (its
+-- daemon killed) is claimable again once the holder has been silent for
+-- `DispatcherStore.reclaimSeconds`, long before its lease would end; NULL (claimed by a build
+-- without this column) waits out the lease.
+ALTER TABLE jobs ADD COLUMN locked_by uuid;

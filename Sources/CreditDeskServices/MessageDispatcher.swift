@@ -77,8 +77,9 @@ final class PublicBaseURL: @unchecked Sendable {
 /// Consumes the job queue: submits due messages to their gateways and records the outcome.
 /// Jobs are claimed in batches with a lease (FOR UPDATE SKIP LOCKED), so several daemons, and
 /// several lanes of one, work side by side; a daemon that dies mid-batch leaves its jobs to be
-/// claimed again when the lease ends (at-least-once: the gateway may then see a message twice,
-/// at most the lanes × batch size in flight). Submissions run on a fixed set of sender threads
+/// claimed again once its heartbeat has been silent for `DispatcherStore.reclaimSeconds` (or
+/// the lease ends), at-least-once: the gateway may then see a message twice, at most the
+/// lanes × batch size in flight per death. Submissions run on a fixed set of sender threads
 /// that keep their connections alive; a batch's outcomes are recorded 32 a transaction. See
 /// docs/ARCHITECTURE.md, "Sending".
 package struct MessageDispatcher: Service {
@@ -163,8 +164,8 @@ package struct MessageDispatcher: Service {
     /// Claims the due jobs (transactional first) and works them; returns how many there were.
     @discardableResult
     func runOnce(_ senders: SenderThreads) async throws -> Int {
-        let jobs = try await pool.withTransaction { [batchSize, leaseSeconds] in
-            try JobStore.claim($0, limit: batchSize, leaseSeconds: leaseSeconds)
+        let jobs = try await pool.withTransaction { [batchSize, leaseSeconds, membership] in
+            try JobStore.claim($0, limit: batchSize, leaseSeconds: leaseSeconds, dispatcherID: membership.id)
         }
         let sends = jobs.filter { $0.kind == .sendMessage }
         await withTaskGroup(of: Void.self) { group in

@@ -8,6 +8,10 @@ import Foundation
 package enum DispatcherStore {
     /// A dispatcher not seen for this long is gone: its share goes back to the others.
     package static let aliveSeconds = 5
+    /// A dispatcher silent for this long has its claimed jobs taken over by others. Longer than
+    /// `aliveSeconds` plus a gateway timeout: a dispatcher that lost its beat stops submitting
+    /// (its share drops to 0) and its submissions in flight end before anyone takes them over.
+    package static let reclaimSeconds = 20
 
     // MARK: statements
 

@@ -31,16 +31,23 @@ package enum JobStore {
                 WHERE done_at IS NULL AND priority = \(campaignPriority) AND run_at <= now()) + m.n - 1
         FROM unnest($3::text::uuid[]) WITH ORDINALITY AS m (id, n)
         """
-    /// Due jobs nobody holds, leased to the caller for `$2` seconds. SKIP LOCKED lets several
-    /// daemons claim side by side without waiting on each other.
+    /// A job nobody holds: never leased, its lease over, or its holder gone silent (killed).
+    static let jobIsIdle = """
+        (locked_until IS NULL OR locked_until < now()
+         OR (locked_by IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM dispatchers d
+             WHERE d.id = locked_by AND d.seen_at >= now() - make_interval(secs => \(DispatcherStore.reclaimSeconds)))))
+        """
+    /// Due jobs nobody holds, leased to dispatcher `$3` for `$2` seconds. SKIP LOCKED lets
+    /// several daemons claim side by side without waiting on each other.
     static let claimJobs = """
         WITH due AS (
             SELECT tenant_id, id FROM jobs
-            WHERE done_at IS NULL AND run_at <= now() AND (locked_until IS NULL OR locked_until < now())
+            WHERE done_at IS NULL AND run_at <= now() AND \(jobIsIdle)
             ORDER BY priority, turn, run_at, id LIMIT $1
             FOR UPDATE SKIP LOCKED
         )
-        UPDATE jobs j SET locked_until = now() + make_interval(secs => $2), attempts = j.attempts + 1
+        UPDATE jobs j SET locked_until = now() + make_interval(secs => $2), locked_by = $3, attempts = j.attempts + 1
         FROM due WHERE j.tenant_id = due.tenant_id AND j.id = due.id
         RETURNING j.id, j.kind, j.subject_id, j.attempts, j.max_attempts
         """
@@ -62,7 +69,7 @@ package enum JobStore {
     /// The open job of a message, if nobody is working on it right now.
     static let lockIdleJob = """
         SELECT id FROM jobs
-        WHERE subject_id = $1 AND done_at IS NULL AND (locked_until IS NULL OR locked_until < now())
+        WHERE subject_id = $1 AND done_at IS NULL AND \(jobIsIdle)
         FOR UPDATE SKIP LOCKED
         """
 
@@ -75,8 +82,12 @@ package enum JobStore {
         try connection.execute(insertCampaignJobs, [tenantID, runAt, messageIDs])
     }
 
-    package static func claim(_ connection: PostgresConnection, limit: Int, leaseSeconds: Int) throws -> [JobRecord] {
-        try connection.execute(claimJobs, [Int64(limit), Int64(leaseSeconds)]).rows.map {
+    /// Leases up to `limit` due jobs to `dispatcherID` (nil: a caller outside any dispatcher,
+    /// whose jobs wait out the lease if it dies).
+    package static func claim(
+        _ connection: PostgresConnection, limit: Int, leaseSeconds: Int, dispatcherID: UUID? = nil
+    ) throws -> [JobRecord] {
+        try connection.execute(claimJobs, [Int64(limit), Int64(leaseSeconds), dispatcherID]).rows.map {
             JobRecord(
                 id: try $0.decode(Int64.self, "id"), kind: JobKind(rawValue: try $0.decode(String.self, "kind")),
                 subjectID: try $0.decode(UUID.self, "subject_id"), attempts: Int(try $0.decode(Int64.self, "attempts")),

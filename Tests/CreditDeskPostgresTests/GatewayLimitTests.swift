@@ -112,6 +112,41 @@ struct GatewayLimitTests {
         }
     }
 
+    @Test("a job held by a dispatcher that went silent is claimed again before its lease ends; a live holder keeps it")
+    func reclaimFromSilentHolder() async throws {
+        try await withTestDatabase { pool in
+            let (holder, other) = (UUID(), UUID())
+            try await pool.withTransaction {
+                try JobStore.enqueue($0, tenantID: UUID(), kind: .sendMessage, subjectID: UUID(), runAt: nil)
+                _ = try DispatcherStore.beat($0, id: holder)
+                _ = try DispatcherStore.beat($0, id: other)
+            }
+            let claim = { (id: UUID) in
+                try await pool.withTransaction { try JobStore.claim($0, limit: 1, leaseSeconds: 600, dispatcherID: id) }
+            }
+            let job = try #require(try await claim(holder).first)
+            #expect(try await claim(other).isEmpty)
+            // The holder's last beat just inside the limit: still its own.
+            let silentFor = { (seconds: Int) in
+                try await pool.withConnection {
+                    _ = try $0.execute(
+                        "UPDATE dispatchers SET seen_at = now() - make_interval(secs => $2) WHERE id = $1", [holder, Int64(seconds)])
+                }
+            }
+            try await silentFor(DispatcherStore.reclaimSeconds - 2)
+            #expect(try await claim(other).isEmpty)
+            try await silentFor(DispatcherStore.reclaimSeconds + 1)
+            let again = try #require(try await claim(other).first)
+            #expect(again.id == job.id && again.attempts == 2)
+            // A job claimed outside any dispatcher waits out its lease.
+            try await pool.withTransaction {
+                try JobStore.enqueue($0, tenantID: UUID(), kind: .sendMessage, subjectID: UUID(), runAt: nil)
+            }
+            #expect(try await pool.withTransaction { try JobStore.claim($0, limit: 1, leaseSeconds: 600) }.count == 1)
+            #expect(try await claim(other).isEmpty)
+        }
+    }
+
     @Test("permits: never more holders than the count, waiters in order, a deadline ends the wait")
     func permits() async throws {
         let permits = AsyncPermits(count: 3)
