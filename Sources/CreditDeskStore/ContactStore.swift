@@ -114,7 +114,12 @@ package enum ContactStore {
         ORDER BY i.n
         ON CONFLICT DO NOTHING
         """
-    static let countOwnContacts = "SELECT count(*) AS n FROM contacts WHERE account_id = $1 AND id = ANY ($2::text::uuid[])"
+    /// A semi-join, not `id = ANY (array)`: with a parameter array PostgreSQL may test each
+    /// of the account's rows against every element (10,000 × 10,000 took 30 s).
+    static let countOwnContacts = """
+        SELECT count(*) AS n FROM contacts
+        WHERE account_id = $1 AND id IN (SELECT unnest($2::text::uuid[]))
+        """
     /// Unsubscribes every member's mobile; answers the numbers newly put on the list.
     static let optOutMembers = """
         INSERT INTO opt_outs (tenant_id, account_id, phone, source)
