@@ -83,3 +83,40 @@ start_kannel() {
   for _ in $(seq 1 600); do [ -s "$KANNEL_JSON" ] && break; kill -0 $KANNEL 2>/dev/null || break; sleep 0.1; done
   [ -s "$KANNEL_JSON" ] || { echo "Kannel did not start; see .bench/$3-kannel.log" >&2; cat ".bench/$3-kannel.log" >&2; return 1; }
 }
+
+# cluster_url DATA: sets DB_URL to the embedded cluster in DATA (running), for sql.
+cluster_url() {
+  DB_URL="postgresql://creditdesk:$(cat "$1/password")@127.0.0.1:$(sed -n 4p "$1/pgdata/postmaster.pid")/creditdesk"
+}
+# sql QUERY: its rows on DB_URL, unaligned, fields separated by |.
+sql() { psql -qAt "$DB_URL" -c "$1"; }
+# json_id: the "id" of the JSON object on stdin.
+json_id() { jq -r .id; }
+
+# A campaign of $2 contacts (mobiles +64$3…) for account $1 with text $4, ready to confirm: prints its id
+# (contacts posted 10,000 a request; uses KEY and BASE).
+campaign() {
+  local list start count
+  list=$(api "$KEY" POST "/v1/accounts/$1/contact-lists" '{"name":"Everyone"}' | json_id)
+  for start in $(seq 0 10000 $(($2 - 1))); do
+    count=$(( $2 - start < 10000 ? $2 - start : 10000 ))
+    awk -v s="$start" -v n="$count" -v list="$list" -v prefix="$3" 'BEGIN {
+      printf "{\"list_id\":\"%s\",\"contacts\":[", list
+      for (i = 0; i < n; i++) printf "%s{\"first_name\":\"C%d\",\"mobile\":\"+64%s%07d\",\"sms_consent\":true}", (i ? "," : ""), s + i, prefix, s + i
+      printf "]}" }' > .bench/messaging-contacts.json
+    curl -sf -X POST -H "Authorization: Bearer $KEY" -H "Idempotency-Key: contacts-$1-$start" -H "Content-Type: application/json" \
+      --data-binary @.bench/messaging-contacts.json "$BASE/v1/accounts/$1/contacts/batch" > /dev/null
+  done
+  api "$KEY" POST "/v1/accounts/$1/campaigns" "{\"name\":\"Bench\",\"list_id\":\"$list\",\"template\":\"$4\"}" | json_id
+}
+
+
+# cpu_seconds PID…: the CPU time (user + system) the processes have used so far, in seconds.
+cpu_seconds() {
+  local ticks=0 pid fields
+  for pid in "$@"; do
+    fields=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+    ticks=$((ticks + $(echo "$fields" | awk '{print $12 + $13}')))
+  done
+  echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc
+}

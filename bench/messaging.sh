@@ -24,16 +24,12 @@ LOAD=.build/release/creditdesk-bench
 DATA=.bench/messaging-data
 LOG=.bench/messaging-server.log
 serve_fresh "$BIN" "$DATA" "$LOG"
-PG_PORT=$(sed -n 4p "$DATA/pgdata/postmaster.pid")
-DB_URL="postgresql://creditdesk:$(cat "$DATA/password")@127.0.0.1:$PG_PORT/creditdesk"
-sql() { psql -qAt "$DB_URL" -c "$1"; }
-
-id() { jq -r .id; }
-RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Bench Reseller\"}" | id)
+cluster_url "$DATA"
+RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Bench Reseller\"}" | json_id)
 api "$KEY" PATCH "/v1/accounts/$RESELLER/features" '{"campaigns":true}' > /dev/null
-CAMPAIGNER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Big Campaigner\"}" | id)
-OFFICE=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Small Office\"}" | id)
-LIMITED=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Limited Shop\"}" | id)
+CAMPAIGNER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Big Campaigner\"}" | json_id)
+OFFICE=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Small Office\"}" | json_id)
+LIMITED=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Limited Shop\"}" | json_id)
 for client in "$CAMPAIGNER" "$LIMITED"; do api "$KEY" PATCH "/v1/accounts/$client/features" '{"campaigns":true}' > /dev/null; done
 api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS + LIMITED_RECIPIENTS + 100000)),\"to_account_id\":\"$RESELLER\"}" > /dev/null
 for client in "$CAMPAIGNER" "$OFFICE"; do
@@ -57,29 +53,24 @@ SEND_URL=$(jq -r .send_url "$KANNEL_JSON")
 
 echo "messaging bench: Kannel's own rate, $ANCHOR_REQUESTS sendsms from $CONCURRENCY clients …" >&2
 ANCHOR=$(KANNEL_PASSWORD=kannel-test-password "$LOAD" sendsms --send-url "$SEND_URL" --requests "$ANCHOR_REQUESTS" --clients "$CONCURRENCY")
-# The fake SMSC drains the anchor's messages before the campaign starts.
+# The same requests CreditDesk makes: delivery reports asked for (to the daemon's /healthz, the
+# cheapest answer it has), so Kannel does the work per message it does for the campaign.
 sleep 5
-
-# A campaign of $2 contacts (mobiles +64$3…) for account $1 with text $4, ready to confirm: prints its id.
-campaign() {
-  local list start count
-  list=$(api "$KEY" POST "/v1/accounts/$1/contact-lists" '{"name":"Everyone"}' | id)
-  for start in $(seq 0 10000 $(($2 - 1))); do
-    count=$(( $2 - start < 10000 ? $2 - start : 10000 ))
-    awk -v s="$start" -v n="$count" -v list="$list" -v prefix="$3" 'BEGIN {
-      printf "{\"list_id\":\"%s\",\"contacts\":[", list
-      for (i = 0; i < n; i++) printf "%s{\"first_name\":\"C%d\",\"mobile\":\"+64%s%07d\",\"sms_consent\":true}", (i ? "," : ""), s + i, prefix, s + i
-      printf "]}" }' > .bench/messaging-contacts.json
-    curl -sf -X POST -H "Authorization: Bearer $KEY" -H "Idempotency-Key: contacts-$1-$start" -H "Content-Type: application/json" \
-      --data-binary @.bench/messaging-contacts.json "$BASE/v1/accounts/$1/contacts/batch" > /dev/null
-  done
-  api "$KEY" POST "/v1/accounts/$1/campaigns" "{\"name\":\"Bench\",\"list_id\":\"$list\",\"template\":\"$4\"}" | id
-}
+ANCHOR_DLR=$(KANNEL_PASSWORD=kannel-test-password "$LOAD" sendsms --send-url "$SEND_URL" --requests "$ANCHOR_REQUESTS" \
+  --clients "$CONCURRENCY" --dlr-url "$BASE/healthz")
+# The fake SMSC drains the anchors' messages (and Kannel their reports) before the campaign starts.
+sleep 10
 
 echo "messaging bench: $RECIPIENTS contacts …" >&2
 CAMPAIGN=$(campaign "$CAMPAIGNER" "$RECIPIENTS" 23 'Hello {{first_name}}, your offer is ready')
 
+# Where the time goes: CPU seconds per part of the set-up while the campaign drains.
+POSTMASTER=$(head -1 "$DATA/pgdata/postmaster.pid")
+cpu_by_part() {
+  echo "$(cpu_seconds "$DAEMON") $(cpu_seconds "$POSTMASTER" $(pgrep -P "$POSTMASTER")) $(cpu_seconds $(pgrep -x bearerbox)) $(cpu_seconds $(pgrep -x smsbox)) $(cpu_seconds $(pgrep -x fakesmsc))"
+}
 echo "messaging bench: confirming and draining the campaign …" >&2
+read -r -a CPU_BEFORE <<< "$(cpu_by_part)"
 CONFIRM_START=$(date +%s.%N)
 api "$KEY" POST "/v1/campaigns/$CAMPAIGN/confirm" '{"accept_terms":true}' > /dev/null
 CONFIRM_SECONDS=$(echo "$(date +%s.%N) - $CONFIRM_START" | bc)
@@ -101,6 +92,8 @@ while :; do
   sleep 1
 done
 wait "$SENDER" 2>/dev/null || true
+read -r -a CPU_AFTER <<< "$(cpu_by_part)"
+DRAIN_SECONDS=$(echo "$(date +%s.%N) - $CONFIRM_START" | bc)
 
 # Everything else from the database: the times each message reached the gateway and came back.
 read -r ACCEPTED E2E_SECONDS DELIVERED DLR_SECONDS < <(sql "
@@ -133,23 +126,36 @@ KANNEL_RATE=$(echo "$ANCHOR" | jq .per_second)
 E2E_RATE=$(echo "scale=1; $ACCEPTED / $E2E_SECONDS" | bc)
 DLR_RATE=$(echo "scale=1; $DELIVERED / ($DLR_SECONDS + 0.001)" | bc)
 RATIO=$(echo "scale=3; $E2E_RATE / $KANNEL_RATE" | bc)
+KANNEL_DLR_RATE=$(echo "$ANCHOR_DLR" | jq .per_second)
+RATIO_DLR=$(echo "scale=3; $E2E_RATE / $KANNEL_DLR_RATE" | bc)
 printf '%-58s %12s\n' "measure ($RECIPIENTS recipients, $CONCURRENCY connections)" "value"
 printf '%-58s %12.0f   (the anchor)\n' "Kannel's own rate, sendsms/s" "$KANNEL_RATE"
+printf '%-58s %12.0f   (the anchor)\n' "Kannel's own rate asking for delivery reports, sendsms/s" "$KANNEL_DLR_RATE"
 printf '%-58s %12.2f   (target ≤ 5)\n' "campaign confirm, seconds" "$CONFIRM_SECONDS"
 printf '%-58s %12s\n' "campaign end to end (confirm → last acceptance), msg/s" "$E2E_RATE"
 printf '%-58s %12s   (target ≥ 0.5)\n' "ratio end to end / Kannel's own rate" "$RATIO"
+printf '%-58s %12s\n' "ratio end to end / Kannel's own rate with reports" "$RATIO_DLR"
 printf '%-58s %12s\n' "delivery reports applied, per second" "$DLR_RATE"
 printf '%-58s %12s   (target ≤ 2000)\n' "single sends during the campaign, p50 / p99 ms ($TCOUNT)" "$T50 / $T99"
 printf '%-58s %12s   (target < 150)\n' "daemon peak RSS, MB" "$((PEAK_KB / 1024))"
 printf '%-58s %12s   (target %s ± 10 %%)\n' "limited to $LIMITED_RATE/s: fake SMSC per second, median / max ($LIMITED_SECONDS s)" "$LIMITED_MEDIAN / $LIMITED_MAX" "$LIMITED_RATE"
 printf '%-58s %12s\n' "creditdesk verify" "$VERIFY"
-jq -n --argjson anchor "$ANCHOR" --arg recipients "$RECIPIENTS" --arg confirm "$CONFIRM_SECONDS" --arg e2e "$E2E_RATE" \
+printf '\n%-58s %12s %12s\n' "CPU while the campaign drained ($DRAIN_SECONDS s)" "cores" "ms/message"
+PARTS=("daemon" "PostgreSQL" "bearerbox" "smsbox" "fakesmsc")
+CPU_JSON="{}"
+for i in "${!PARTS[@]}"; do
+  used=$(echo "${CPU_AFTER[$i]} - ${CPU_BEFORE[$i]}" | bc)
+  printf '%-58s %12.2f %12.3f\n' "  ${PARTS[$i]}" "$(echo "$used / $DRAIN_SECONDS" | bc -l)" "$(echo "1000 * $used / ($ACCEPTED + 1)" | bc -l)"
+  CPU_JSON=$(echo "$CPU_JSON" | jq --arg part "${PARTS[$i]}" --arg used "$used" '. + {($part): ($used | tonumber)}')
+done
+jq -n --argjson cpu "$CPU_JSON" --argjson anchor "$ANCHOR" --argjson anchor_dlr "$ANCHOR_DLR" --arg ratio_dlr "$RATIO_DLR" --arg recipients "$RECIPIENTS" --arg confirm "$CONFIRM_SECONDS" --arg e2e "$E2E_RATE" \
   --arg ratio "$RATIO" --arg dlr "$DLR_RATE" --arg t50 "$T50" --arg t99 "$T99" --arg rss "$((PEAK_KB / 1024))" --arg verify "$VERIFY" \
   --arg limit "$LIMITED_RATE" --arg lmedian "$LIMITED_MEDIAN" --arg lmax "$LIMITED_MAX" \
-  '{recipients: ($recipients | tonumber), kannel: $anchor, confirm_seconds: ($confirm | tonumber),
+  '{recipients: ($recipients | tonumber), kannel: $anchor, kannel_with_reports: $anchor_dlr,
+    ratio_to_kannel_with_reports: ($ratio_dlr | tonumber), confirm_seconds: ($confirm | tonumber),
     end_to_end_per_second: ($e2e | tonumber), ratio_to_kannel: ($ratio | tonumber), delivery_reports_per_second: ($dlr | tonumber),
     transactional_ms: {p50: ($t50 | tonumber), p99: ($t99 | tonumber)},
     limited: {limit_per_second: ($limit | tonumber), observed_median: ($lmedian | tonumber), observed_max: ($lmax | tonumber)},
-    peak_rss_mb: ($rss | tonumber), verify: $verify}' \
+    cpu_seconds_while_draining: $cpu, peak_rss_mb: ($rss | tonumber), verify: $verify}' \
   > .bench/messaging.json
 [ "$VERIFY" = clean ]

@@ -23,9 +23,13 @@ struct SendSMSCommand: ParsableCommand {
     @Option(help: "Concurrent clients, each on its own connection.")
     var clients = 16
 
+    @Option(help: "Ask for delivery reports (the mask CreditDesk asks for) to this address; none when absent.")
+    var dlrURL: String?
+
     func run() throws {
         let password = password ?? ProcessInfo.processInfo.environment["KANNEL_PASSWORD"] ?? ""
-        let credentials = "username=\(username)&password=\(password)"
+        let reports = dlrURL?.addingPercentEncoding(withAllowedCharacters: .alphanumerics).map { "&dlr-mask=31&dlr-url=\($0)" }
+        let credentials = "username=\(username)&password=\(password)" + (reports ?? "")
         let query: @Sendable (Int) -> String = { index in
             "\(credentials)&from=%2B6421000000&to=%2B6422\(String(format: "%07d", index))&text=anchor+\(index)"
         }
