@@ -15,6 +15,26 @@ struct ContactsTests {
         #expect(throws: DomainError.self) { try MessageTemplate("") }
     }
 
+    @Test("rendering without a regex gives what the placeholder regex gives, on edge cases too")
+    func templatesAgainstTheRegex() throws {
+        let values = ["first_name": "Ana", "last_name": "Kahu"]
+        let texts = [
+            "{{first_name}}", "{{first_name}}{{last_name}}", "a {{ first_name\t}} b", "{{{first_name}}",
+            "{ {first_name}} {{first_name} }", "}}{{last_name}}{{", "{{first_name}}}", "x {{ }} y", "{{\nlast_name\n}}é",
+            "emoji 🎉 {{first_name}} 🎉", "{{first_name",
+        ]
+        for text in texts {
+            let regex = /\{\{\s*([^}]*?)\s*\}\}/
+            let names = text.matches(of: regex).map { String($0.1) }
+            guard names.allSatisfy(MessageTemplate.fields.contains) else {
+                #expect(throws: DomainError.self, "\(text)") { try MessageTemplate(text) }
+                continue
+            }
+            let expected = text.replacing(regex) { values[String($0.1)] ?? "" }
+            #expect(try MessageTemplate(text).render(values) == expected, "\(text)")
+        }
+    }
+
     @Test("the longest matching prefix sets the rate; no match is no rate")
     func rateTable() {
         let table = RateTable(["64": 1, "6422": 2, "44": 5])
