@@ -28,7 +28,7 @@ struct SendSMSCommand: ParsableCommand {
 
     func run() throws {
         let password = password ?? ProcessInfo.processInfo.environment["KANNEL_PASSWORD"] ?? ""
-        let reports = dlrURL?.addingPercentEncoding(withAllowedCharacters: .alphanumerics).map { "&dlr-mask=31&dlr-url=\($0)" }
+        let reports = dlrURL?.addingPercentEncoding(withAllowedCharacters: .alphanumerics).map { "&dlr-mask=\(GatewayClient.kannelReportMask)&dlr-url=\($0)" }
         let credentials = "username=\(username)&password=\(password)" + (reports ?? "")
         let query: @Sendable (Int) -> String = { index in
             "\(credentials)&from=%2B6421000000&to=%2B6422\(String(format: "%07d", index))&text=anchor+\(index)"
