@@ -34,6 +34,12 @@ extension MessageDispatcher {
         }
         let conclusions = await withTaskGroup(of: (JobRecord, Conclusion).self) { group in
             for job in jobs {
+                if let message = messages[job.subjectID], message.status == .sent || message.status == .delivered {
+                    // A delivery report proved the gateway has it (this job was claimed again
+                    // after a crash, or retried after a lost answer): charge it, do not resend.
+                    group.addTask { (job, .accepted(messageID: message.id)) }
+                    continue
+                }
                 guard let message = messages[job.subjectID], message.status == .queued || message.status == .scheduled,
                     let gateway = message.connectionID.flatMap({ gateways[$0] })
                 else {

@@ -160,9 +160,13 @@ package enum MessagingOperations {
     package static func recordRefusal(
         _ connection: PostgresConnection, _ context: OperationContext, messageID: UUID, reason: String
     ) throws {
-        guard let message = try MessageStore.lockMessage(connection, id: messageID),
-            message.status == .queued || message.status == .scheduled
-        else { return }
+        guard let message = try MessageStore.lockMessage(connection, id: messageID) else { return }
+        guard message.status == .queued || message.status == .scheduled else {
+            // A delivery report proved the gateway took it after all (an answer lost in a
+            // timeout): charge it, as for any accepted message.
+            try recordAccepted(connection, context, messageIDs: [messageID])
+            return
+        }
         let reservation = try message.reservationID.flatMap { try LedgerStore.lockReservation(connection, id: $0) }
         if let reservation, reservation.status == .pending {
             _ = try LedgerStore.void(connection, context, reservation: reservation)
@@ -171,32 +175,25 @@ package enum MessagingOperations {
     }
 
     /// The gateway took these messages (locked by the caller): those still waiting to go become
-    /// `sent` and their reservations are posted together (charged), as `markAccepted` does for
-    /// one; those a delivery report already concluded are left as they are.
+    /// `sent`, and the reservations of all that the gateway took (a delivery report may have
+    /// marked some `sent` or `delivered` first) are posted together, charged; one already
+    /// posted, or voided by a failure report, is left as it is.
     package static func recordAccepted(_ connection: PostgresConnection, _ context: OperationContext, messageIDs: [UUID])
         throws
     {
         guard !messageIDs.isEmpty else { return }
-        try LedgerStore.postAll(connection, context, reservationIDs: try MessageStore.markSent(connection, ids: messageIDs))
-    }
-
-    /// The gateway took the message: its reservation is posted (charged) and it is `sent`.
-    @discardableResult
-    static func markAccepted(_ connection: PostgresConnection, _ context: OperationContext, _ message: MessageRecord) throws
-        -> MessageRecord
-    {
-        if let reservation = try message.reservationID.flatMap({ try LedgerStore.lockReservation(connection, id: $0) }),
-            reservation.status == .pending
-        {
-            _ = try LedgerStore.post(connection, context, reservation: reservation, amount: nil)
-        }
-        return try MessageStore.setStatus(connection, id: message.id, .sent)
+        try MessageStore.markSent(connection, ids: messageIDs)
+        try LedgerStore.postAll(connection, context, reservationIDs: try MessageStore.acceptedReservations(connection, ids: messageIDs))
     }
 
     /// Applies a delivery report. Repeats and reports for finished messages change nothing.
     /// A report can overtake the gateway's answer to the submission (Kannel calls back as soon
-    /// as the SMSC acknowledges): it proves the gateway accepted the message, so the message is
-    /// marked accepted first, and the late answer then finds nothing left to do.
+    /// as the SMSC has the message): it proves the gateway accepted the message, so the
+    /// message is marked `sent` first. Its charge is left to the engine's record of the
+    /// submission (or, after a crash, to the job claimed again), which posts a chunk's
+    /// reservations set-wise: posting here, one transaction per report on the account's one
+    /// balance row, capped a campaign at the rate those transactions could queue for the row.
+    /// A failure report before that voids the reservation instead of refunding a charge.
     package static func applyDeliveryReport(
         _ connection: PostgresConnection, _ context: OperationContext, gateway: GatewayConnectionRecord, messageID: UUID,
         status: Int
@@ -205,19 +202,23 @@ package enum MessagingOperations {
             throw DomainError.notFound("message")
         }
         if message.status == .queued || message.status == .scheduled {
-            message = try markAccepted(connection, context, message)
+            message = try MessageStore.setStatus(connection, id: messageID, .sent)
         }
         guard message.status == .sent else { return }
         if status & DeliveryStatus.delivered.rawValue != 0 {
             try MessageStore.setStatus(connection, id: messageID, .delivered)
         } else if status & (DeliveryStatus.failed.rawValue | DeliveryStatus.smscRejected.rawValue) != 0 {
-            if let reservationID = message.reservationID,
+            if let reservation = try message.reservationID.flatMap({ try LedgerStore.lockReservation(connection, id: $0) }),
+                reservation.status == .pending
+            {
+                _ = try LedgerStore.void(connection, context, reservation: reservation)
+            } else if let reservationID = message.reservationID,
                 let entry = try LedgerStore.lockPostEntry(connection, reservationID: reservationID),
                 let account = try AccountStore.find(connection, id: message.accountID)
             {
                 _ = try LedgerStore.refund(
                     connection, context, entry: entry, account: account, amount: nil,
-                    reason: "message \(messageID.uuidString.lowercased()) was not delivered")
+                    reason: "message \(messageID.lower) was not delivered")
             }
             try MessageStore.setStatus(
                 connection, id: messageID, .failed,

@@ -61,7 +61,10 @@ package enum MessageStore {
     static let markSentByID = """
         UPDATE messages SET status = 'sent', sent_at = now(), updated_at = now()
         WHERE id = ANY ($1::text::uuid[]) AND status IN ('queued', 'scheduled')
-        RETURNING reservation_id
+        """
+    static let selectAcceptedReservations = """
+        SELECT reservation_id FROM messages
+        WHERE id = ANY ($1::text::uuid[]) AND status IN ('sent', 'delivered') AND reservation_id IS NOT NULL
         """
     /// Newest first, keyset-paged after the message $5.
     static let selectMessages = """
@@ -142,8 +145,14 @@ package enum MessageStore {
 
     /// Marks those of the messages still waiting to go as sent (the gateway took them); answers
     /// their reservations, to be posted.
-    package static func markSent(_ connection: PostgresConnection, ids: [UUID]) throws -> [UUID] {
-        try connection.execute(markSentByID, [arrayLiteral(ids)]).rows
+    /// Those of the messages still waiting to go become `sent`.
+    package static func markSent(_ connection: PostgresConnection, ids: [UUID]) throws {
+        try connection.execute(markSentByID, [arrayLiteral(ids)])
+    }
+
+    /// The reservations of those of the messages the gateway took (`sent` or `delivered`).
+    package static func acceptedReservations(_ connection: PostgresConnection, ids: [UUID]) throws -> [UUID] {
+        try connection.execute(selectAcceptedReservations, [arrayLiteral(ids)]).rows
             .compactMap { try $0.decode(UUID?.self, "reservation_id") }
     }
 

@@ -270,7 +270,7 @@ extension MessagingTests {
 }
 
 extension MessagingTests {
-    @Test("a delivery report that overtakes the gateway's answer counts as acceptance: charged once, delivered")
+    @Test("a delivery report that overtakes the gateway's answer counts as acceptance: charged once by the dispatcher, not resent")
     func reportBeforeAnswer() async throws {
         try await withMessaging { api, fixture, pool, _ in
             // A connection nobody answers: the message stays queued between retries.
@@ -287,10 +287,40 @@ extension MessagingTests {
             #expect(report.status == .ok)
             let row = try await waitForStatus(api, fixture, messageID: sent.id, [.delivered])
             #expect(row?.sentAt != nil)
-            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (99, 0, 99))
-            // The dispatcher's next attempt finds the message gone and sends nothing more.
+            // The report leaves the charge to the dispatcher: its next attempt finds the
+            // message delivered, posts the reservation and sends nothing more.
+            #expect(try await api.balance(fixture.client.id, .sms, key: user).available == 99)
+            var balance = try await api.balance(fixture.client.id, .sms, key: user)
+            for _ in 0..<100 where balance != (99, 0, 99) {
+                try await Task.sleep(for: .milliseconds(200))
+                balance = try await api.balance(fixture.client.id, .sms, key: user)
+                #expect(balance.available == 99)
+            }
+            #expect(balance == (99, 0, 99))
             try await Task.sleep(for: .seconds(3))
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (99, 0, 99))
+            try await verifyClean(pool)
+        }
+    }
+
+    @Test("a failure report that overtakes the gateway's answer releases the credits: never charged, not resent")
+    func failureReportBeforeAnswer() async throws {
+        try await withMessaging { api, fixture, pool, _ in
+            let gateway = try await connectTwilio(api, fixture)
+            let user = fixture.keys[.clientUser]!
+            let sent = try await send(api, fixture, key: user, to: "+64211113333", "hi").accepted.body.json
+            let gatewayID = gateway.id.uuid, messageID = sent.id.uuid
+            let tokenHash = try await pool.withConnection { try #require(try GatewayStore.connection($0, id: gatewayID)).callbackTokenHash }
+            let signature = CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: tokenHash)
+            let path = "/v1/callbacks/twilio/\(gateway.id)/status?message=\(sent.id)&signature=\(signature)"
+            #expect(try await api.call(.post, path, key: nil, rawBody: "MessageStatus=undelivered").status == .ok)
+            let row = try await waitForStatus(api, fixture, messageID: sent.id, [.failed])
+            #expect(row?.failureReason == "not delivered")
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
+            // The dispatcher's next attempt, and a late "delivered", charge nothing.
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await api.call(.post, path, key: nil, rawBody: "MessageStatus=delivered").status == .ok)
+            #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
             try await verifyClean(pool)
         }
     }
