@@ -34,6 +34,8 @@ extension APIHandlers {
     func createContacts(_ input: Endpoints.CreateContacts.Input) async throws -> Endpoints.CreateContacts.Output {
         let id = input.path.id.uuid
         let body = switch input.body { case .json(let body): body }
+        // Up to 10,000 contacts a request: the freed pages go back afterwards.
+        defer { Memory.releaseFreedPages() }
         let listID = try Parameters.uuidField(body.listId, "list_id")
         let (contacts, replayed) = try await access.mutate(
             Components.Schemas.ContactPage.self, input: body, status: .created
