@@ -21,11 +21,6 @@ LOG=.bench/chaos-messaging-server.log
 fresh_run "$DATA" "$LOG"
 
 DAEMON=""
-start_daemon() {
-  "$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning >> "$LOG" 2>&1 &
-  DAEMON=$!
-  wait_ready "$BASE" "$LOG"
-}
 # Kannel first (its hook), then the daemon, then the cluster the first daemon started.
 trap 'eval "$EXIT_HOOKS"; [ -n "$DAEMON" ] && kill -9 "$DAEMON" 2>/dev/null; stop_cluster "$DATA"' EXIT
 

@@ -18,11 +18,6 @@ LOG=.bench/chaos-server.log
 fresh_run "$DATA" "$LOG"
 
 DAEMON=""
-start_daemon() {
-  "$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning >> "$LOG" 2>&1 &
-  DAEMON=$!
-  wait_ready "$BASE" "$LOG"
-}
 cleanup() {
   [ -n "$DAEMON" ] && kill -9 "$DAEMON" 2>/dev/null || true
   # The first daemon started the cluster and was killed: stop the cluster here.

@@ -50,6 +50,14 @@ python_venv() {
   fi
 }
 
+# start_daemon: a daemon of BIN on DATA and PORT, logging to LOG, once ready; sets DAEMON (the
+# fault tests kill it and start another on the same cluster).
+start_daemon() {
+  "$BIN" serve --data-dir "$DATA" --port "$PORT" --log-level warning >> "$LOG" 2>&1 &
+  DAEMON=$!
+  wait_ready "$BASE" "$LOG"
+}
+
 # on_exit COMMAND: runs COMMAND when the script exits, before the daemon and its cluster stop.
 EXIT_HOOKS=""
 on_exit() { EXIT_HOOKS="$1; $EXIT_HOOKS"; }

@@ -278,13 +278,8 @@ extension MessagingTests {
             let user = fixture.keys[.clientUser]!
             let sent = try await send(api, fixture, key: user, to: "+64211112222", "hi").accepted.body.json
             #expect(sent.status == .queued)
-            let gatewayID = gateway.id.uuid, messageID = sent.id.uuid
-            let tokenHash = try await pool.withConnection { try #require(try GatewayStore.connection($0, id: gatewayID)).callbackTokenHash }
-            let signature = CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: tokenHash)
-            let report = try await api.call(
-                .post, "/v1/callbacks/twilio/\(gateway.id)/status?message=\(sent.id)&signature=\(signature)", key: nil,
-                rawBody: "MessageStatus=delivered")
-            #expect(report.status == .ok)
+            let path = try await twilioStatusPath(pool, gateway: gateway.id, message: sent.id)
+            #expect(try await api.call(.post, path, key: nil, rawBody: "MessageStatus=delivered").status == .ok)
             let row = try await waitForStatus(api, fixture, messageID: sent.id, [.delivered])
             #expect(row?.sentAt != nil)
             // The report leaves the charge to the dispatcher: its next attempt finds the
@@ -309,10 +304,7 @@ extension MessagingTests {
             let gateway = try await connectTwilio(api, fixture)
             let user = fixture.keys[.clientUser]!
             let sent = try await send(api, fixture, key: user, to: "+64211113333", "hi").accepted.body.json
-            let gatewayID = gateway.id.uuid, messageID = sent.id.uuid
-            let tokenHash = try await pool.withConnection { try #require(try GatewayStore.connection($0, id: gatewayID)).callbackTokenHash }
-            let signature = CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: tokenHash)
-            let path = "/v1/callbacks/twilio/\(gateway.id)/status?message=\(sent.id)&signature=\(signature)"
+            let path = try await twilioStatusPath(pool, gateway: gateway.id, message: sent.id)
             #expect(try await api.call(.post, path, key: nil, rawBody: "MessageStatus=undelivered").status == .ok)
             let row = try await waitForStatus(api, fixture, messageID: sent.id, [.failed])
             #expect(row?.failureReason == "not delivered")
@@ -323,6 +315,14 @@ extension MessagingTests {
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (100, 0, 100))
             try await verifyClean(pool)
         }
+    }
+
+    /// Where Twilio posts a message's status, signed as the daemon signs it.
+    func twilioStatusPath(_ pool: DatabasePool, gateway: ObjectID, message: ObjectID) async throws -> String {
+        let (gatewayID, messageID) = (gateway.uuid, message.uuid)
+        let tokenHash = try await pool.withConnection { try #require(try GatewayStore.connection($0, id: gatewayID)).callbackTokenHash }
+        let signature = CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: tokenHash)
+        return "/v1/callbacks/twilio/\(gateway)/status?message=\(message)&signature=\(signature)"
     }
 
     /// Funds the client (2 credits a segment to 022 numbers), opts one number out, and drafts a

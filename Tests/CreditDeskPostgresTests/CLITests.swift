@@ -77,17 +77,7 @@ struct CLITests {
         let gatewayID = try await runBlocking { () throws -> UUID in
             let connection = try PostgresConnection(settings: ConnectionSettings(url: url))
             try connection.execute("BEGIN")
-            let (platform, user, _) = try Operations.bootstrap(connection, operatorName: "Op", email: nil)
-            let principal = Principal(
-                userID: user.id, accountID: platform.id, tenantID: platform.tenantID, role: .operator, accountKind: .platform)
-            let reseller = try Operations.createAccount(connection, principal, parentID: platform.id, kind: .reseller, name: "R")
-            let client = try Operations.createAccount(connection, principal, parentID: reseller.id, kind: .client, name: "C")
-            let (gateway, _) = try MessagingOperations.createGateway(
-                connection, principal, accountID: client.id,
-                input: .init(
-                    provider: .kannel, name: "K", baseURL: "http://127.0.0.1:1", username: "u", password: "s3cret",
-                    sender: "+6421000000", homePrefix: "64", userID: nil),
-                box: oldBox)
+            let gateway = try clientWithGateway(connection, box: oldBox)
             try connection.execute("COMMIT")
             return gateway.id
         }

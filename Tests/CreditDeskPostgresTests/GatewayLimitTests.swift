@@ -13,20 +13,10 @@ import Testing
 struct GatewayLimitTests {
     /// A client with one Kannel connection limited to `rate` per second.
     func limitedGateway(_ pool: DatabasePool, rate: Int) async throws -> GatewayConnectionRecord {
-        try await pool.withTransaction { connection in
-            let (platform, user, _) = try Operations.bootstrap(connection, operatorName: "Op", email: nil)
-            let principal = Principal(
-                userID: user.id, accountID: platform.id, tenantID: platform.tenantID, role: .operator, accountKind: .platform)
-            let reseller = try Operations.createAccount(connection, principal, parentID: platform.id, kind: .reseller, name: "R")
-            let client = try Operations.createAccount(connection, principal, parentID: reseller.id, kind: .client, name: "C")
-            let (gateway, _) = try MessagingOperations.createGateway(
-                connection, principal, accountID: client.id,
-                input: .init(
-                    provider: .kannel, name: "K", baseURL: "http://127.0.0.1:1", username: "u", password: "s3cret",
-                    sender: "+6421000000", homePrefix: "64", userID: nil,
-                    limits: GatewayLimits(maxConcurrency: 4, maxMessagesPerSecond: rate)),
+        try await pool.withTransaction {
+            try clientWithGateway(
+                $0, limits: GatewayLimits(maxConcurrency: 4, maxMessagesPerSecond: rate),
                 box: try SecretBox(encodedKey: SecretBox.generateKey()))
-            return gateway
         }
     }
 
