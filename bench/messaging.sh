@@ -42,7 +42,7 @@ api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"a
 kannel_ports
 gateway() {
   api "$KEY" POST "/v1/accounts/$1/gateways" \
-    "{\"provider\":\"kannel\",\"name\":\"Kannel\",\"base_url\":\"http://127.0.0.1:$((KANNEL_PORTS + 3))\",\"username\":\"creditdesk\",\"password\":\"kannel-test-password\",\"sender\":\"+6421000000\",\"home_prefix\":\"64\"$2}" \
+    "{\"provider\":\"kannel\",\"name\":\"Kannel\",\"base_url\":\"http://127.0.0.1:$((KANNEL_PORTS + 3))\",\"username\":\"creditdesk\",\"password\":\"kannel-test-password\",\"sender\":\"+6421000000\",\"home_prefix\":\"64\"${2:-}}" \
     | jq -r '.inbound_url + "?token=" + .callback_token'
 }
 INBOUND=$(gateway "$CAMPAIGNER")
