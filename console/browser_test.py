@@ -134,6 +134,7 @@ def reseller_admin(driver):
     driver.get(f"{BASE}/console/clients/{CLIENT}")
     expect(shows(driver, "Added 7 MMS credits"), "Add Credits: 7 MMS, with a reason", driver)
     shoot(driver, "client")
+    gateway_limits(driver)
     row = clients_row(driver, "Harbour Dental")
     expect(row is not None and row[3] == "7", "the MMS Credits column shows 7: the doubled submission applied once", driver)
 
@@ -184,6 +185,30 @@ def reseller_admin(driver):
     shoot(driver, "not-found")
     driver.find_element(By.CSS_SELECTOR, "form.signout button").click()
     expect(shows(driver, "Sign in</h1>"), "Sign out", driver)
+
+
+def gateway_limits(driver):
+    """On the client's page: a connection's limits refused out of range in words, then saved."""
+    def field(name):
+        form = driver.find_element(By.XPATH, f"//input[@name='gateway_id'][@value='{GATEWAY}']/ancestor::form")
+        return form.find_element(By.NAME, name)
+    concurrency = field("max_concurrency")
+    driver.execute_script("arguments[0].removeAttribute('max')", concurrency)
+    concurrency.clear()
+    concurrency.send_keys("300")
+    submit(concurrency)
+    expect(shows(driver, "must be between 1 and 256"), "a connection's limit out of range is refused in words", driver)
+    driver.get(f"{BASE}/console/clients/{CLIENT}")
+    expect(field("max_concurrency").get_attribute("value") == "16", "the refused limit changed nothing", driver)
+    for name, value in (("max_concurrency", "4"), ("max_messages_per_second", "50")):
+        field(name).clear()
+        field(name).send_keys(value)
+    submit(field("max_concurrency"))
+    expect(shows(driver, "Limits of Twilio saved"), "Limits: 4 at once and 50 a second saved", driver)
+    driver.get(f"{BASE}/console/clients/{CLIENT}")
+    expect(field("max_concurrency").get_attribute("value") == "4"
+           and field("max_messages_per_second").get_attribute("value") == "50",
+           "the client's page shows the connection's new limits", driver)
 
 
 def client_user(driver):
