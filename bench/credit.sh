@@ -39,8 +39,6 @@ echo 0 > "$PEAK_FILE"
 SAMPLER=$!
 
 bootstrap "$BIN" "$DATA"
-PG_PORT=$(sed -n 4p "$DATA/pgdata/postmaster.pid")
-ADMIN_URL="postgresql://creditdesk:$(cat "$DATA/password")@127.0.0.1:$PG_PORT"
 export CREDITDESK_KEY=$KEY
 
 RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Bench Reseller\"}" | jq -r .id)
@@ -53,12 +51,8 @@ HOT=${ACCOUNTS[0]}
 BULK_ACCOUNT=${ACCOUNTS[1]}
 api "$KEY" POST "/v1/accounts/$BULK_ACCOUNT/credits/adjust" '{"unit":"sms","amount":1000000000,"reason":"bulk benchmark funds"}' > /dev/null
 
-echo "pgbench: initialising scale $CLIENTS …" >&2
-psql -q "$ADMIN_URL/creditdesk" -c "CREATE DATABASE pgbench" > /dev/null
-PGPASSWORD=$(cat "$DATA/password") pgbench -q -i -s "$CLIENTS" -h 127.0.0.1 -p "$PG_PORT" -U creditdesk pgbench > /dev/null 2>&1
-echo "pgbench: $CLIENTS clients, ${SECONDS_EACH}s …" >&2
-PGBENCH_TPS=$(PGPASSWORD=$(cat "$DATA/password") pgbench -M prepared -c "$CLIENTS" -j 2 -T "$SECONDS_EACH" \
-  -h 127.0.0.1 -p "$PG_PORT" -U creditdesk pgbench 2>/dev/null | awk '/^tps = / {print $3}')
+echo "pgbench: scale $CLIENTS, $CLIENTS clients, ${SECONDS_EACH}s …" >&2
+PGBENCH_TPS=$(pgbench_tps "$DATA" "$CLIENTS" "$SECONDS_EACH")
 
 load() { "$LOAD" load --base-url "$BASE" --clients "$CLIENTS" --seconds "$SECONDS_EACH" "$@"; }
 echo "API adjust, distinct accounts …" >&2

@@ -128,3 +128,16 @@ cpu_seconds() {
   done
   echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc
 }
+
+# pgbench_tps DATA CLIENTS SECONDS: pgbench -M prepared, tpcb-like, scale CLIENTS, on a database
+# of its own in the embedded cluster in DATA (made the first time): the transactions per second.
+pgbench_tps() {
+  local url="postgresql://creditdesk:$(cat "$1/password")@127.0.0.1:$(sed -n 4p "$1/pgdata/postmaster.pid")"
+  if ! psql -qAt "$url/creditdesk" -c "SELECT 1 FROM pg_database WHERE datname = 'pgbench'" | grep -q 1; then
+    psql -q "$url/creditdesk" -c "CREATE DATABASE pgbench" > /dev/null
+    PGPASSWORD=$(cat "$1/password") pgbench -q -i -s "$2" -h 127.0.0.1 -p "$(sed -n 4p "$1/pgdata/postmaster.pid")" \
+      -U creditdesk pgbench > /dev/null 2>&1
+  fi
+  PGPASSWORD=$(cat "$1/password") pgbench -M prepared -c "$2" -j 2 -T "$3" \
+    -h 127.0.0.1 -p "$(sed -n 4p "$1/pgdata/postmaster.pid")" -U creditdesk pgbench 2>/dev/null | awk '/^tps = / {print $3}'
+}

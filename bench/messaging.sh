@@ -7,7 +7,9 @@
 #   3. single sends of another client while the campaign drains: API request → gateway
 #      acceptance, p50/p99;
 #   4. a campaign of LIMITED_RECIPIENTS through a connection limited to LIMITED_RATE msg/s:
-#      the rate the fake SMSC observed (its log, per whole second).
+#      the rate the fake SMSC observed (its log, per whole second);
+#   5. single sends through the API from CONCURRENCY keep-alive clients for SEND_SECONDS, next
+#      to pgbench tpcb-like on the same server.
 # Prints a table and writes .bench/messaging.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,7 @@ TRANSACTIONAL=${MESSAGING_TRANSACTIONAL:-50}
 TIMEOUT=${MESSAGING_TIMEOUT:-3600}
 LIMITED_RECIPIENTS=${MESSAGING_LIMITED_RECIPIENTS:-4000}
 LIMITED_RATE=${MESSAGING_LIMITED_RATE:-200}
+SEND_SECONDS=${MESSAGING_SEND_SECONDS:-10}
 BIN=.build/release/creditdesk
 LOAD=.build/release/creditdesk-bench
 DATA=.bench/messaging-data
@@ -31,9 +34,9 @@ CAMPAIGNER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\"
 OFFICE=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Small Office\"}" | json_id)
 LIMITED=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Limited Shop\"}" | json_id)
 for client in "$CAMPAIGNER" "$LIMITED"; do api "$KEY" PATCH "/v1/accounts/$client/features" '{"campaigns":true}' > /dev/null; done
-api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS + LIMITED_RECIPIENTS + 100000)),\"to_account_id\":\"$RESELLER\"}" > /dev/null
+api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS + LIMITED_RECIPIENTS + 140000)),\"to_account_id\":\"$RESELLER\"}" > /dev/null
 for client in "$CAMPAIGNER" "$OFFICE"; do
-  api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS / 2 + 10000)),\"to_account_id\":\"$client\"}" > /dev/null
+  api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS / 2 + 30000)),\"to_account_id\":\"$client\"}" > /dev/null
 done
 api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"amount\":$((RECIPIENTS / 2)),\"to_account_id\":\"$CAMPAIGNER\"}" > /dev/null
 api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"amount\":$LIMITED_RECIPIENTS,\"to_account_id\":\"$LIMITED\"}" > /dev/null
@@ -120,6 +123,16 @@ sleep 2
 read -r LIMITED_MEDIAN LIMITED_MAX LIMITED_SECONDS < <(grep 'Got message' "$(jq -r .directory "$KANNEL_JSON")/fakesmsc.out" \
   | grep 'Limited offer' | awk '{print $1" "$2}' | uniq -c | awk '{print $1}' | sed '1d;$d' | sort -n \
   | awk '{v[NR] = $1} END {if (NR == 0) print "0 0 0"; else print v[int((NR + 1) / 2)], v[NR], NR}')
+echo "messaging bench: single sends through the API, $CONCURRENCY clients, $SEND_SECONDS s; pgbench …" >&2
+SENDS=$(CREDITDESK_KEY=$KEY "$LOAD" load --base-url "$BASE" --mode send --accounts "$CAMPAIGNER,$OFFICE" \
+  --clients "$CONCURRENCY" --seconds "$SEND_SECONDS")
+PGBENCH_TPS=$(pgbench_tps "$DATA" "$CONCURRENCY" "$SEND_SECONDS")
+until [ "$(sql "SELECT count(*) FROM messages WHERE status IN ('queued', 'scheduled')")" = 0 ]; do
+  [ "$(date +%s)" -gt "$DEADLINE" ] && { echo "messaging bench: single sends not drained" >&2; break; }
+  sleep 1
+done
+SEND_RATE=$(echo "$SENDS" | jq .ops_per_second)
+SEND_RATIO=$(echo "scale=3; $SEND_RATE / $PGBENCH_TPS" | bc)
 "$BIN" verify --data-dir "$DATA" --log-level warning > .bench/messaging-verify.txt 2>&1 && VERIFY=clean || VERIFY=FAILED
 
 KANNEL_RATE=$(echo "$ANCHOR" | jq .per_second)
@@ -139,6 +152,9 @@ printf '%-58s %12s\n' "delivery reports applied, per second" "$DLR_RATE"
 printf '%-58s %12s   (target ≤ 2000)\n' "single sends during the campaign, p50 / p99 ms ($TCOUNT)" "$T50 / $T99"
 printf '%-58s %12s   (target < 150)\n' "daemon peak RSS, MB" "$((PEAK_KB / 1024))"
 printf '%-58s %12s   (target %s ± 10 %%)\n' "limited to $LIMITED_RATE/s: fake SMSC per second, median / max ($LIMITED_SECONDS s)" "$LIMITED_MEDIAN / $LIMITED_MAX" "$LIMITED_RATE"
+printf '%-58s %12.0f   (the anchor)\n' "pgbench tpcb-like, $CONCURRENCY clients, TPS" "$PGBENCH_TPS"
+printf '%-58s %12s\n' "single sends through the API, per second (p99 $(echo "$SENDS" | jq .p99_ms) ms)" "$(printf %.0f "$SEND_RATE")"
+printf '%-58s %12s   (target ≥ 0.5)\n' "ratio single sends / pgbench" "$SEND_RATIO"
 printf '%-58s %12s\n' "creditdesk verify" "$VERIFY"
 printf '\n%-58s %12s %12s\n' "CPU while the campaign drained ($DRAIN_SECONDS s)" "cores" "ms/message"
 PARTS=("daemon" "PostgreSQL" "bearerbox" "smsbox" "fakesmsc")
@@ -148,7 +164,8 @@ for i in "${!PARTS[@]}"; do
   printf '%-58s %12.2f %12.3f\n' "  ${PARTS[$i]}" "$(echo "$used / $DRAIN_SECONDS" | bc -l)" "$(echo "1000 * $used / ($ACCEPTED + 1)" | bc -l)"
   CPU_JSON=$(echo "$CPU_JSON" | jq --arg part "${PARTS[$i]}" --arg used "$used" '. + {($part): ($used | tonumber)}')
 done
-jq -n --argjson cpu "$CPU_JSON" --argjson anchor "$ANCHOR" --argjson anchor_dlr "$ANCHOR_DLR" --arg ratio_dlr "$RATIO_DLR" --arg recipients "$RECIPIENTS" --arg confirm "$CONFIRM_SECONDS" --arg e2e "$E2E_RATE" \
+jq -n --argjson sends "$SENDS" --arg pgbench "$PGBENCH_TPS" --arg send_ratio "$SEND_RATIO" \
+  --argjson cpu "$CPU_JSON" --argjson anchor "$ANCHOR" --argjson anchor_dlr "$ANCHOR_DLR" --arg ratio_dlr "$RATIO_DLR" --arg recipients "$RECIPIENTS" --arg confirm "$CONFIRM_SECONDS" --arg e2e "$E2E_RATE" \
   --arg ratio "$RATIO" --arg dlr "$DLR_RATE" --arg t50 "$T50" --arg t99 "$T99" --arg rss "$((PEAK_KB / 1024))" --arg verify "$VERIFY" \
   --arg limit "$LIMITED_RATE" --arg lmedian "$LIMITED_MEDIAN" --arg lmax "$LIMITED_MAX" \
   '{recipients: ($recipients | tonumber), kannel: $anchor, kannel_with_reports: $anchor_dlr,
@@ -156,6 +173,7 @@ jq -n --argjson cpu "$CPU_JSON" --argjson anchor "$ANCHOR" --argjson anchor_dlr 
     end_to_end_per_second: ($e2e | tonumber), ratio_to_kannel: ($ratio | tonumber), delivery_reports_per_second: ($dlr | tonumber),
     transactional_ms: {p50: ($t50 | tonumber), p99: ($t99 | tonumber)},
     limited: {limit_per_second: ($limit | tonumber), observed_median: ($lmedian | tonumber), observed_max: ($lmax | tonumber)},
+    single_sends: $sends, pgbench_tps: ($pgbench | tonumber), ratio_sends_to_pgbench: ($send_ratio | tonumber),
     cpu_seconds_while_draining: $cpu, peak_rss_mb: ($rss | tonumber), verify: $verify}' \
   > .bench/messaging.json
 [ "$VERIFY" = clean ]

@@ -6,15 +6,15 @@ import Foundation
 /// request as soon as the previous one is answered, for a fixed time.
 struct LoadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "load", abstract: "Credit adjustments or balance reads from concurrent clients; prints JSON.")
+        commandName: "load", abstract: "Credit adjustments, balance reads or single sends from concurrent clients; prints JSON.")
 
     enum Mode: String, ExpressibleByArgument {
-        case adjust, balance
+        case adjust, balance, send
     }
 
     @OptionGroup var target: TargetOptions
 
-    @Option(help: "adjust (POST credits/adjust, +1 SMS credit) or balance (GET balances).")
+    @Option(help: "adjust (POST credits/adjust, +1 SMS credit), balance (GET balances) or send (POST messages, one SMS).")
     var mode: Mode
 
     @Option(help: "Comma-separated account ids; client i uses account i modulo their count (one id: a hot account).")
@@ -58,6 +58,14 @@ struct LoadCommand: ParsableCommand {
                             idempotencyKey: "\(keyPrefix)-\(index)-\(sequence)")
                     case .balance:
                         APIRequest(method: "GET", path: "/v1/accounts/\(account)/balances", body: nil, idempotencyKey: nil)
+                    case .send:
+                        APIRequest(
+                            method: "POST", path: "/v1/accounts/\(account)/messages",
+                            body: APIRequest.json([
+                                "to": "+6427\(String(format: "%03d%04d", index % 1000, sequence % 10_000))",
+                                "text": "Your appointment is confirmed",
+                            ]),
+                            idempotencyKey: "\(keyPrefix)-\(index)-\(sequence)")
                     }
                 let begin = nowNanoseconds()
                 do {
