@@ -61,18 +61,20 @@ package enum MessagingOperations {
             .price(to: to, text: input.text, mediaCount: input.mediaURLs.count)
         let sendAt = try Scheduling.sendTime(
             input.sendAt, now: now, schedulingEnabled: account.effectiveFeatures.contains(.scheduling))
-        let messageID = UUID()
-        let reservation = try LedgerStore.reserve(
-            connection, context, account: account, unit: price.unit, amount: price.credits,
-            reference: "message \(messageID.uuidString.lowercased())")
+        let (messageID, reservationID) = (UUID(), UUID())
         var message = MessageStore.NewMessage(
             account: account, userID: principal.userID, connectionID: gateway.id, direction: .outbound, unit: price.unit,
             sender: gateway.sender, recipient: to.e164, body: input.text, mediaURLs: input.mediaURLs,
             segments: price.segments, credits: price.credits, status: sendAt == nil ? .queued : .scheduled,
-            reservationID: reservation.id, sendAt: sendAt)
+            reservationID: reservationID, sendAt: sendAt)
         message.id = messageID
         let record = try MessageStore.insert(connection, message)
         try JobStore.enqueue(connection, tenantID: account.tenantID, kind: .sendMessage, subjectID: messageID, runAt: sendAt)
+        // Last, so the account's balance row is held for as little of the transaction as can
+        // be (see `LedgerStore.reserve`); too few credits rolls the message back with it.
+        _ = try LedgerStore.reserve(
+            connection, context, account: account, unit: price.unit, amount: price.credits,
+            reference: "message \(messageID.lower)", id: reservationID)
         return record
     }
 

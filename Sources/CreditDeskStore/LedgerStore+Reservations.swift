@@ -4,25 +4,29 @@ import Foundation
 
 /// Reservations: pending debits for messages (one, or a whole batch), posted or voided later.
 extension LedgerStore {
+    /// Holds `amount` for one message. The balance row is updated last: it is the row every
+    /// send of the account waits for, and it stays locked until the commit, so the rows written
+    /// first cost the other senders nothing. Not enough available throws, and the caller's
+    /// transaction then rolls those rows back.
     package static func reserve(
         _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, unit: CreditUnit,
-        amount: Int64, reference: String?
+        amount: Int64, reference: String?, id: UUID = UUID()
     ) throws -> ReservationRecord {
         precondition(amount > 0 && amount <= Limits.maxAmount, "a reservation of \(amount)")
+        let reservation = try decodeReservation(
+            try connection.execute(
+                insertReservation, [account.tenantID, id, account.id, unit.rawValue, amount, reference]
+            ).single())
+        try insert(
+            connection, context, tenantID: account.tenantID, kind: .reserve, unit: unit, amount: amount,
+            debit: account.id, credit: SystemAccount.consumption, pending: true, reservationID: reservation.id,
+            reason: reference)
         let changed = try connection.execute(addReserved, [account.tenantID, account.id, unit.rawValue, amount])
         guard let row = changed.first else {
             let balance = try balance(connection, account, unit)
             throw DomainError.insufficient(unit: unit, available: balance.available, requested: amount)
         }
         assertWithinLimit(try decodeBalance(row))
-        let reservation = try decodeReservation(
-            try connection.execute(
-                insertReservation, [account.tenantID, UUID(), account.id, unit.rawValue, amount, reference]
-            ).single())
-        try insert(
-            connection, context, tenantID: account.tenantID, kind: .reserve, unit: unit, amount: amount,
-            debit: account.id, credit: SystemAccount.consumption, pending: true, reservationID: reservation.id,
-            reason: reference)
         return reservation
     }
 
