@@ -54,14 +54,7 @@ for kill_number in $(seq 1 "$KILLS"); do
     [ "$(date +%s)" -gt "$DEADLINE" ] && { echo "chaos-messaging: the campaign stalled at $(accepted); see $LOG" >&2; exit 1; }
     sleep 0.2
   done
-  kill -9 "$DAEMON"
-  wait "$DAEMON" 2>/dev/null || true
-  echo "fault $kill_number: daemon killed (SIGKILL) after $(accepted) accepted" >&2
-  if [ "$kill_number" = 2 ]; then
-    as_pg_owner "$PG_CTL" restart -D "$DATA/pgdata" -m fast -w -t 60 -l "$DATA/postgres.log" > /dev/null
-    PG_RESTARTS=1
-    echo "fault $kill_number: PostgreSQL restarted" >&2
-  fi
+  fault "$kill_number" "after $(accepted) accepted"
   start_daemon
 done
 

@@ -52,14 +52,7 @@ PG_RESTARTS=0
 for kill_number in $(seq 1 "$KILLS"); do
   sleep $((2 + RANDOM % 4)).$((RANDOM % 10))
   kill -0 "$CLIENT_PID" 2>/dev/null || break
-  kill -9 "$DAEMON"
-  wait "$DAEMON" 2>/dev/null || true
-  echo "fault $kill_number: daemon killed (SIGKILL)" >&2
-  if [ "$kill_number" = 2 ]; then
-    as_pg_owner "$PG_CTL" restart -D "$DATA/pgdata" -m fast -w -t 60 -l "$DATA/postgres.log" > /dev/null
-    PG_RESTARTS=1
-    echo "fault $kill_number: PostgreSQL restarted" >&2
-  fi
+  fault "$kill_number"
   sleep 0.$((RANDOM % 10))
   start_daemon
 done

@@ -58,6 +58,19 @@ start_daemon() {
   wait_ready "$BASE" "$LOG"
 }
 
+# fault N [NOTE]: kills the daemon with SIGKILL (no graceful anything); at the second fault
+# restarts PostgreSQL as well (PG_RESTARTS=1). The caller starts the next daemon.
+fault() {
+  kill -9 "$DAEMON"
+  wait "$DAEMON" 2>/dev/null || true
+  echo "fault $1: daemon killed (SIGKILL)${2:+ $2}" >&2
+  if [ "$1" = 2 ]; then
+    as_pg_owner "$PG_CTL" restart -D "$DATA/pgdata" -m fast -w -t 60 -l "$DATA/postgres.log" > /dev/null
+    PG_RESTARTS=1
+    echo "fault $1: PostgreSQL restarted" >&2
+  fi
+}
+
 # on_exit COMMAND: runs COMMAND when the script exits, before the daemon and its cluster stop.
 EXIT_HOOKS=""
 on_exit() { EXIT_HOOKS="$1; $EXIT_HOOKS"; }
