@@ -85,8 +85,11 @@ package enum Validate {
     package static func email(_ value: String?) throws(DomainError) -> String? {
         guard let value, !value.isEmpty else { return nil }
         // One @ between a local part and a domain with a dot inside it; no spaces or controls.
-        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
-        guard value.unicodeScalars.count <= 320, value.unicodeScalars.allSatisfy(isVisible), parts.count == 2,
+        // Counted in scalars, as the contract's pattern is: as characters, a dot followed by a
+        // combining mark or an emoji modifier is one character that is not ".".
+        let scalars = value.unicodeScalars
+        let parts = scalars.split(separator: "@", omittingEmptySubsequences: false)
+        guard scalars.count <= 320, scalars.allSatisfy(isVisible), parts.count == 2,
             !parts[0].isEmpty, parts[1].dropFirst().dropLast().contains(".")
         else { throw .invalid("email", "is not an email address") }
         return value

@@ -35,6 +35,23 @@ struct ContactsTests {
         }
     }
 
+    @Test("an email is accepted exactly when the contract's pattern accepts it, counted in scalars")
+    func emailsAgainstTheContract() throws {
+        // The pattern of `Email` in openapi.yaml (the empty string aside: none).
+        // Matched scalar by scalar, as JSON Schema's regular expressions (and schemathesis) match.
+        let contract = /[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+[.][^@\x00-\x20\x7f]+/.matchingSemantics(.unicodeScalar)
+        let values = [
+            "billing@harbour-dental.example", "a@b.c", "a@.bc", "a@bc.", "@b.c", "a@b@c.d", "a b@c.d", "a@b.c\u{7f}",
+            "¦µēÝleĐ𢺽@`ĊL.🏻]T", "x@y.\u{301}z", "x@\u{301}y.z", "é@ü.ö", "a@b..", "a@..b",
+        ]
+        for value in values {
+            let accepted = (try? Validate.email(value)) != nil
+            let matches = value.unicodeScalars.count <= 320
+                && (try? contract.wholeMatch(in: value)) != nil
+            #expect(accepted == matches, "\(value.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+    }
+
     @Test("the longest matching prefix sets the rate; no match is no rate")
     func rateTable() {
         let table = RateTable(["64": 1, "6422": 2, "44": 5])
