@@ -78,9 +78,18 @@ RECLAIMED=$(sql "SELECT count(*) FROM jobs WHERE attempts > 1")
 PENDING=$(sql "SELECT count(*) FROM reservations WHERE account_id = '$CLIENT' AND status = 'pending'")
 read -r POSTED RESERVED < <(sql "SELECT posted, reserved FROM balances WHERE account_id = '$CLIENT' AND unit = 'sms'" | tr '|' ' ')
 # What the fake SMSC got: one line per message it took, `Got message N: <FROM TO text BODY>`.
-read -r SEEN DISTINCT < <(grep 'Got message' "$SMSC_LOG" | grep 'Chaos offer' \
-  | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^<\+?[0-9]/) {print $(i + 1); break}}' | sort | uniq -c \
-  | awk '{seen += $1; distinct++} END {print seen + 0, distinct + 0}')
+# Its log is written in bursts and can lag the delivery reports: read it until it has every
+# accepted message (or 30 s have passed).
+smsc_counts() {
+  grep 'Got message' "$SMSC_LOG" | grep 'Chaos offer' \
+    | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^<\+?[0-9]/) {print $(i + 1); break}}' | sort | uniq -c \
+    | awk '{seen += $1; distinct++} END {print seen + 0, distinct + 0}'
+}
+for _ in $(seq 1 30); do
+  read -r SEEN DISTINCT < <(smsc_counts)
+  [ "$DISTINCT" -ge $((SENT + DELIVERED)) ] && break
+  sleep 1
+done
 DUPLICATES=$((SEEN - DISTINCT))
 VERIFY_STATUS=0
 "$BIN" verify --data-dir "$DATA" --log-level warning > .bench/chaos-messaging-verify.txt 2>&1 || VERIFY_STATUS=$?
