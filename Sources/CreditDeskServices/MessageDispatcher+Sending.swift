@@ -34,19 +34,21 @@ extension MessageDispatcher {
         }
         let conclusions = await withTaskGroup(of: (JobRecord, Conclusion).self) { group in
             for job in jobs {
-                if let message = messages[job.subjectID], message.status == .sent || message.status == .delivered {
+                let message = messages[job.subjectID]
+                switch message?.status {
+                case .queued?, .scheduled?:
+                    if let message, let gateway = message.connectionID.flatMap({ gateways[$0] }) {
+                        group.addTask { (job, await submit(job, message, gateway, senders)) }
+                    } else {
+                        group.addTask { (job, .finish(error: "nothing to send")) }
+                    }
+                case .sent?, .delivered?:
                     // A delivery report proved the gateway has it (this job was claimed again
                     // after a crash, or retried after a lost answer): charge it, do not resend.
-                    group.addTask { (job, .accepted(messageID: message.id)) }
-                    continue
-                }
-                guard let message = messages[job.subjectID], message.status == .queued || message.status == .scheduled,
-                    let gateway = message.connectionID.flatMap({ gateways[$0] })
-                else {
+                    group.addTask { (job, .accepted(messageID: job.subjectID)) }
+                default:
                     group.addTask { (job, .finish(error: "nothing to send")) }
-                    continue
                 }
-                group.addTask { (job, await submit(job, message, gateway, senders)) }
             }
             var all: [(JobRecord, Conclusion)] = []
             for await conclusion in group { all.append(conclusion) }

@@ -158,7 +158,8 @@ package enum MessagingOperations {
     // MARK: the dispatcher's side
 
     /// The gateway refused the message: its reservation is voided (never charged) and it is
-    /// `failed` with the reason; a message no longer waiting to go is left as it is.
+    /// `failed` with the reason. One a delivery report already marked `sent` or `delivered` is
+    /// charged instead; one failed or cancelled meanwhile is left as it is.
     package static func recordRefusal(
         _ connection: PostgresConnection, _ context: OperationContext, messageID: UUID, reason: String
     ) throws {
@@ -169,11 +170,21 @@ package enum MessagingOperations {
             try recordAccepted(connection, context, messageIDs: [messageID])
             return
         }
-        let reservation = try message.reservationID.flatMap { try LedgerStore.lockReservation(connection, id: $0) }
-        if let reservation, reservation.status == .pending {
-            _ = try LedgerStore.void(connection, context, reservation: reservation)
-        }
+        try voidPendingReservation(connection, context, of: message)
         try MessageStore.setStatus(connection, id: messageID, .failed, reason: reason)
+    }
+
+    /// Voids the message's reservation if it is still pending (nothing charged yet); answers
+    /// whether it did.
+    @discardableResult
+    static func voidPendingReservation(_ connection: PostgresConnection, _ context: OperationContext, of message: MessageRecord)
+        throws -> Bool
+    {
+        guard let reservation = try message.reservationID.flatMap({ try LedgerStore.lockReservation(connection, id: $0) }),
+            reservation.status == .pending
+        else { return false }
+        _ = try LedgerStore.void(connection, context, reservation: reservation)
+        return true
     }
 
     /// The gateway took these messages (locked by the caller): those still waiting to go become
@@ -210,11 +221,8 @@ package enum MessagingOperations {
         if status & DeliveryStatus.delivered.rawValue != 0 {
             try MessageStore.setStatus(connection, id: messageID, .delivered)
         } else if status & (DeliveryStatus.failed.rawValue | DeliveryStatus.smscRejected.rawValue) != 0 {
-            if let reservation = try message.reservationID.flatMap({ try LedgerStore.lockReservation(connection, id: $0) }),
-                reservation.status == .pending
-            {
-                _ = try LedgerStore.void(connection, context, reservation: reservation)
-            } else if let reservationID = message.reservationID,
+            // Not charged yet: the reservation is voided; charged: the charge is refunded.
+            if try !voidPendingReservation(connection, context, of: message), let reservationID = message.reservationID,
                 let entry = try LedgerStore.lockPostEntry(connection, reservationID: reservationID),
                 let account = try AccountStore.find(connection, id: message.accountID)
             {
