@@ -28,7 +28,10 @@ struct SendSMSCommand: ParsableCommand {
 
     func run() throws {
         let password = password ?? ProcessInfo.processInfo.environment["KANNEL_PASSWORD"] ?? ""
-        let reports = dlrURL?.addingPercentEncoding(withAllowedCharacters: .alphanumerics).map { "&dlr-mask=\(GatewayClient.kannelReportMask)&dlr-url=\($0)" }
+        // Encoded as the daemon encodes its own (`GatewayClient.kannelURL`).
+        let reports = dlrURL.map {
+            "&" + GatewayClient.formEncode([("dlr-mask", String(GatewayClient.kannelReportMask)), ("dlr-url", $0)])
+        }
         let credentials = "username=\(username)&password=\(password)" + (reports ?? "")
         let query: @Sendable (Int) -> String = { index in
             "\(credentials)&from=%2B6421000000&to=%2B6422\(String(format: "%07d", index))&text=anchor+\(index)"
