@@ -127,7 +127,8 @@ protocol OneTimeSecretResponse: Encodable {
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let pool: DatabasePool
-    static let publicPaths: Set<String> = ["/healthz", "/readyz", "/openapi.json"]
+    /// `/metrics` checks a token of its own (`CREDITDESK_METRICS_TOKEN`), not an API key.
+    static let publicPaths: Set<String> = ["/healthz", "/readyz", "/openapi.json", "/metrics"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response

@@ -25,14 +25,18 @@ package struct AppDependencies: Sendable {
     package var pool: DatabasePool
     package var migrator: Migrator
     package var messaging: MessagingSettings
+    /// The bearer token `/metrics` answers to; nil: no metrics route.
+    package var metricsToken: String?
 
     package init(
         pool: DatabasePool, migrator: Migrator,
-        messaging: MessagingSettings = MessagingSettings(secretBox: nil, publicBaseURL: "http://127.0.0.1:8080")
+        messaging: MessagingSettings = MessagingSettings(secretBox: nil, publicBaseURL: "http://127.0.0.1:8080"),
+        metricsToken: String? = nil
     ) {
         self.pool = pool
         self.migrator = migrator
         self.messaging = messaging
+        self.metricsToken = metricsToken
     }
 }
 
@@ -40,6 +44,10 @@ package struct AppDependencies: Sendable {
 /// server, and the plain routes beside them (probes, the document, the export, callbacks).
 package func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
+    // Before the metrics middleware creates its first metric.
+    _ = Observability.registry
+    // Outermost, so it sees the status of every answer, errors mapped by the next one included.
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLoggingMiddleware())
     router.add(middleware: AuthMiddleware(pool: dependencies.pool))
     let access = Access(pool: dependencies.pool)
@@ -49,6 +57,7 @@ package func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequ
     UsageController(access: access).addRoutes(to: router)
     MessagingController(access: access, settings: dependencies.messaging).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
+    MetricsController(pool: dependencies.pool, token: dependencies.metricsToken).addRoutes(to: router)
     try ConsoleController<AppRequestContext>(pool: dependencies.pool, messaging: dependencies.messaging)
         .addRoutes(to: router)
     return router

@@ -59,14 +59,14 @@ extension MessagingController {
 
     func deliveryReport(_ request: Request, gatewayID: UUID, messageID: UUID, status: Int) async throws {
         let signature = Parameters.query(request, "signature") ?? ""
-        try await access.pool.withRetryingTransaction { connection in
+        try await access.pool.withOperation(actorUserID: nil, requestID: "dlr") { connection, context in
             guard let gateway = try GatewayStore.connection(connection, id: gatewayID),
                 Digest.constantTimeEqual(
                     signature.utf8,
                     CallbackSignature.sign(messageID: messageID, gatewayID: gatewayID, key: gateway.callbackTokenHash).utf8)
             else { throw DomainError(.unauthorized, "unknown gateway connection or wrong signature") }
             try MessagingOperations.applyDeliveryReport(
-                connection, OperationContext(actorUserID: nil, requestID: "dlr"), gateway: gateway, messageID: messageID,
+                connection, context, gateway: gateway, messageID: messageID,
                 status: status)
         }
     }
@@ -75,10 +75,10 @@ extension MessagingController {
         _ request: Request, gatewayID: UUID, from: String, text: String, media: [String], gatewayMessageID: String?
     ) async throws {
         let token = Parameters.query(request, "token") ?? ""
-        _ = try await access.pool.withRetryingTransaction { connection in
+        _ = try await access.pool.withOperation(actorUserID: nil, requestID: "inbound") { connection, context in
             let gateway = try MessagingOperations.authenticateCallback(connection, connectionID: gatewayID, token: token)
             return try MessagingOperations.receive(
-                connection, OperationContext(actorUserID: nil, requestID: "inbound"), gateway: gateway, from: from,
+                connection, context, gateway: gateway, from: from,
                 text: text, mediaURLs: media, gatewayMessageID: gatewayMessageID)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -217,18 +218,25 @@ package final class DatabasePool: Sendable {
             case wait(UInt64)
             case closed
         }
+        let started = ContinuousClock.now
         let waiterID = state.withLockedValue { state -> Outcome in
             if state.closed { return .closed }
-            if !state.idle.isEmpty { return .ready(state.idle.removeLast()) }
+            if !state.idle.isEmpty {
+                defer { report(state) }
+                return .ready(state.idle.removeLast())
+            }
             state.nextWaiterID += 1
             return .wait(state.nextWaiterID)
         }
         let id: UInt64
         switch waiterID {
-        case .ready(let connection): return connection
+        case .ready(let connection):
+            Timer(label: PoolMetrics.wait).record(duration: ContinuousClock.now - started)
+            return connection
         case .closed: throw DatabaseError(.poolClosed, message: "the pool is shut down")
         case .wait(let waitID): id = waitID
         }
+        defer { Timer(label: PoolMetrics.wait).record(duration: ContinuousClock.now - started) }
 
         let timeout = settings.acquireTimeoutMilliseconds
         return try await withTaskCancellationHandler {
@@ -240,6 +248,7 @@ package final class DatabasePool: Sendable {
                         return false
                     }
                     state.waiters.append(Waiter(id: id, continuation: continuation))
+                    report(state)
                     return true
                 }
                 guard enqueued else { return }
@@ -260,6 +269,7 @@ package final class DatabasePool: Sendable {
     private func failWaiter(_ id: UInt64, _ error: any Error) {
         let waiter = state.withLockedValue { state -> Waiter? in
             guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            defer { report(state) }
             return state.waiters.remove(at: index)
         }
         waiter?.continuation.resume(throwing: error)
@@ -268,6 +278,7 @@ package final class DatabasePool: Sendable {
     private func release(_ connection: PostgresConnection?) {
         let waiter = state.withLockedValue { state -> Waiter? in
             if state.closed { return nil }
+            defer { report(state) }
             if state.waiters.isEmpty {
                 state.idle.append(connection)
                 return nil
@@ -276,4 +287,18 @@ package final class DatabasePool: Sendable {
         }
         waiter?.continuation.resume(returning: connection)
     }
+
+    /// The checkout's state as gauges (called under the lock, so they never go backwards).
+    private func report(_ state: State) {
+        Gauge(label: PoolMetrics.inUse).record(settings.size - state.idle.count)
+        Gauge(label: PoolMetrics.waiting).record(state.waiters.count)
+    }
+}
+
+/// The pool's metrics (swift-metrics; exported by the daemon at `/metrics`).
+package enum PoolMetrics {
+    package static let inUse = "creditdesk_db_pool_connections_in_use"
+    package static let waiting = "creditdesk_db_pool_waiters"
+    /// From asking for a connection to having one (zero when one was idle).
+    package static let wait = "creditdesk_db_pool_wait_duration_seconds"
 }

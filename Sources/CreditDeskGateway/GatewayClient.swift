@@ -51,6 +51,22 @@ package enum SubmitResult: Sendable, Equatable {
     case unknown(String)
 }
 
+extension SubmitResult {
+    /// Every `outcome`.
+    package static let outcomes = ["accepted", "refused", "unreachable", "throttled", "unknown"]
+
+    /// The result's name without its reason (a metrics label).
+    package var outcome: String {
+        switch self {
+        case .accepted: "accepted"
+        case .refused: "refused"
+        case .unreachable: "unreachable"
+        case .throttled: "throttled"
+        case .unknown: "unknown"
+        }
+    }
+}
+
 /// Submits messages in each provider's documented wire format, through libcurl. Blocking: run
 /// it on a thread of its own.
 package enum GatewayClient {

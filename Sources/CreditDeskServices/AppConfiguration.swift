@@ -65,6 +65,9 @@ package struct AppConfiguration: Sendable, Equatable {
     package var publicBaseURL: String
     /// `CREDITDESK_PG_BINDIR`: PostgreSQL's programs for the embedded cluster.
     package var postgresBinDirectory: String?
+    /// `CREDITDESK_METRICS_TOKEN`: the bearer token of `GET /metrics` (at least 16
+    /// characters); unset: no metrics route.
+    package var metricsToken: String?
 
     package init(flags: Flags = Flags(), environment: [String: String]) throws {
         // An empty variable is the same as an unset one.
@@ -94,6 +97,10 @@ package struct AppConfiguration: Sendable, Equatable {
         }
         publicBaseURL = variable("CREDITDESK_PUBLIC_URL") ?? "http://\(host):\(port)"
         postgresBinDirectory = variable("CREDITDESK_PG_BINDIR")
+        metricsToken = variable("CREDITDESK_METRICS_TOKEN")
+        if let metricsToken, metricsToken.count < 16 {
+            throw Invalid(description: "CREDITDESK_METRICS_TOKEN must be at least 16 characters long")
+        }
     }
 
     static func number(_ text: String?, _ name: String) throws -> Int? {

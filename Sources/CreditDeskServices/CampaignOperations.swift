@@ -175,6 +175,7 @@ package enum CampaignOperations {
         let batch = try LedgerStore.reserveBatch(
             connection, context, account: account, unit: plan.unit,
             items: plan.messages.map { ($0.credits, CampaignStore.reference(campaign.id, $0.position)) })
+        context.tally.messages(sendAt == nil ? .queued : .scheduled, count: plan.messages.count)
         return try CampaignStore.confirm(
             connection,
             .init(

@@ -33,8 +33,8 @@ package enum IdempotentMutation {
         render: @escaping @Sendable (T) throws -> Rendering,
         _ work: @escaping @Sendable (PostgresConnection, OperationContext) throws -> T
     ) async throws -> Outcome {
-        try await pool.withRetryingTransaction { connection in
-            let operation = OperationContext(actorUserID: principal.userID, requestID: requestID)
+        let outcome = try await pool.withOperation(actorUserID: principal.userID, requestID: requestID) {
+            connection, operation in
             switch try IdempotencyStore.claim(
                 connection, principal: principal, key: key, requestHash: requestHash, operationID: operation.operationID)
             {
@@ -47,5 +47,7 @@ package enum IdempotentMutation {
                 return Outcome(status: status, body: rendering.body, replayed: false)
             }
         }
+        if outcome.replayed { Telemetry.replayed() }
+        return outcome
     }
 }

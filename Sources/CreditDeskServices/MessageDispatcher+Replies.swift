@@ -9,7 +9,6 @@ extension MessageDispatcher {
     /// mobile (an ordinary message, charged), as the routing rule decides. The outcome, or the
     /// reason there is none, is recorded on the reply.
     func routeReply(_ job: JobRecord) async throws {
-        let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
         let loaded = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
             try MessagingOperations.replyToRoute($0, messageID: job.subjectID)
         }
@@ -48,7 +47,7 @@ extension MessageDispatcher {
                 }
             }
         case .mobile(let number):
-            try await pool.withRetryingTransaction { connection in
+            try await pool.withOperation(actorUserID: nil, requestID: "job-\(job.id)") { connection, context in
                 let outcome: String
                 do {
                     let forwarded = try MessagingOperations.forwardReply(connection, context, reply, to: number)

@@ -77,7 +77,9 @@ extension MessageDispatcher {
         let result = await senders.run { http in
             GatewayClient.submit(outbound, credentials: credentials, statusCallbackURL: callback, http: http)
         }
-        gate.finished(GatewayGate.SubmitOutcome(result), seconds: (ContinuousClock.now - started).seconds)
+        let took = ContinuousClock.now - started
+        gate.finished(GatewayGate.SubmitOutcome(result), seconds: took.seconds)
+        Telemetry.submitted(provider: gateway.provider, outcome: result.outcome, duration: took)
         logger.debug(
             "message submitted",
             metadata: ["message.id": "\(message.id)", "gateway.id": "\(gateway.id)", "result": "\(result)"])
@@ -124,9 +126,9 @@ extension MessageDispatcher {
             if case .accepted(let messageID) = conclusion { return (job.id, messageID) }
             return nil
         }
-        try await pool.withRetryingTransaction { connection in
+        try await pool.withOperation(actorUserID: nil, requestID: "jobs-\(conclusions.first?.0.id ?? 0)") {
+            connection, context in
             if !messageIDs.isEmpty { try MessageStore.lockMessages(connection, ids: messageIDs) }
-            let context = OperationContext(actorUserID: nil, requestID: "jobs-\(conclusions.first?.0.id ?? 0)")
             try MessagingOperations.recordAccepted(connection, context, messageIDs: accepted.map(\.1))
             try JobStore.finish(connection, jobIDs: accepted.map(\.0))
             for (seconds, jobIDs) in Self.postponed(conclusions) {
@@ -137,7 +139,6 @@ extension MessageDispatcher {
                 case .accepted, .postpone:
                     continue
                 case .refused(let messageID, let reason):
-                    let context = OperationContext(actorUserID: nil, requestID: "job-\(job.id)")
                     try MessagingOperations.recordRefusal(connection, context, messageID: messageID, reason: reason)
                     try JobStore.finish(connection, jobID: job.id)
                 case .retry(let seconds, let error):

@@ -69,6 +69,7 @@ package enum MessagingOperations {
             reservationID: reservationID, sendAt: sendAt)
         message.id = messageID
         let record = try MessageStore.insert(connection, message)
+        context.tally.messages(record.status)
         try JobStore.enqueue(connection, tenantID: account.tenantID, kind: .sendMessage, subjectID: messageID, runAt: sendAt)
         // Last, so the account's balance row is held for as little of the transaction as can
         // be (see `LedgerStore.reserve`); too few credits rolls the message back with it.
@@ -141,6 +142,7 @@ package enum MessagingOperations {
         if let reservationID = message.reservationID, let reservation = try LedgerStore.lockReservation(connection, id: reservationID) {
             _ = try LedgerStore.void(connection, context, reservation: reservation)
         }
+        context.tally.messages(.cancelled)
         return try MessageStore.setStatus(connection, id: message.id, .cancelled, reason: "cancelled before it was sent")
     }
 
@@ -172,6 +174,7 @@ package enum MessagingOperations {
         }
         try voidPendingReservation(connection, context, of: message)
         try MessageStore.setStatus(connection, id: messageID, .failed, reason: reason)
+        context.tally.messages(.failed)
     }
 
     /// Voids the message's reservation if it is still pending (nothing charged yet); answers
@@ -195,7 +198,7 @@ package enum MessagingOperations {
         throws
     {
         guard !messageIDs.isEmpty else { return }
-        try MessageStore.markSent(connection, ids: messageIDs)
+        context.tally.messages(.sent, count: try MessageStore.markSent(connection, ids: messageIDs))
         try LedgerStore.postAll(connection, context, reservationIDs: try MessageStore.acceptedReservations(connection, ids: messageIDs))
     }
 
@@ -216,10 +219,12 @@ package enum MessagingOperations {
         }
         if message.status == .queued || message.status == .scheduled {
             message = try MessageStore.setStatus(connection, id: messageID, .sent)
+            context.tally.messages(.sent)
         }
         guard message.status == .sent else { return }
         if status & DeliveryStatus.delivered.rawValue != 0 {
             try MessageStore.setStatus(connection, id: messageID, .delivered)
+            context.tally.messages(.delivered)
         } else if status & (DeliveryStatus.failed.rawValue | DeliveryStatus.smscRejected.rawValue) != 0 {
             // Not charged yet: the reservation is voided; charged: the charge is refunded.
             if try !voidPendingReservation(connection, context, of: message), let reservationID = message.reservationID,
@@ -233,6 +238,7 @@ package enum MessagingOperations {
             try MessageStore.setStatus(
                 connection, id: messageID, .failed,
                 reason: status & DeliveryStatus.smscRejected.rawValue != 0 ? "rejected by the network" : "not delivered")
+            context.tally.messages(.failed)
         }
     }
 
@@ -279,6 +285,7 @@ package enum MessagingOperations {
         message.contactID = contactID
         message.gatewayMessageID = gatewayMessageID
         let stored = try MessageStore.insert(connection, message)
+        context.tally.messages(.received)
         // A reply (not a keyword) is routed when its owner forwards replies.
         if OptKeyword.parse(text) == nil,
             let userID = try replyOwner(connection, accountID: account.id, sender: sender, gateway: gateway),

@@ -59,9 +59,14 @@ package struct UsageExport: Sendable {
     @discardableResult
     package func run(pool: DatabasePool, emit: (String, Int) async throws -> Void) async throws -> Int {
         try await emit(encoder.header, 0)
+        let detail = detail
+        let counted: (String, Int) async throws -> Void = { text, rows in
+            try await emit(text, rows)
+            Telemetry.exported(detail.rawValue, rows: rows)
+        }
         switch detail {
-        case .daily: return try await runDaily(pool: pool, emit: emit)
-        case .entries: return try await runEntries(pool: pool, emit: emit)
+        case .daily: return try await runDaily(pool: pool, emit: counted)
+        case .entries: return try await runEntries(pool: pool, emit: counted)
         }
     }
 

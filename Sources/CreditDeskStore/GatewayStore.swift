@@ -117,7 +117,7 @@ package enum GatewayStore {
     package static func takeSendTokens(_ connection: PostgresConnection, gateway: GatewayConnectionRecord, want: Int) throws
         -> SendTokenGrant
     {
-        let key: [PostgresBindable] = [gateway.tenantID, gateway.id]
+        let key: [any PostgresBindable] = [gateway.tenantID, gateway.id]
         try connection.execute(insertSendTokens, key + [String(Double(gateway.limits.grantTokens))])
         let bucket = try connection.execute(lockSendTokens, key).single()
         let grant = gateway.limits.take(

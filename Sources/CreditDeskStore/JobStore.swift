@@ -119,4 +119,30 @@ package enum JobStore {
     package static func lockIdleJob(_ connection: PostgresConnection, subjectID: UUID) throws -> Int64? {
         try connection.execute(lockIdleJob, [subjectID]).first?.decode(Int64.self, "id")
     }
+
+    /// The queue by kind, for the metrics: jobs due now that nobody holds, jobs waiting for
+    /// a later time, and how long the oldest due job has waited (0 when none is due).
+    package struct Depth: Sendable, Equatable {
+        package let kind: String
+        package let due: Int
+        package let later: Int
+        package let oldestDueSeconds: Double
+    }
+
+    static let selectDepth = """
+        SELECT kind, count(*) FILTER (WHERE run_at <= now() AND \(jobIsIdle)) AS due,
+               count(*) FILTER (WHERE run_at > now()) AS later,
+               coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now() AND \(jobIsIdle))), 0)::float8
+                 AS oldest_due_seconds
+        FROM jobs WHERE done_at IS NULL GROUP BY kind
+        """
+
+    package static func depth(_ connection: PostgresConnection) throws -> [Depth] {
+        try connection.execute(selectDepth).rows.map { row in
+            Depth(
+                kind: try row.decode(String.self, "kind"), due: Int(try row.decode(Int64.self, "due")),
+                later: Int(try row.decode(Int64.self, "later")),
+                oldestDueSeconds: try row.decode(Double.self, "oldest_due_seconds"))
+        }
+    }
 }

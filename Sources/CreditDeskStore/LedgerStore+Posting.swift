@@ -41,6 +41,7 @@ extension LedgerStore {
         try connection.execute(
             insertPostEntries, [context.operationID, SystemAccount.consumption, context.actorUserID, context.requestID, ids])
         try connection.execute(resolvePosted, [ids])
+        for reservation in pending { context.tally.entries(.post, reservation.unit) }
         return pending.count
     }
 }

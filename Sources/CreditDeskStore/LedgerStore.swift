@@ -10,11 +10,13 @@ package struct Balance: Sendable, Equatable {
     package var available: Int64 { posted - reserved + creditLimit }
 }
 
-/// Who did an operation and under which request; recorded on every entry.
+/// Who did an operation and under which request; recorded on every entry. `tally` counts what
+/// the operation wrote, for the metrics once it committed.
 package struct OperationContext: Sendable {
     package let operationID: UUID
     package let actorUserID: UUID?
     package let requestID: String?
+    package let tally = Tally()
 
     package init(operationID: UUID = UUID(), actorUserID: UUID?, requestID: String?) {
         self.operationID = operationID
@@ -313,7 +315,8 @@ package enum LedgerStore {
         amount: Int64, debit: UUID, credit: UUID, pending: Bool, reservationID: UUID?, refundedEntryID: Int64? = nil,
         saleID: UUID? = nil, reason: String?
     ) throws -> EntryRecord {
-        try decodeEntry(
+        context.tally.entries(kind, unit)
+        return try decodeEntry(
             try connection.execute(
                 insertEntry,
                 [tenantID, context.operationID, kind.rawValue, unit.rawValue, amount, debit, credit, pending,

@@ -143,11 +143,10 @@ package enum MessageStore {
         try connection.execute(lockMessage, [id]).first.map(decodeMessage)
     }
 
-    /// Marks those of the messages still waiting to go as sent (the gateway took them); answers
-    /// their reservations, to be posted.
-    /// Those of the messages still waiting to go become `sent`.
-    package static func markSent(_ connection: PostgresConnection, ids: [UUID]) throws {
-        try connection.execute(markSentByID, [arrayLiteral(ids)])
+    /// Those of the messages still waiting to go become `sent`; answers how many did.
+    @discardableResult
+    package static func markSent(_ connection: PostgresConnection, ids: [UUID]) throws -> Int {
+        try connection.execute(markSentByID, [arrayLiteral(ids)]).affectedRows
     }
 
     /// The reservations of those of the messages the gateway took (`sent` or `delivered`).

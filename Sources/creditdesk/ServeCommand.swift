@@ -56,7 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
             mailer: configuration.smtpURL.map { SMTPMailer(url: $0, from: configuration.smtpFrom) },
             replyRule: configuration.replyRule, publicBaseURL: configuration.publicBaseURL)
         let app = try buildApplication(
-            settings: settings, dependencies: AppDependencies(pool: pool, migrator: migrator, messaging: messaging),
+            settings: settings,
+            dependencies: AppDependencies(
+                pool: pool, migrator: migrator, messaging: messaging, metricsToken: configuration.metricsToken),
             logger: logger)
         // Services stop in reverse order: the HTTP server first, then the desk (its pool, then
         // the embedded PostgreSQL, if any).

@@ -133,13 +133,15 @@ func verifyClean(_ pool: DatabasePool) async throws {
 
 /// Runs `body` against a fresh database with the fixture and the real router.
 func withAPI(
-    messaging: MessagingSettings? = nil, _ body: @escaping @Sendable (API, Fixture, DatabasePool) async throws -> Void
+    messaging: MessagingSettings? = nil, metricsToken: String? = nil,
+    _ body: @escaping @Sendable (API, Fixture, DatabasePool) async throws -> Void
 ) async throws {
     try await withTestDatabase(poolSize: 8) { pool in
         let fixture = try await Fixture.make(pool)
         let migrator = try await TestCluster.shared.ready().migrator
         var dependencies = AppDependencies(pool: pool, migrator: migrator)
         if let messaging { dependencies.messaging = messaging }
+        dependencies.metricsToken = metricsToken
         let app = Application(router: try buildRouter(dependencies: dependencies))
         try await app.test(.router) { client in
             try await body(API(client: client), fixture, pool)

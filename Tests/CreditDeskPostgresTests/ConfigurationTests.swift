@@ -12,6 +12,7 @@ struct ConfigurationTests {
         #expect(defaults.host == "127.0.0.1" && defaults.logLevel == .info)
         #expect(defaults.publicBaseURL == "http://127.0.0.1:8080" && defaults.smtpFrom == "creditdesk@localhost")
         #expect(defaults.dataDirectory.lastPathComponent == ".creditdesk")
+        #expect(defaults.metricsToken == nil)
 
         let environment = [
             "DATABASE_URL": "postgresql://db/creditdesk", "CREDITDESK_POOL_SIZE": "16", "PORT": "9000",
@@ -39,6 +40,7 @@ struct ConfigurationTests {
             (["CREDITDESK_POOL_SIZE": "٨"], .init(), "CREDITDESK_POOL_SIZE"),
             ([:], .init(poolSize: 0), "pool size"),
             (["PORT": "70000"], .init(), "port"),
+            (["CREDITDESK_METRICS_TOKEN": "short"], .init(), "CREDITDESK_METRICS_TOKEN"),
             (["LOG_LEVEL": "loud"], .init(), "log level"),
             (["CREDITDESK_EMAIL_ONLY_REPLY_COUNTRIES": "nz"], .init(), "CREDITDESK_EMAIL_ONLY_REPLY_COUNTRIES"),
         ]
