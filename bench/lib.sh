@@ -151,6 +151,11 @@ pgbench_tps() {
     PGPASSWORD=$(cat "$1/password") pgbench -q -i -s "$2" -h 127.0.0.1 -p "$(sed -n 4p "$1/pgdata/postmaster.pid")" \
       -U creditdesk pgbench > /dev/null 2>&1
   fi
-  PGPASSWORD=$(cat "$1/password") pgbench -M prepared -c "$2" -j 2 -T "$3" \
+  PGPASSWORD=$(cat "$1/password") pgbench -M prepared -c "$2" -j 2 -T "$3" ${4:-} \
     -h 127.0.0.1 -p "$(sed -n 4p "$1/pgdata/postmaster.pid")" -U creditdesk pgbench 2>/dev/null | awk '/^tps = / {print $3}'
 }
+# pgbench_select_tps DATA CLIENTS SECONDS: the same database, select-only (-S): a primary-key read a transaction.
+pgbench_select_tps() { pgbench_tps "$1" "$2" "$3" -S; }
+
+# rss_kb PID: the process's resident set now, in kB.
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }

@@ -127,6 +127,7 @@ protocol OneTimeSecretResponse: Encodable {
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let pool: DatabasePool
+    let keys: KeyCache
     /// `/metrics` checks a token of its own (`CREDITDESK_METRICS_TOKEN`), not an API key.
     static let publicPaths: Set<String> = ["/healthz", "/readyz", "/openapi.json", "/metrics"]
 
@@ -154,7 +155,7 @@ struct AuthMiddleware: RouterMiddleware {
         }
         let secret = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
         // Database trouble propagates as is: the logging middleware maps it (503) and logs it.
-        let auth = try await pool.withConnection { try UserStore.authenticate($0, secret: secret) }
+        let auth = try await keys.authenticate(secret: secret, pool: pool)
         guard let auth else {
             throw APIError(.unauthorized, code: "unauthorized", message: "the API key is unknown or revoked")
         }

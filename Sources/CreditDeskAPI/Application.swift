@@ -27,6 +27,8 @@ package struct AppDependencies: Sendable {
     package var messaging: MessagingSettings
     /// The bearer token `/metrics` answers to; nil: no metrics route.
     package var metricsToken: String?
+    /// Authenticated keys in memory, while `buildApplication`'s listener keeps it honest.
+    package var keys = KeyCache()
 
     package init(
         pool: DatabasePool, migrator: Migrator,
@@ -49,7 +51,7 @@ package func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequ
     // Outermost, so it sees the status of every answer, errors mapped by the next one included.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLoggingMiddleware())
-    router.add(middleware: AuthMiddleware(pool: dependencies.pool))
+    router.add(middleware: AuthMiddleware(pool: dependencies.pool, keys: dependencies.keys))
     let access = Access(pool: dependencies.pool)
     try APIHandlers(access: access, messaging: dependencies.messaging)
         .registerHandlers(on: router, configuration: .creditDesk)
@@ -69,6 +71,9 @@ package func buildApplication(
     Application(
         router: try buildRouter(dependencies: dependencies),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "CreditDesk"),
-        services: [MessageDispatcher(pool: dependencies.pool, settings: dependencies.messaging, logger: logger)],
+        services: [
+            KeyCacheListener(cache: dependencies.keys, connection: dependencies.pool.settings.connection, logger: logger),
+            MessageDispatcher(pool: dependencies.pool, settings: dependencies.messaging, logger: logger),
+        ],
         logger: logger)
 }

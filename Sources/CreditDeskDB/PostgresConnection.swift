@@ -48,7 +48,8 @@ package struct ConnectionSettings: Sendable {
 /// as a failed precondition in tests, not as a stalled server. A connection is used by one
 /// thread at a time (the pool's checkout guarantees it), hence `@unchecked Sendable`.
 package final class PostgresConnection: @unchecked Sendable {
-    private var handle: OpaquePointer?
+    // Internal, not private: the notification reader (PostgresConnection+Notifications.swift) polls it.
+    var handle: OpaquePointer?
     let settings: ConnectionSettings
     /// Statements this session has prepared, by parameter types and text. The server then
     /// parses each statement once per session instead of at every call (pgbench's

@@ -118,8 +118,13 @@ package enum UserStore {
         try connection.execute(revokeKey, [id])
     }
 
+    /// Could `secret` be a key at all? Anything else is refused without hashing or a query.
+    package static func isWellFormedKey(_ secret: String) -> Bool {
+        secret.hasPrefix("cdk_") && secret.utf8.count < 100
+    }
+
     package static func authenticate(_ connection: PostgresConnection, secret: String) throws -> AuthenticatedKey? {
-        guard secret.hasPrefix("cdk_"), secret.count < 100 else { return nil }
+        guard isWellFormedKey(secret) else { return nil }
         guard let row = try connection.execute(authenticate, [Digest.sha256(Array(secret.utf8))]).first else {
             return nil
         }

@@ -9,12 +9,15 @@ struct LoadCommand: ParsableCommand {
         commandName: "load", abstract: "Credit adjustments, balance reads or single sends from concurrent clients; prints JSON.")
 
     enum Mode: String, ExpressibleByArgument {
-        case adjust, balance, send
+        case adjust, balance, send, healthz
     }
 
     @OptionGroup var target: TargetOptions
 
-    @Option(help: "adjust (POST credits/adjust, +1 SMS credit), balance (GET balances) or send (POST messages, one SMS).")
+    @Option(
+        help:
+            "adjust (POST credits/adjust, +1 SMS credit), balance (GET balances), send (POST messages, one SMS) or healthz (GET /healthz, the anchor)."
+    )
     var mode: Mode
 
     @Option(help: "Comma-separated account ids; client i uses account i modulo their count (one id: a hot account).")
@@ -58,6 +61,8 @@ struct LoadCommand: ParsableCommand {
                             idempotencyKey: "\(keyPrefix)-\(index)-\(sequence)")
                     case .balance:
                         APIRequest(method: "GET", path: "/v1/accounts/\(account)/balances", body: nil, idempotencyKey: nil)
+                    case .healthz:
+                        APIRequest(method: "GET", path: "/healthz", body: nil, idempotencyKey: nil)
                     case .send:
                         APIRequest(
                             method: "POST", path: "/v1/accounts/\(account)/messages",
