@@ -121,7 +121,8 @@ package final class DatabasePool: Sendable {
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         try await withConnection { connection in
-            try connection.execute(readOnly ? isolation.beginReadOnly : isolation.begin)
+            // Sent with the transaction's first statement, in its round trip (pipeline mode).
+            connection.sendWithNext(readOnly ? isolation.beginReadOnly : isolation.begin)
             do {
                 let value = try body(connection)
                 do {

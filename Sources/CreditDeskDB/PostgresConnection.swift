@@ -55,6 +55,8 @@ package final class PostgresConnection: @unchecked Sendable {
     /// parses each statement once per session instead of at every call (pgbench's
     /// `-M prepared`). Bounded: past the limit, statements run unprepared.
     private var preparedNames: [PreparedKey: String] = [:]
+    /// Statements to send in the same round trip as the next one (see `sendWithNext`).
+    var queued: [QueuedStatement] = []
     static let maximumPreparedStatements = 256
 
     private struct PreparedKey: Hashable {
@@ -117,6 +119,7 @@ package final class PostgresConnection: @unchecked Sendable {
         if let handle { PQfinish(handle) }
         handle = nil
         preparedNames.removeAll()
+        queued.removeAll()
         handle = try Self.open(settings)
     }
 
@@ -128,6 +131,11 @@ package final class PostgresConnection: @unchecked Sendable {
             "blocking libpq call on an event-loop thread")
         guard let handle else {
             throw DatabaseError(.connectionLost, message: "the connection is closed")
+        }
+        if !queued.isEmpty {
+            let statements = queued + [QueuedStatement(text: statement, parameters: parameters)]
+            queued.removeAll()
+            return try pipeline(handle, statements)
         }
         let values = parameters.map(\.postgresValue)
         let encoded = try values.map { try $0.wireBytes() }
@@ -150,7 +158,7 @@ package final class PostgresConnection: @unchecked Sendable {
     /// The name under which `statement` is prepared in this session, preparing it on first
     /// use; nil once the cache is full. A statement that fails to prepare (bad SQL, an aborted
     /// transaction) throws that error and is not remembered.
-    private func preparedName(_ handle: OpaquePointer, _ statement: String, types: [UInt32]) throws -> String? {
+    func preparedName(_ handle: OpaquePointer, _ statement: String, types: [UInt32]) throws -> String? {
         let key = PreparedKey(types: types, statement: statement)
         if let name = preparedNames[key] { return name }
         guard preparedNames.count < Self.maximumPreparedStatements else { return nil }
@@ -191,7 +199,7 @@ package final class PostgresConnection: @unchecked Sendable {
         _ = try Self.decode(result, connection: handle)
     }
 
-    private static func decode(_ result: OpaquePointer?, connection: OpaquePointer) throws -> PostgresResult {
+    static func decode(_ result: OpaquePointer?, connection: OpaquePointer) throws -> PostgresResult {
         guard let result else {
             throw error(from: nil, connection: connection)
         }
@@ -274,7 +282,7 @@ private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>
 }
 
 /// Calls `body` with one pointer per parameter (nil for NULL); storage lives only for the call.
-private func withParameterPointers<R>(_ values: [[UInt8]?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+func withParameterPointers<R>(_ values: [[UInt8]?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
     var buffers = [UnsafeMutablePointer<CChar>?]()
     buffers.reserveCapacity(values.count)
     defer { buffers.forEach { $0?.deallocate() } }

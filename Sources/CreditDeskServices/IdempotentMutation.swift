@@ -42,7 +42,7 @@ package enum IdempotentMutation {
                 return Outcome(status: stored.status, body: stored.body, replayed: true)
             case .claimed:
                 let rendering = try render(try work(connection, operation))
-                try IdempotencyStore.complete(
+                IdempotencyStore.complete(
                     connection, principal: principal, key: key, response: .init(status: status, body: rendering.replayBody))
                 return Outcome(status: status, body: rendering.body, replayed: false)
             }

@@ -61,10 +61,12 @@ package enum IdempotencyStore {
         return .replay(StoredResponse(status: status, body: body))
     }
 
+    /// Stores the response; sent with the transaction's COMMIT, in its round trip (a failure
+    /// to store it fails the commit, so the work and its response still commit together).
     package static func complete(
         _ connection: PostgresConnection, principal: Principal, key: String, response: StoredResponse
-    ) throws {
-        try connection.execute(
+    ) {
+        connection.sendWithNext(
             complete, [principal.tenantID, principal.accountID, principal.userID, key, response.status, response.body])
     }
 }

@@ -1,0 +1,74 @@
+import CLibPQ
+import Foundation
+
+/// Round trips saved with libpq's pipeline mode: a statement whose answer nobody waits for
+/// (a transaction's BEGIN, a response stored just before COMMIT) is queued and sent together
+/// with the next statement, in one round trip. The server runs them in order, exactly as if
+/// they had been sent one by one; a failure of a queued statement is thrown by the statement
+/// it travelled with, and the statements after it in the pipeline are not run.
+extension PostgresConnection {
+    struct QueuedStatement {
+        let text: String
+        let parameters: [any PostgresBindable]
+    }
+
+    /// Runs `statement` just before the next statement on this connection, in its round trip.
+    /// Its rows are dropped; its error is the next statement's.
+    package func sendWithNext(_ statement: String, _ parameters: [any PostgresBindable] = []) {
+        queued.append(QueuedStatement(text: statement, parameters: parameters))
+    }
+
+    /// True while statements wait for the next one (a transaction with nothing run yet).
+    package var hasQueuedStatements: Bool { !queued.isEmpty }
+
+    /// Sends every statement, then one sync, and reads the results in order: the last
+    /// statement's result, or the first error.
+    func pipeline(_ handle: OpaquePointer, _ statements: [QueuedStatement]) throws -> PostgresResult {
+        // Prepared outside the pipeline (once per session), so the pipeline only executes.
+        let prepared = try statements.map { statement in
+            let values = statement.parameters.map(\.postgresValue)
+            let types = values.map(\.typeOID)
+            return (statement, values, types, try preparedName(handle, statement.text, types: types))
+        }
+        guard PQenterPipelineMode(handle) == 1 else { throw Self.pipelineFailure(handle, "entering pipeline mode") }
+        defer { PQexitPipelineMode(handle) }
+        for (statement, values, types, name) in prepared {
+            let encoded = try values.map { try $0.wireBytes() }
+            let lengths = encoded.map { Int32($0?.count ?? 0) }
+            let formats = values.map { Int32($0.isBinary ? 1 : 0) }
+            let sent = withParameterPointers(encoded) { pointers in
+                if let name {
+                    PQsendQueryPrepared(handle, name, Int32(values.count), pointers, lengths, formats, 0)
+                } else {
+                    PQsendQueryParams(handle, statement.text, Int32(values.count), types, pointers, lengths, formats, 0)
+                }
+            }
+            guard sent == 1 else { throw Self.pipelineFailure(handle, "sending a statement") }
+        }
+        guard PQpipelineSync(handle) == 1 else { throw Self.pipelineFailure(handle, "sending the sync") }
+        var last: PostgresResult?
+        var firstError: (any Error)?
+        for _ in prepared {
+            guard let result = PQgetResult(handle) else { throw Self.pipelineFailure(handle, "reading a result") }
+            if PQresultStatus(result) != PGRES_PIPELINE_ABORTED, firstError == nil {
+                do { last = try Self.decode(result, connection: handle) } catch { firstError = error }
+            }
+            PQclear(result)
+            // Each statement's results end with a NULL.
+            while let extra = PQgetResult(handle) { PQclear(extra) }
+        }
+        guard let sync = PQgetResult(handle) else { throw Self.pipelineFailure(handle, "reading the sync") }
+        let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
+        PQclear(sync)
+        if let firstError { throw firstError }
+        guard synced, let last else { throw Self.pipelineFailure(handle, "reading the sync") }
+        return last
+    }
+
+    private static func pipelineFailure(_ handle: OpaquePointer, _ step: String) -> DatabaseError {
+        let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return DatabaseError(
+            PQstatus(handle) == CONNECTION_OK ? .other : .connectionLost,
+            message: "pipeline: \(step) failed\(message.isEmpty ? "" : ": \(message)")")
+    }
+}
