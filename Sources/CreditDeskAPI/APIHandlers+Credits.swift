@@ -54,7 +54,8 @@ extension APIHandlers {
 
     func getBalances(_ input: Endpoints.GetBalances.Input) async throws -> Endpoints.GetBalances.Output {
         let id = input.path.id.uuid
-        return .ok(.init(body: .json(try await access.read { connection, principal in
+        // The account and its balances are one round trip (`Operations.balances`).
+        return .ok(.init(body: .json(try await access.read(transaction: false) { connection, principal in
             let (account, balances) = try Operations.balances(connection, principal, accountID: id)
             return Components.Schemas.Balances(
                 accountId: account.id.objectID, balances: balances.map(Components.Schemas.Balance.init))

@@ -39,11 +39,14 @@ struct Access: Sendable {
     }
 
     /// A read: runs `work` with the principal in a read-only transaction; `work` builds the
-    /// contract's type from the records itself (see Contract+Records.swift).
+    /// contract's type from the records itself (see Contract+Records.swift). A read of one
+    /// round trip (its statements sent together) needs no transaction: `transaction: false`
+    /// saves the BEGIN and COMMIT around it.
     func read<Wire: Sendable>(
-        _ work: @escaping @Sendable (PostgresConnection, Principal) throws -> Wire
+        transaction: Bool = true, _ work: @escaping @Sendable (PostgresConnection, Principal) throws -> Wire
     ) async throws -> Wire {
         let principal = try Self.principal().principal
+        guard transaction else { return try await pool.withConnection { try work($0, principal) } }
         return try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
             try work(connection, principal)
         }

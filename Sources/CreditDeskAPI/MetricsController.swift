@@ -50,9 +50,14 @@ struct MetricsController {
     func addRoutes(to router: Router<AppRequestContext>) {
         _ = Observability.registry
         router.get("/metrics") { request, context in
-            guard let token else { throw APIError(.notFound, code: "not_found", message: "no such route") }
+            // No credentials: 401, as on every route that needs them; credentials but no
+            // metrics configured: the route does not exist.
             let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? $0.dropFirst(7) : nil }
-            guard let presented, Digest.constantTimeEqual(presented.utf8, token.utf8) else {
+            guard let presented else {
+                throw APIError(.unauthorized, code: "unauthorized", message: "the metrics token is missing")
+            }
+            guard let token else { throw APIError(.notFound, code: "not_found", message: "no such route") }
+            guard Digest.constantTimeEqual(presented.utf8, token.utf8) else {
                 throw APIError(.unauthorized, code: "unauthorized", message: "the metrics token is missing or wrong")
             }
             await refreshQueueGauges(context)

@@ -21,9 +21,20 @@ extension PostgresConnection {
     /// True while statements wait for the next one (a transaction with nothing run yet).
     package var hasQueuedStatements: Bool { !queued.isEmpty }
 
-    /// Sends every statement, then one sync, and reads the results in order: the last
+    /// Runs the statements in one round trip, in order, and answers their results (those
+    /// queued before are run first, their results dropped). Outside a transaction they form
+    /// one implicit transaction: all of them or, at the first failure (thrown), none.
+    package func executeTogether(_ statements: [(String, [any PostgresBindable])]) throws -> [PostgresResult] {
+        guard let handle else { throw DatabaseError(.connectionLost, message: "the connection is closed") }
+        let earlier = queued
+        queued.removeAll()
+        let results = try pipeline(handle, earlier + statements.map { QueuedStatement(text: $0.0, parameters: $0.1) })
+        return Array(results.dropFirst(earlier.count))
+    }
+
+    /// Sends every statement, then one sync, and reads the results in order: every
     /// statement's result, or the first error.
-    func pipeline(_ handle: OpaquePointer, _ statements: [QueuedStatement]) throws -> PostgresResult {
+    func pipeline(_ handle: OpaquePointer, _ statements: [QueuedStatement]) throws -> [PostgresResult] {
         // Prepared outside the pipeline (once per session), so the pipeline only executes.
         let prepared = try statements.map { statement in
             let values = statement.parameters.map(\.postgresValue)
@@ -46,12 +57,13 @@ extension PostgresConnection {
             guard sent == 1 else { throw Self.pipelineFailure(handle, "sending a statement") }
         }
         guard PQpipelineSync(handle) == 1 else { throw Self.pipelineFailure(handle, "sending the sync") }
-        var last: PostgresResult?
+        var results: [PostgresResult] = []
+        results.reserveCapacity(prepared.count)
         var firstError: (any Error)?
         for _ in prepared {
             guard let result = PQgetResult(handle) else { throw Self.pipelineFailure(handle, "reading a result") }
             if PQresultStatus(result) != PGRES_PIPELINE_ABORTED, firstError == nil {
-                do { last = try Self.decode(result, connection: handle) } catch { firstError = error }
+                do { results.append(try Self.decode(result, connection: handle)) } catch { firstError = error }
             }
             PQclear(result)
             // Each statement's results end with a NULL.
@@ -61,8 +73,8 @@ extension PostgresConnection {
         let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
         PQclear(sync)
         if let firstError { throw firstError }
-        guard synced, let last else { throw Self.pipelineFailure(handle, "reading the sync") }
-        return last
+        guard synced, results.count == prepared.count else { throw Self.pipelineFailure(handle, "reading the sync") }
+        return results
     }
 
     private static func pipelineFailure(_ handle: OpaquePointer, _ step: String) -> DatabaseError {

@@ -135,7 +135,7 @@ package final class PostgresConnection: @unchecked Sendable {
         if !queued.isEmpty {
             let statements = queued + [QueuedStatement(text: statement, parameters: parameters)]
             queued.removeAll()
-            return try pipeline(handle, statements)
+            return try pipeline(handle, statements).last!
         }
         let values = parameters.map(\.postgresValue)
         let encoded = try values.map { try $0.wireBytes() }

@@ -161,8 +161,12 @@ package enum Operations {
     package static func balances(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
         -> (AccountRecord, [Balance])
     {
-        let target = try account(connection, principal, accountID, for: .read)
-        return (target, try LedgerStore.balances(connection, account: target))
+        // Read together (one round trip); nothing is answered before the check.
+        guard let (target, balances) = try LedgerStore.accountWithBalances(connection, id: accountID) else {
+            throw DomainError.notFound("account")
+        }
+        try Authorization.check(principal, .read, targetPath: target.path)
+        return (target, balances)
     }
 
     /// Manual add (positive) or remove (negative), with a mandatory reason. The counterparty is

@@ -169,6 +169,18 @@ package enum LedgerStore {
         try connection.execute(selectBalances, [account.tenantID, account.id]).rows.map(decodeBalance)
     }
 
+    static let selectBalancesOfID = """
+        SELECT b.unit, b.posted, b.reserved, b.credit_limit FROM accounts a
+        JOIN balances b ON b.tenant_id = a.tenant_id AND b.account_id = a.id WHERE a.id = $1 ORDER BY b.unit
+        """
+
+    /// An account and its balances in one round trip (nil: no such account).
+    package static func accountWithBalances(_ connection: PostgresConnection, id: UUID) throws -> (AccountRecord, [Balance])? {
+        let results = try connection.executeTogether([(AccountStore.selectByID, [id]), (selectBalancesOfID, [id])])
+        guard let account = try results[0].first.map(AccountStore.decode) else { return nil }
+        return (account, try results[1].rows.map(decodeBalance))
+    }
+
     package static func entries(
         _ connection: PostgresConnection, accountID: UUID, unit: CreditUnit?, kind: EntryKind?, from: Date?, to: Date?,
         beforeID: Int64?, limit: Int
@@ -196,6 +208,13 @@ package enum LedgerStore {
         // With one customer side (the other is a system account) its conditional UPDATE is the
         // only lock taken, so no explicit lock (and no round trip) is needed.
         let customers = [source, destination].compactMap(\.customer).sorted { $0.id.uuidString < $1.id.uuidString }
+        let tenantID = (destination.customer ?? source.customer)?.tenantID ?? SystemAccount.issuance
+        let entry = EntryValues(
+            tenantID: tenantID, kind: kind, unit: unit, amount: amount, debit: source.id, credit: destination.id,
+            pending: false, reservationID: nil, refundedEntryID: refundedEntryID, saleID: saleID, reason: reason)
+        if customers.count == 1 {
+            return try moveOneSide(connection, context, customers[0], debited: source.customer != nil, entry)
+        }
         if customers.count > 1 {
             for customer in customers {
                 _ = try connection.execute(lockBalance, [customer.tenantID, customer.id, unit.rawValue])
@@ -212,11 +231,7 @@ package enum LedgerStore {
         if let credited = destination.customer {
             try connection.execute(changePosted, [credited.tenantID, credited.id, unit.rawValue, amount])
         }
-        let tenantID = (destination.customer ?? source.customer)?.tenantID ?? SystemAccount.issuance
-        return try insert(
-            connection, context, tenantID: tenantID, kind: kind, unit: unit, amount: amount, debit: source.id,
-            credit: destination.id, pending: false, reservationID: nil, refundedEntryID: refundedEntryID,
-            saleID: saleID, reason: reason)
+        return try insert(connection, context, entry)
     }
 
     /// A debit never leaves available below zero (posted − reserved + credit limit): the
@@ -307,22 +322,6 @@ package enum LedgerStore {
 
     static func balance(_ connection: PostgresConnection, _ account: AccountRecord, _ unit: CreditUnit) throws -> Balance {
         try decodeBalance(try connection.execute(lockBalance, [account.tenantID, account.id, unit.rawValue]).single())
-    }
-
-    @discardableResult
-    static func insert(
-        _ connection: PostgresConnection, _ context: OperationContext, tenantID: UUID, kind: EntryKind, unit: CreditUnit,
-        amount: Int64, debit: UUID, credit: UUID, pending: Bool, reservationID: UUID?, refundedEntryID: Int64? = nil,
-        saleID: UUID? = nil, reason: String?
-    ) throws -> EntryRecord {
-        context.tally.entries(kind, unit)
-        return try decodeEntry(
-            try connection.execute(
-                insertEntry,
-                [tenantID, context.operationID, kind.rawValue, unit.rawValue, amount, debit, credit, pending,
-                 reservationID, refundedEntryID.map { Int64($0) }, saleID, context.actorUserID, context.requestID,
-                 reason]
-            ).single())
     }
 
     static func decodeBalance(_ row: PostgresRow) throws -> Balance {

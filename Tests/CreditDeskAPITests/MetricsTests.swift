@@ -18,12 +18,13 @@ struct MetricsTests {
         return PrometheusText(reply.text)
     }
 
-    @Test("without CREDITDESK_METRICS_TOKEN there is no metrics route")
+    @Test("without CREDITDESK_METRICS_TOKEN there is no metrics route (and no credentials are 401, as everywhere)")
     func disabled() async throws {
         try await withAPI { api, fixture, _ in
             let reply = try await api.call(.get, "/metrics", key: fixture.keys[.platformOperator]!)
             #expect(reply.status == .notFound)
             #expect(reply.errorCode == "not_found")
+            #expect(try await api.call(.get, "/metrics", key: nil).status == .unauthorized)
         }
     }
 
