@@ -34,7 +34,8 @@ struct MessagingTests {
             let settings = MessagingSettings(
                 secretBox: try SecretBox(encodedKey: SecretBox.generateKey()), mailer: mailer,
                 publicBaseURL: "http://127.0.0.1:1")
-            let dependencies = AppDependencies(pool: pool, migrator: migrator, messaging: settings)
+            let dependencies = AppDependencies(
+                pool: pool, migrator: migrator, messaging: settings, metricsToken: MetricsTests.token)
             // Two dispatchers on one queue, as two daemons would run: every test (the 1,000-message
             // campaign above all) then also shows that each job is worked exactly once.
             let dispatchers = (1...2).map { index in
@@ -174,6 +175,7 @@ struct MessagingTests {
             #expect(!listed.text.contains(KannelGateway.password) && !listed.text.contains("password"))
 
             let user = fixture.keys[.clientUser]!
+            let before = try await scrapeMetrics(api)
             let text = String(repeating: "Your appointment is tomorrow. ", count: 7)  // 210 GSM-7 chars: 2 segments
             let sent = try await send(api, fixture, key: user, to: "+64 21 123 4567", text).accepted.body.json
             #expect(sent.segments == 2 && sent.credits == 2 && sent.to == "+64211234567")
@@ -182,6 +184,17 @@ struct MessagingTests {
             #expect(try await api.balance(fixture.client.id, .sms, key: user) == (98, 0, 98))
             try await waitForSMSC(kannel, count: 2)
             #expect(kannel.deliveredToSMSC().allSatisfy { $0.hasPrefix("\(Self.sender) +64211234567 udh ") })
+            // The metrics saw it (at least: other tests count into the same registry).
+            let grew = { (after: PrometheusText, name: String, labels: [String: String]) in
+                after.sum(name, labels) >= before.sum(name, labels) + 1
+            }
+            let counted = try await eventually { () -> Bool in
+                let after = try await scrapeMetrics(api)
+                return ["queued", "sent", "delivered"].allSatisfy { grew(after, "creditdesk_messages_total", ["status": $0]) }
+                    && grew(after, "creditdesk_gateway_submission_duration_seconds_count", ["provider": "kannel", "outcome": "accepted"])
+                    && grew(after, "creditdesk_credit_operations_total", ["kind": "post", "unit": "sms"])
+            }
+            #expect(counted, "messages, the submission and the charge are counted")
 
             // A national number is refused with a clear message and costs nothing.
             let national = try await send(api, fixture, key: user, to: "021 123 4567", "hi")

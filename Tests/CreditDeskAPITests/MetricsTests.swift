@@ -13,9 +13,8 @@ struct MetricsTests {
 
     func scrape(_ api: API) async throws -> PrometheusText {
         let reply = try await api.call(.get, "/metrics", key: Self.token)
-        #expect(reply.status == .ok)
         #expect(reply.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
-        return PrometheusText(reply.text)
+        return try await scrapeMetrics(api)
     }
 
     @Test("without CREDITDESK_METRICS_TOKEN there is no metrics route (and no credentials are 401, as everywhere)")
@@ -119,6 +118,23 @@ extension MetricsTests {
             }
         }
     }
+}
+
+/// The daemon's `/metrics`, read with the tests' token.
+func scrapeMetrics(_ api: API) async throws -> PrometheusText {
+    let reply = try await api.call(.get, "/metrics", key: MetricsTests.token)
+    #expect(reply.status == .ok)
+    return PrometheusText(reply.text)
+}
+
+/// Polls `condition` (every 50 ms, up to 10 s): a count recorded just after a commit the test
+/// has already seen.
+func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+    for _ in 0..<200 {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return false
 }
 
 /// Prometheus's text exposition format, read just enough to find samples by name and labels.

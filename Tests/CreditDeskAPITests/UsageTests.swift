@@ -220,8 +220,9 @@ struct UsageTests {
 
     @Test("CSV exports quote names with commas, quotes and newlines per RFC 4180")
     func csvQuoting() async throws {
-        try await withAPI { api, fixture, _ in
+        try await withAPI(metricsToken: MetricsTests.token) { api, fixture, _ in
             let admin = fixture.keys[.resellerAdmin]
+            let before = try await scrapeMetrics(api)
             // Names cannot hold control characters; reasons can, so the newline rides in a reason.
             let awkward = "Smith, Jones & \"Partners\""
             let multiline = "first line, \"quoted\"\nsecond line"
@@ -257,6 +258,16 @@ struct UsageTests {
             ) { response in String(buffer: response.body) }
             let entryRecords = CSV.parse(entries)
             #expect(entryRecords.first == UsageExport.entryColumns)
+            // Both exports' rows are counted (at least: other tests count into the same registry).
+            let rows = ["daily", "entries"].map { detail in
+                { (text: PrometheusText) in text.sum("creditdesk_export_rows_total", ["detail": detail]) }
+            }
+            let (daily, entryRows) = (Double(records.count - 1), Double(entryRecords.count - 1))
+            #expect(
+                try await eventually {
+                    let after = try await scrapeMetrics(api)
+                    return rows[0](after) >= rows[0](before) + daily && rows[1](after) >= rows[1](before) + entryRows
+                })
             #expect(entryRecords.dropFirst().contains { $0[3] == awkward && $0[8] == multiline })
             #expect(ExportEncoder.csvField("plain") == "plain")
             #expect(ExportEncoder.csvField("a\"b") == "\"a\"\"b\"")
