@@ -73,18 +73,12 @@ struct Access: Sendable {
         } else if let input {
             bytes += try WireCoding.canonicalEncoder.encode(input)
         }
-        // The committed attempt's answer, kept so that a fresh result is not decoded back from
-        // the JSON just rendered of it (only a replay is).
-        let fresh = FreshAnswer<Wire>()
         let outcome = try await IdempotentMutation.run(
             pool: pool, principal: principal, key: key, requestHash: Digest.hex(Digest.sha256(bytes)),
             requestID: scope.requestID, status: Int(status.code), render: Self.render
         ) { connection, operation in
-            let answer = try work(connection, principal, operation)
-            fresh.value = answer
-            return answer
+            try work(connection, principal, operation)
         }
-        if !outcome.replayed, let answer = fresh.value { return (answer, nil) }
         return (try WireCoding.decoder.decode(Wire.self, from: Data(outcome.body.utf8)), outcome.replayed ? ._true : nil)
     }
 
@@ -95,16 +89,6 @@ struct Access: Sendable {
             String(decoding: try JSONResponse.encoder.encode($0.withoutSecret), as: UTF8.self)
         }
         return IdempotentMutation.Rendering(body: body, replayBody: replayBody)
-    }
-}
-
-/// The answer of the transaction attempt that ran last (the one that committed, when it returns).
-final class FreshAnswer<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value?
-    var value: Value? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }
 
