@@ -150,22 +150,29 @@ func arrayLiteral(_ items: some Sequence<String>) -> String {
 func arrayLiteral(_ ids: some Sequence<UUID>) -> String { arrayLiteral(ids.map(\.lower)) }
 
 /// `{"a","b",NULL}`: a PostgreSQL array literal of arbitrary text, each element quoted.
+/// Built as UTF-8 bytes: `"` and `\` are single bytes that never occur inside a multi-byte
+/// sequence, so escaping them byte by byte is exact (and a campaign's 100,000 texts take
+/// milliseconds, where appending scalar by scalar took most of a bulk request).
 func quotedArrayLiteral(_ items: some Sequence<String?>) -> String {
-    var literal = "{"
-    for (index, item) in items.enumerated() {
-        if index > 0 { literal += "," }
+    var literal: [UInt8] = [UInt8(ascii: "{")]
+    literal.reserveCapacity(items.underestimatedCount * 16 + 2)
+    var first = true
+    for item in items {
+        if !first { literal.append(UInt8(ascii: ",")) }
+        first = false
         guard let item else {
-            literal += "NULL"
+            literal += "NULL".utf8
             continue
         }
-        literal += "\""
-        for character in item.unicodeScalars {
-            if character == "\"" || character == "\\" { literal += "\\" }
-            literal.unicodeScalars.append(character)
+        literal.append(UInt8(ascii: "\""))
+        for byte in item.utf8 {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { literal.append(UInt8(ascii: "\\")) }
+            literal.append(byte)
         }
-        literal += "\""
+        literal.append(UInt8(ascii: "\""))
     }
-    return literal + "}"
+    literal.append(UInt8(ascii: "}"))
+    return String(decoding: literal, as: UTF8.self)
 }
 
 /// Makes `%` and `_` in a search term match themselves in ILIKE.

@@ -41,6 +41,22 @@ struct BindingTests {
         }
     }
 
+    @Test("a quoted array literal round-trips any text: quotes, backslashes, braces, commas, NULL, empty, emoji")
+    func quotedArrays() async throws {
+        try await withTestDatabase { pool in
+            let values: [String?] = [
+                "plain", "a\"b", "back\\slash\\", "{braces}", "co,mma", nil, "", "NULL", "émoji 🚀 ⚠️", " spaced ",
+                "\\\"", "new\nline",
+            ]
+            let back = try await pool.withConnection { connection in
+                try connection.execute(
+                    "SELECT v FROM unnest($1::text::text[]) WITH ORDINALITY AS t (v, n) ORDER BY n", [quotedArrayLiteral(values)]
+                ).rows.map { try $0.decode(String?.self, "v") }
+            }
+            #expect(back == values)
+        }
+    }
+
     @Test("the server computes with bound values, it does not see them as SQL")
     func valuesAreNotSQL() async throws {
         try await withTestDatabase { pool in
