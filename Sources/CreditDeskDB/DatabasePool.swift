@@ -100,7 +100,8 @@ package final class DatabasePool: Sendable {
                     return (nil, live, error)
                 }
             }
-            connection = result.1
+            // A session that sent megabytes is closed: the slot opens a new one when next used.
+            connection = result.1.flatMap { $0.retiresAfterUse ? nil : $0 }
             if let error = result.2 { throw error }
             release(connection)
             return result.0!

@@ -57,6 +57,11 @@ package final class PostgresConnection: @unchecked Sendable {
     private var preparedNames: [PreparedKey: String] = [:]
     /// Statements to send in the same round trip as the next one (see `sendWithNext`).
     var queued: [QueuedStatement] = []
+    /// Set once a statement sent more than `largeParametersBytes`: libpq keeps its output
+    /// buffer at the largest message it ever sent, for the life of the session, so the pool
+    /// closes such a session after use instead of keeping megabytes per connection.
+    package private(set) var retiresAfterUse = false
+    static let largeParametersBytes = 1 << 20
     static let maximumPreparedStatements = 256
 
     private struct PreparedKey: Hashable {
@@ -141,6 +146,7 @@ package final class PostgresConnection: @unchecked Sendable {
         let encoded = try values.map { try $0.wireBytes() }
         let types = values.map(\.typeOID)
         let lengths = encoded.map { Int32($0?.count ?? 0) }
+        if lengths.reduce(0, { $0 + Int($1) }) > Self.largeParametersBytes { retiresAfterUse = true }
         let formats = values.map { Int32($0.isBinary ? 1 : 0) }
 
         let name = try preparedName(handle, statement, types: types)

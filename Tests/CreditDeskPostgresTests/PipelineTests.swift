@@ -61,4 +61,19 @@ struct PipelineTests {
             #expect(try await pool.withConnection { $0.isHealthy && !$0.hasQueuedStatements })
         }
     }
+
+    @Test("a session that sent more than a megabyte of parameters is closed after use, and its slot opens a new one")
+    func largeParametersRetireTheSession() async throws {
+        try await withTestDatabase(poolSize: 1) { pool in
+            let pid = { try await pool.withConnection { try $0.execute("SELECT pg_backend_pid() AS p").single().decode(Int64.self, "p") } }
+            let first = try await pid()
+            #expect(try await pid() == first)
+            let large = String(repeating: "x", count: PostgresConnection.largeParametersBytes + 1)
+            let length = try await pool.withConnection { connection in
+                try connection.execute("SELECT length($1) AS n", [large]).single().decode(Int64.self, "n")
+            }
+            #expect(length == Int64(large.utf8.count))
+            #expect(try await pid() != first)
+        }
+    }
 }
