@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import NIOPosix
 
 /// Round trips saved with libpq's pipeline mode: a statement whose answer nobody waits for
 /// (a transaction's BEGIN, a response stored just before COMMIT) is queued and sent together
@@ -25,6 +26,7 @@ extension PostgresConnection {
     /// queued before are run first, their results dropped). Outside a transaction they form
     /// one implicit transaction: all of them or, at the first failure (thrown), none.
     package func executeTogether(_ statements: [(String, [any PostgresBindable])]) throws -> [PostgresResult] {
+        precondition(MultiThreadedEventLoopGroup.currentEventLoop == nil, "blocking libpq call on an event-loop thread")
         guard let handle else { throw DatabaseError(.connectionLost, message: "the connection is closed") }
         let earlier = queued
         queued.removeAll()
@@ -37,21 +39,17 @@ extension PostgresConnection {
     func pipeline(_ handle: OpaquePointer, _ statements: [QueuedStatement]) throws -> [PostgresResult] {
         // Prepared outside the pipeline (once per session), so the pipeline only executes.
         let prepared = try statements.map { statement in
-            let values = statement.parameters.map(\.postgresValue)
-            let types = values.map(\.typeOID)
-            return (statement, values, types, try preparedName(handle, statement.text, types: types))
+            let wire = try encode(statement.parameters)
+            return (statement, wire, try preparedName(handle, statement.text, types: wire.types))
         }
         guard PQenterPipelineMode(handle) == 1 else { throw Self.pipelineFailure(handle, "entering pipeline mode") }
         defer { PQexitPipelineMode(handle) }
-        for (statement, values, types, name) in prepared {
-            let encoded = try values.map { try $0.wireBytes() }
-            let lengths = encoded.map { Int32($0?.count ?? 0) }
-            let formats = values.map { Int32($0.isBinary ? 1 : 0) }
-            let sent = withParameterPointers(encoded) { pointers in
+        for (statement, wire, name) in prepared {
+            let sent = withParameterPointers(wire.bytes) { pointers in
                 if let name {
-                    PQsendQueryPrepared(handle, name, Int32(values.count), pointers, lengths, formats, 0)
+                    PQsendQueryPrepared(handle, name, wire.count, pointers, wire.lengths, wire.formats, 0)
                 } else {
-                    PQsendQueryParams(handle, statement.text, Int32(values.count), types, pointers, lengths, formats, 0)
+                    PQsendQueryParams(handle, statement.text, wire.count, wire.types, pointers, wire.lengths, wire.formats, 0)
                 }
             }
             guard sent == 1 else { throw Self.pipelineFailure(handle, "sending a statement") }

@@ -137,28 +137,38 @@ package final class PostgresConnection: @unchecked Sendable {
         guard let handle else {
             throw DatabaseError(.connectionLost, message: "the connection is closed")
         }
-        if !queued.isEmpty {
-            let statements = queued + [QueuedStatement(text: statement, parameters: parameters)]
-            queued.removeAll()
-            return try pipeline(handle, statements).last!
-        }
-        let values = parameters.map(\.postgresValue)
-        let encoded = try values.map { try $0.wireBytes() }
-        let types = values.map(\.typeOID)
-        let lengths = encoded.map { Int32($0?.count ?? 0) }
-        if lengths.reduce(0, { $0 + Int($1) }) > Self.largeParametersBytes { retiresAfterUse = true }
-        let formats = values.map { Int32($0.isBinary ? 1 : 0) }
-
-        let name = try preparedName(handle, statement, types: types)
-        let result: OpaquePointer? = withParameterPointers(encoded) { pointers in
+        if !queued.isEmpty { return try executeTogether([(statement, parameters)])[0] }
+        let wire = try encode(parameters)
+        let name = try preparedName(handle, statement, types: wire.types)
+        let result: OpaquePointer? = withParameterPointers(wire.bytes) { pointers in
             if let name {
-                PQexecPrepared(handle, name, Int32(values.count), pointers, lengths, formats, 0)
+                PQexecPrepared(handle, name, wire.count, pointers, wire.lengths, wire.formats, 0)
             } else {
-                PQexecParams(handle, statement, Int32(values.count), types, pointers, lengths, formats, 0)
+                PQexecParams(handle, statement, wire.count, wire.types, pointers, wire.lengths, wire.formats, 0)
             }
         }
         defer { PQclear(result) }
         return try Self.decode(result, connection: handle)
+    }
+
+    /// Parameters as libpq takes them.
+    struct WireParameters {
+        let types: [UInt32]
+        let bytes: [[UInt8]?]
+        let lengths: [Int32]
+        let formats: [Int32]
+        var count: Int32 { Int32(types.count) }
+    }
+
+    /// Encodes a statement's parameters (noting a session that sends more than
+    /// `largeParametersBytes` at once, see `retiresAfterUse`).
+    func encode(_ parameters: [any PostgresBindable]) throws -> WireParameters {
+        let values = parameters.map(\.postgresValue)
+        let bytes = try values.map { try $0.wireBytes() }
+        let lengths = bytes.map { Int32($0?.count ?? 0) }
+        if lengths.reduce(0, { $0 + Int($1) }) > Self.largeParametersBytes { retiresAfterUse = true }
+        return WireParameters(
+            types: values.map(\.typeOID), bytes: bytes, lengths: lengths, formats: values.map { Int32($0.isBinary ? 1 : 0) })
     }
 
     /// The name under which `statement` is prepared in this session, preparing it on first
