@@ -48,7 +48,6 @@ struct MetricsController {
     let token: String?
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        _ = Observability.registry
         router.get("/metrics") { request, context in
             // No credentials: 401, as on every route that needs them; credentials but no
             // metrics configured: the route does not exist.

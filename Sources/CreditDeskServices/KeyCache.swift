@@ -42,8 +42,7 @@ package final class KeyCache: @unchecked Sendable {
     /// The key's principal, from memory when the listener vouches for it, else from the
     /// database; nil for an unknown, revoked or disabled key (never cached).
     package func authenticate(secret: String, pool: DatabasePool) async throws -> AuthenticatedKey? {
-        guard UserStore.isWellFormedKey(secret) else { return nil }
-        let hash = Digest.sha256(Array(secret.utf8))
+        guard let hash = UserStore.keyHash(secret) else { return nil }
         let now = ContinuousClock.now
         let (cached, generation) = lock.withLock { () -> (AuthenticatedKey?, UInt64?) in
             guard listening else { return (nil, nil) }
@@ -53,12 +52,9 @@ package final class KeyCache: @unchecked Sendable {
             }
             return (nil, self.generation)
         }
-        if let cached {
-            Counter(label: Self.lookups, dimensions: [("result", "hit")]).increment()
-            return cached
-        }
-        Counter(label: Self.lookups, dimensions: [("result", "miss")]).increment()
-        let found = try await pool.withConnection { try UserStore.authenticate($0, secret: secret) }
+        Telemetry.keyLookup(hit: cached != nil)
+        if let cached { return cached }
+        let found = try await pool.withConnection { try UserStore.authenticate($0, keyHash: hash) }
         if let found, let generation {
             lock.withLock {
                 guard listening, self.generation == generation else { return }
@@ -87,7 +83,6 @@ package final class KeyCache: @unchecked Sendable {
         }
     }
 
-    package static let lookups = "creditdesk_key_cache_lookups_total"
     package static let channel = "creditdesk_auth"
 }
 

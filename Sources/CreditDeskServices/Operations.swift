@@ -13,7 +13,12 @@ package enum Operations {
     package static func account(
         _ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action
     ) throws -> AccountRecord {
-        guard let account = try AccountStore.find(connection, id: id) else { throw DomainError.notFound("account") }
+        try authorized(try AccountStore.find(connection, id: id), principal, for: action)
+    }
+
+    /// `account`, loaded by the caller (nil: not found), if `principal` may do `action` to it.
+    static func authorized(_ account: AccountRecord?, _ principal: Principal, for action: Action) throws -> AccountRecord {
+        guard let account else { throw DomainError.notFound("account") }
         try Authorization.check(principal, action, targetPath: account.path)
         return account
     }
@@ -162,11 +167,8 @@ package enum Operations {
         -> (AccountRecord, [Balance])
     {
         // Read together (one round trip); nothing is answered before the check.
-        guard let (target, balances) = try LedgerStore.accountWithBalances(connection, id: accountID) else {
-            throw DomainError.notFound("account")
-        }
-        try Authorization.check(principal, .read, targetPath: target.path)
-        return (target, balances)
+        let (account, balances) = try LedgerStore.accountWithBalances(connection, id: accountID)
+        return (try authorized(account, principal, for: .read), balances)
     }
 
     /// Manual add (positive) or remove (negative), with a mandatory reason. The counterparty is

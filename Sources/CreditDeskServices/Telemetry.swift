@@ -16,6 +16,7 @@ package enum Telemetry {
     package static let messages = "creditdesk_messages_total"
     package static let gatewaySubmission = "creditdesk_gateway_submission_duration_seconds"
     package static let exportRows = "creditdesk_export_rows_total"
+    package static let keyLookups = "creditdesk_key_cache_lookups_total"
 
     /// Creates every series the services record, at zero, so that a dashboard or an alert finds
     /// them (and `rate()` works) before the first message or export happens.
@@ -33,20 +34,24 @@ package enum Telemetry {
             }
         }
         for detail in UsageExport.Detail.allCases { _ = Counter(label: exportRows, dimensions: [("detail", detail.rawValue)]) }
+        for result in ["hit", "miss"] { _ = Counter(label: keyLookups, dimensions: [("result", result)]) }
     }
 
     /// What a committed transaction wrote: ledger entries by kind and unit, messages by the
     /// status they entered.
-    package static func record(_ tallies: Tally...) {
-        for tally in tallies {
-            for (key, count) in tally.entryTotals {
-                Counter(label: creditOperations, dimensions: [("kind", key.kind.rawValue), ("unit", key.unit.rawValue)])
-                    .increment(by: count)
-            }
-            for (status, count) in tally.messageTotals {
-                Counter(label: messages, dimensions: [("status", status.rawValue)]).increment(by: count)
-            }
+    package static func record(_ tally: Tally) {
+        for (key, count) in tally.entryTotals {
+            Counter(label: creditOperations, dimensions: [("kind", key.kind.rawValue), ("unit", key.unit.rawValue)])
+                .increment(by: count)
         }
+        for (status, count) in tally.messageTotals {
+            Counter(label: messages, dimensions: [("status", status.rawValue)]).increment(by: count)
+        }
+    }
+
+    /// An API key looked up: answered from the key cache, or read from the database.
+    package static func keyLookup(hit: Bool) {
+        Counter(label: keyLookups, dimensions: [("result", hit ? "hit" : "miss")]).increment()
     }
 
     /// A mutation answered from its stored response (a client's retry).

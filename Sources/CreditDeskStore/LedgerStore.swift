@@ -174,11 +174,12 @@ package enum LedgerStore {
         JOIN balances b ON b.tenant_id = a.tenant_id AND b.account_id = a.id WHERE a.id = $1 ORDER BY b.unit
         """
 
-    /// An account and its balances in one round trip (nil: no such account).
-    package static func accountWithBalances(_ connection: PostgresConnection, id: UUID) throws -> (AccountRecord, [Balance])? {
+    /// An account (nil: no such account) and its balances, in one round trip.
+    package static func accountWithBalances(_ connection: PostgresConnection, id: UUID) throws
+        -> (AccountRecord?, [Balance])
+    {
         let results = try connection.executeTogether([(AccountStore.selectByID, [id]), (selectBalancesOfID, [id])])
-        guard let account = try results[0].first.map(AccountStore.decode) else { return nil }
-        return (account, try results[1].rows.map(decodeBalance))
+        return (try results[0].first.map(AccountStore.decode), try results[1].rows.map(decodeBalance))
     }
 
     package static func entries(

@@ -118,16 +118,19 @@ package enum UserStore {
         try connection.execute(revokeKey, [id])
     }
 
-    /// Could `secret` be a key at all? Anything else is refused without hashing or a query.
-    package static func isWellFormedKey(_ secret: String) -> Bool {
-        secret.hasPrefix("cdk_") && secret.utf8.count < 100
+    /// What a key is stored under; nil for anything that cannot be a key, refused without a query.
+    package static func keyHash(_ secret: String) -> [UInt8]? {
+        guard secret.hasPrefix("cdk_"), secret.utf8.count < 100 else { return nil }
+        return Digest.sha256(Array(secret.utf8))
     }
 
     package static func authenticate(_ connection: PostgresConnection, secret: String) throws -> AuthenticatedKey? {
-        guard isWellFormedKey(secret) else { return nil }
-        guard let row = try connection.execute(authenticate, [Digest.sha256(Array(secret.utf8))]).first else {
-            return nil
-        }
+        guard let hash = keyHash(secret) else { return nil }
+        return try authenticate(connection, keyHash: hash)
+    }
+
+    package static func authenticate(_ connection: PostgresConnection, keyHash: [UInt8]) throws -> AuthenticatedKey? {
+        guard let row = try connection.execute(authenticate, [keyHash]).first else { return nil }
         let keyID = try row.decode(UUID.self, "key_id")
         if try row.decode(Bool.self, "stale") { try connection.execute(touchKey, [keyID]) }
         guard let role = Role(rawValue: try row.decode(String.self, "role")),
