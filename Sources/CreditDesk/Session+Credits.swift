@@ -14,10 +14,10 @@ extension Session {
     ) async throws -> Package {
         struct Input: Encodable { let resellerID: UUID, name: String, sms: Int64, mms: Int64, price: Int64, currency: String }
         let input = Input(resellerID: resellerID, name: name, sms: smsCredits, mms: mmsCredits, price: priceMinor, currency: currency)
-        return try await mutate("createPackage", input, key: idempotencyKey) { connection, principal, _ in
+        return try await mutate("createPackage", input, key: idempotencyKey) { connection, principal, operation in
             Package(
                 try Operations.createPackage(
-                    connection, principal, accountID: resellerID, name: name, smsCredits: smsCredits, mmsCredits: mmsCredits,
+                    connection, principal, operation, accountID: resellerID, name: name, smsCredits: smsCredits, mmsCredits: mmsCredits,
                     priceMinor: priceMinor, currency: currency, active: true))
         }
     }

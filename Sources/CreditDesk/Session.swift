@@ -40,7 +40,7 @@ public struct Session: Sendable {
         let fingerprint = "library \(operation)\n" + String(decoding: try Self.encoder.encode(input), as: UTF8.self)
         let outcome = try await Desk.mapping {
             try await IdempotentMutation.run(
-                pool: desk.pool, principal: principal, key: try Validate.idempotencyKey(key ?? UUID().uuidString),
+                pool: desk.pool, principal: principal, origin: .library, key: try Validate.idempotencyKey(key ?? UUID().uuidString),
                 requestHash: Digest.sha256Hex(fingerprint), requestID: "library", status: 200,
                 render: { result in
                     let body = String(decoding: try Self.encoder.encode(result), as: UTF8.self)
@@ -97,8 +97,8 @@ extension Session {
         under parentID: UUID, kind: AccountKind, name: String, idempotencyKey: String? = nil
     ) async throws -> Account {
         struct Input: Encodable { let parentID: UUID, kind: AccountKind, name: String }
-        return try await mutate("createAccount", Input(parentID: parentID, kind: kind, name: name), key: idempotencyKey) { connection, principal, _ in
-            Account(try Operations.createAccount(connection, principal, parentID: parentID, kind: kind.sameCase(), name: name))
+        return try await mutate("createAccount", Input(parentID: parentID, kind: kind, name: name), key: idempotencyKey) { connection, principal, operation in
+            Account(try Operations.createAccount(connection, principal, operation, parentID: parentID, kind: kind.sameCase(), name: name))
         }
     }
 
@@ -117,8 +117,8 @@ extension Session {
     ) async throws -> Account {
         let core = Dictionary(uniqueKeysWithValues: changes.map { ($0.key.sameCase(CreditDeskCore.Feature.self), $0.value) })
         let input = changes.map { "\($0.key.rawValue)=\($0.value)" }.sorted()
-        return try await mutate("setFeatures \(accountID)", input, key: idempotencyKey) { connection, principal, _ in
-            Account(try Operations.setFeatures(connection, principal, id: accountID, changes: core))
+        return try await mutate("setFeatures \(accountID)", input, key: idempotencyKey) { connection, principal, operation in
+            Account(try Operations.setFeatures(connection, principal, operation, id: accountID, changes: core))
         }
     }
 
@@ -128,8 +128,8 @@ extension Session {
     ) async throws -> User {
         struct Input: Encodable { let accountID: UUID, name: String, email: String?, role: Role }
         let input = Input(accountID: accountID, name: name, email: email, role: role)
-        return try await mutate("createUser", input, key: idempotencyKey) { connection, principal, _ in
-            User(try Operations.createUser(connection, principal, accountID: accountID, name: name, email: email, role: role.sameCase()))
+        return try await mutate("createUser", input, key: idempotencyKey) { connection, principal, operation in
+            User(try Operations.createUser(connection, principal, operation, accountID: accountID, name: name, email: email, role: role.sameCase()))
         }
     }
 
@@ -141,8 +141,8 @@ extension Session {
         struct Created: Codable, Sendable { let key: APIKey, secret: String? }
         let created = try await mutate(
             "createKey \(userID)", label, key: idempotencyKey, withoutSecret: { Created(key: $0.key, secret: nil) }
-        ) { connection, principal, _ in
-            let (key, secret) = try Operations.createKey(connection, principal, userID: userID, label: label)
+        ) { connection, principal, operation in
+            let (key, secret) = try Operations.createKey(connection, principal, operation, userID: userID, label: label)
             return Created(key: APIKey(key), secret: secret)
         }
         return (created.key, created.secret)
@@ -153,14 +153,15 @@ extension Session {
     /// ends the user's console sessions.
     public func setPassword(for userID: UUID, to password: String) async throws {
         try await Desk.mapping {
-            try await ConsoleOperations.setPassword(pool: desk.pool, principal, userID: userID, password: password)
+            try await ConsoleOperations.setPassword(
+                pool: desk.pool, principal, origin: .library, requestID: "library", userID: userID, password: password)
         }
     }
 
     /// Revokes an API key: it authenticates no more.
     public func revokeKey(_ keyID: UUID, idempotencyKey: String? = nil) async throws -> APIKey {
-        try await mutate("revokeKey \(keyID)", "", key: idempotencyKey) { connection, principal, _ in
-            APIKey(try Operations.revokeKey(connection, principal, keyID: keyID))
+        try await mutate("revokeKey \(keyID)", "", key: idempotencyKey) { connection, principal, operation in
+            APIKey(try Operations.revokeKey(connection, principal, operation, keyID: keyID))
         }
     }
 }

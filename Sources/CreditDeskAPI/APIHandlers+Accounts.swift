@@ -20,9 +20,9 @@ extension APIHandlers {
         let kind: AccountKind = try body.kind.converted()
         let (account, replayed) = try await access.mutate(
             Components.Schemas.Account.self, input: body, status: .created
-        ) { connection, principal, _ in
+        ) { connection, principal, operation in
             Components.Schemas.Account(
-                try Operations.createAccount(connection, principal, parentID: body.parentId.uuid, kind: kind, name: body.name))
+                try Operations.createAccount(connection, principal, operation, parentID: body.parentId.uuid, kind: kind, name: body.name))
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(account)))
     }
@@ -39,8 +39,8 @@ extension APIHandlers {
         let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
         let status: AccountStatus? = try body.status.converted()
         let (account, replayed) = try await access.mutate(Components.Schemas.Account.self, input: body) {
-            connection, principal, _ in
-            Components.Schemas.Account(try Operations.updateAccount(connection, principal, id: id, name: body.name, status: status))
+            connection, principal, operation in
+            Components.Schemas.Account(try Operations.updateAccount(connection, principal, operation, id: id, name: body.name, status: status))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(account)))
     }
@@ -77,8 +77,8 @@ extension APIHandlers {
         ]
         let changes = Dictionary(uniqueKeysWithValues: named.compactMap { feature, value in value.map { (feature, $0) } })
         let (features, replayed) = try await access.mutate(Components.Schemas.Features.self, input: body) {
-            connection, principal, _ in
-            Components.Schemas.Features(try Operations.setFeatures(connection, principal, id: id, changes: changes))
+            connection, principal, operation in
+            Components.Schemas.Features(try Operations.setFeatures(connection, principal, operation, id: id, changes: changes))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(features)))
     }
@@ -88,9 +88,9 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body }
         let role: Role = try body.role.converted()
         let (user, replayed) = try await access.mutate(Components.Schemas.User.self, input: body, status: .created) {
-            connection, principal, _ in
+            connection, principal, operation in
             Components.Schemas.User(
-                try Operations.createUser(connection, principal, accountID: id, name: body.name, email: body.email, role: role))
+                try Operations.createUser(connection, principal, operation, accountID: id, name: body.name, email: body.email, role: role))
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(user)))
     }
@@ -107,8 +107,8 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
         let (key, replayed) = try await access.mutate(Components.Schemas.NewKey.self, input: body, status: .created) {
-            connection, principal, _ in
-            let (key, secret) = try Operations.createKey(connection, principal, userID: id, label: body.label ?? "")
+            connection, principal, operation in
+            let (key, secret) = try Operations.createKey(connection, principal, operation, userID: id, label: body.label ?? "")
             return Components.Schemas.NewKey(key: .init(key), secret: secret)
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(key)))
@@ -122,8 +122,8 @@ extension APIHandlers {
         let hash = try ConsoleOperations.hashPassword(body.password)
         let (answer, replayed) = try await access.mutate(
             Components.Schemas.PasswordSet.self, input: Optional<String>.none, fingerprint: Array("password".utf8)
-        ) { connection, principal, _ in
-            let login = try ConsoleOperations.storePassword(connection, principal, userID: id, hash: hash)
+        ) { connection, principal, operation in
+            let login = try ConsoleOperations.storePassword(connection, principal, operation, userID: id, hash: hash)
             return Components.Schemas.PasswordSet(userId: id.objectID, login: login)
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(answer)))
@@ -140,8 +140,8 @@ extension APIHandlers {
     func revokeKey(_ input: Endpoints.RevokeKey.Input) async throws -> Endpoints.RevokeKey.Output {
         let id = input.path.id.uuid
         let (key, replayed) = try await access.mutate(Components.Schemas.Key.self, input: Optional<String>.none) {
-            connection, principal, _ in
-            Components.Schemas.Key(try Operations.revokeKey(connection, principal, keyID: id))
+            connection, principal, operation in
+            Components.Schemas.Key(try Operations.revokeKey(connection, principal, operation, keyID: id))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(key)))
     }

@@ -107,11 +107,11 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let body = switch input.body { case .json(let body): body }
         let (settings, replayed) = try await access.mutate(Components.Schemas.MessagingSettings.self, input: body) {
-            connection, principal, _ in
+            connection, principal, operation in
             Components.Schemas.MessagingSettings(
                 accountID: id,
                 replyMatchOrder: try ContactOperations.setReplyMatchOrder(
-                    connection, principal, accountID: id, order: body.replyMatchOrder.map(\.rawValue)))
+                    connection, principal, operation, accountID: id, order: body.replyMatchOrder.map(\.rawValue)))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(settings)))
     }

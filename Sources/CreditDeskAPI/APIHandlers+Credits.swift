@@ -20,10 +20,10 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let body = switch input.body { case .json(let body): body.value1 }
         let (package, replayed) = try await access.mutate(Components.Schemas.Package.self, input: body, status: .created) {
-            connection, principal, _ in
+            connection, principal, operation in
             Components.Schemas.Package(
                 try Operations.createPackage(
-                    connection, principal, accountID: id, name: body.name, smsCredits: body.smsCredits ?? 0,
+                    connection, principal, operation, accountID: id, name: body.name, smsCredits: body.smsCredits ?? 0,
                     mmsCredits: body.mmsCredits ?? 0, priceMinor: body.priceMinor, currency: body.currency,
                     active: body.active ?? true))
         }
@@ -34,8 +34,8 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
         let (package, replayed) = try await access.mutate(Components.Schemas.Package.self, input: body) {
-            connection, principal, _ in
-            Components.Schemas.Package(try Operations.updatePackage(connection, principal, id: id, name: body.name, active: body.active))
+            connection, principal, operation in
+            Components.Schemas.Package(try Operations.updatePackage(connection, principal, operation, id: id, name: body.name, active: body.active))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(package)))
     }
@@ -94,8 +94,8 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body }
         let unit: CreditUnit = try body.unit.converted()
         let (balance, replayed) = try await access.mutate(Components.Schemas.Balance.self, input: body) {
-            connection, principal, _ in
-            Components.Schemas.Balance(try Operations.setCreditLimit(connection, principal, accountID: id, unit: unit, limit: body.creditLimit))
+            connection, principal, operation in
+            Components.Schemas.Balance(try Operations.setCreditLimit(connection, principal, operation, accountID: id, unit: unit, limit: body.creditLimit))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(balance)))
     }

@@ -37,9 +37,9 @@ extension APIHandlers {
             maxConcurrency: body.maxConcurrency.map(Int64.init), maxMessagesPerSecond: body.maxMessagesPerSecond.map(Int64.init))
         let (gateway, replayed) = try await access.mutate(
             Components.Schemas.Gateway.self, input: redacted, status: .created
-        ) { connection, principal, _ in
+        ) { connection, principal, operation in
             let (gateway, token) = try MessagingOperations.createGateway(
-                connection, principal, accountID: id,
+                connection, principal, operation, accountID: id,
                 input: .init(
                     provider: provider, name: body.name, baseURL: body.baseUrl, username: body.username,
                     password: body.password, sender: body.sender, homePrefix: body.homePrefix, userID: userID,
@@ -57,9 +57,9 @@ extension APIHandlers {
             maxConcurrency: Int64(body.maxConcurrency), maxMessagesPerSecond: body.maxMessagesPerSecond.map(Int64.init))
         let settings = messaging
         let (gateway, replayed) = try await access.mutate(Components.Schemas.Gateway.self, input: body) {
-            connection, principal, _ in
+            connection, principal, operation in
             Components.Schemas.Gateway(
-                try MessagingOperations.setGatewayLimits(connection, principal, gatewayID: id, limits: limits),
+                try MessagingOperations.setGatewayLimits(connection, principal, operation, gatewayID: id, limits: limits),
                 settings: settings, callbackToken: nil)
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(gateway)))
@@ -70,9 +70,9 @@ extension APIHandlers {
         let prefix = input.path.prefix
         let body = switch input.body { case .json(let body): body }
         let (rate, replayed) = try await access.mutate(Components.Schemas.Rate.self, input: body) {
-            connection, principal, _ in
+            connection, principal, operation in
             try MessagingOperations.setRate(
-                connection, principal, resellerID: id, prefix: prefix, creditsPerSegment: body.creditsPerSegment)
+                connection, principal, operation, resellerID: id, prefix: prefix, creditsPerSegment: body.creditsPerSegment)
             return Components.Schemas.Rate(resellerId: id.objectID, prefix: prefix, creditsPerSegment: body.creditsPerSegment)
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(rate)))
@@ -136,15 +136,15 @@ extension APIHandlers {
             throw APIError.badRequest(code: "invalid_field", "give either phones or list_id", details: ["field": "phones"])
         }
         let (batch, replayed) = try await access.mutate(Components.Schemas.OptOutBatch.self, input: body) {
-            connection, principal, _ in
+            connection, principal, operation in
             if let listID = body.listId?.uuid {
                 return Components.Schemas.OptOutBatch(
                     accountId: id.objectID,
-                    phones: try ContactOperations.optOutList(connection, principal, accountID: id, listID: listID))
+                    phones: try ContactOperations.optOutList(connection, principal, operation, accountID: id, listID: listID))
             }
             return Components.Schemas.OptOutBatch(
                 accountId: id.objectID,
-                phones: try MessagingOperations.addOptOuts(connection, principal, accountID: id, phones: body.phones ?? []))
+                phones: try MessagingOperations.addOptOuts(connection, principal, operation, accountID: id, phones: body.phones ?? []))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(batch)))
     }
@@ -153,8 +153,8 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let phone = input.path.phone
         let (batch, replayed) = try await access.mutate(Components.Schemas.OptOutBatch.self, input: Optional<String>.none) {
-            connection, principal, _ in
-            try MessagingOperations.removeOptOut(connection, principal, accountID: id, phone: phone)
+            connection, principal, operation in
+            try MessagingOperations.removeOptOut(connection, principal, operation, accountID: id, phone: phone)
             return Components.Schemas.OptOutBatch(accountId: id.objectID, phones: [phone])
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(batch)))
@@ -172,10 +172,10 @@ extension APIHandlers {
         let body = switch input.body { case .json(let body): body }
         let channel: ReplyChannel = try body.channel.converted()
         let (routing, replayed) = try await access.mutate(Components.Schemas.ReplyRouting.self, input: body) {
-            connection, principal, _ in
+            connection, principal, operation in
             Components.Schemas.ReplyRouting(
                 try MessagingOperations.setReplyRouting(
-                    connection, principal, userID: id, channel: channel, mobile: body.mobile, email: body.email))
+                    connection, principal, operation, userID: id, channel: channel, mobile: body.mobile, email: body.email))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(routing)))
     }

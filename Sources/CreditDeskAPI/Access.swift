@@ -20,7 +20,14 @@ struct RequestScope: Sendable {
     /// As sent: the generated parser would percent-decode it (and make a malformed escape
     /// an empty string), but a key is an opaque token, compared byte for byte.
     let idempotencyKey: String?
+    /// The peer's IP address, for the audit log.
+    let sourceAddress: String
     let logger: Logger
+
+    /// Through which key and from where the request came, as the audit log records it.
+    var origin: RequestOrigin {
+        RequestOrigin(channel: .api, keyID: auth?.keyID, sourceAddress: sourceAddress)
+    }
 }
 
 /// Authenticated access to the database for the handlers: reads in a plain transaction,
@@ -74,7 +81,8 @@ struct Access: Sendable {
             bytes += try WireCoding.canonicalEncoder.encode(input)
         }
         let outcome = try await IdempotentMutation.run(
-            pool: pool, principal: principal, key: key, requestHash: Digest.hex(Digest.sha256(bytes)),
+            pool: pool, principal: principal, origin: scope.origin, key: key,
+            requestHash: Digest.hex(Digest.sha256(bytes)),
             requestID: scope.requestID, status: Int(status.code), render: Self.render
         ) { connection, operation in
             try work(connection, principal, operation)
@@ -148,7 +156,8 @@ struct AuthMiddleware: RouterMiddleware {
         }
         let scope = RequestScope(
             requestID: context.requestID, auth: context.auth, method: request.method.rawValue, path: request.uri.path,
-            idempotencyKey: request.headers[.idempotencyKey], logger: context.logger)
+            idempotencyKey: request.headers[.idempotencyKey], sourceAddress: context.remoteAddress,
+            logger: context.logger)
         return try await RequestScope.$current.withValue(scope) { try await next(request, context) }
     }
 

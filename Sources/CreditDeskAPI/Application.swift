@@ -58,6 +58,7 @@ package func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequ
     try handlers.registerHandlers(on: router, configuration: .creditDesk)
     HealthController(pool: dependencies.pool, migrator: dependencies.migrator).addRoutes(to: router)
     UsageController(access: access).addRoutes(to: router)
+    AuditExportRoute(access: access).addRoutes(to: router)
     MessagingController(access: access, settings: dependencies.messaging).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
     MetricsController(pool: dependencies.pool, token: dependencies.metricsToken).addRoutes(to: router)

@@ -5,6 +5,7 @@ import CreditDeskStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// The usage period parser, and the streamed export (CSV / JSON Lines) for billing staff.
@@ -44,25 +45,37 @@ struct UsageController {
                 try Operations.account(connection, principal, id, for: .read)
             }
             let pool = access.pool
-            let logger = context.logger
-            var headers = HTTPFields()
-            headers[.contentType] = export.format.contentType
-            headers[.contentDisposition] = "attachment; filename=\"\(export.fileName)\""
-            return Response(
-                status: .ok, headers: headers,
-                body: ResponseBody { writer in
-                    do {
-                        let rows = try await export.run(pool: pool) { chunk, _ in
-                            if !chunk.isEmpty { try await writer.write(ByteBuffer(string: chunk)) }
-                        }
-                        logger.info("usage export finished", metadata: ["export.rows": "\(rows)"])
-                        try await writer.finish(nil)
-                    } catch {
-                        // Headers are gone; the only honest signal left is to cut the stream short.
-                        logger.warning("usage export stopped", metadata: ["error": "\(error)"])
-                        throw error
-                    }
-                })
+            return Self.streamed(
+                format: export.format, fileName: export.fileName, what: "usage export", logger: context.logger
+            ) { write in
+                try await export.run(pool: pool) { chunk, _ in try await write(chunk) }
+            }
         }
+    }
+
+    /// An export's response: its headers, then whatever `produce` writes, as it writes it.
+    /// `produce` answers the number of rows, which the log line gets.
+    static func streamed(
+        format: ExportFormat, fileName: String, what: String, logger: Logger,
+        _ produce: @escaping @Sendable (_ write: (String) async throws -> Void) async throws -> Int
+    ) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = format.contentType
+        headers[.contentDisposition] = "attachment; filename=\"\(fileName)\""
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                do {
+                    let rows = try await produce { chunk in
+                        if !chunk.isEmpty { try await writer.write(ByteBuffer(string: chunk)) }
+                    }
+                    logger.info("\(what) finished", metadata: ["export.rows": "\(rows)"])
+                    try await writer.finish(nil)
+                } catch {
+                    // Headers are gone; the only honest signal left is to cut the stream short.
+                    logger.warning("\(what) stopped", metadata: ["error": "\(error)"])
+                    throw error
+                }
+            })
     }
 }

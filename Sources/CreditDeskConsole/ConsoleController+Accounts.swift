@@ -97,7 +97,7 @@ extension ConsoleController {
         guard let status = submission.field("status").flatMap(AccountStatus.init(rawValue:)) else {
             throw DomainError.invalid("status", "is active or suspended")
         }
-        let account = try Operations.updateAccount(connection, principal, id: submission.id, name: nil, status: status)
+        let account = try Operations.updateAccount(connection, principal, operation, id: submission.id, name: nil, status: status)
         return Done(flash: submission.text(status == .suspended ? "flash_suspended" : "flash_reactivated", ["name": account.name]))
     }
 
@@ -109,7 +109,7 @@ extension ConsoleController {
             throw DomainError.invalid("gateway_id", "choose a connection")
         }
         let gateway = try MessagingOperations.setGatewayLimits(
-            connection, principal, gatewayID: gatewayID, limits: try gatewayLimits(submission))
+            connection, principal, operation, gatewayID: gatewayID, limits: try gatewayLimits(submission))
         return Done(flash: submission.text("flash_gateway_limits", ["name": gateway.name]))
     }
 
@@ -126,7 +126,7 @@ extension ConsoleController {
     /// A gateway connection for the client's office; the password is sealed and never shown
     /// again, the callback token is shown this once.
     static func createGateway(box: SecretBox?) -> Work {
-        { connection, principal, _, submission in
+        { connection, principal, operation, submission in
             guard let box else {
                 throw DomainError(.conflict, "no CREDITDESK_SECRET_KEY is configured, so credentials cannot be stored")
             }
@@ -134,7 +134,7 @@ extension ConsoleController {
                 throw DomainError.invalid("provider", "is kannel or twilio")
             }
             let (gateway, token) = try MessagingOperations.createGateway(
-                connection, principal, accountID: submission.id,
+                connection, principal, operation, accountID: submission.id,
                 input: .init(
                     provider: provider, name: submission.field("name") ?? "", baseURL: submission.field("base_url") ?? "",
                     username: submission.field("username") ?? "", password: submission.field("password") ?? "",

@@ -100,7 +100,9 @@ extension ConsoleController {
             + submission.files.map { "\($0.key)=sha256:\(Digest.hex(Digest.sha256($0.value)))" }
         let principal = session.principal
         let outcome = try await IdempotentMutation.run(
-            pool: pool, principal: principal, key: try Validate.idempotencyKey(submission.field("form_key")),
+            pool: pool, principal: principal,
+            origin: Self.origin(session, context),
+            key: try Validate.idempotencyKey(submission.field("form_key")),
             requestHash: Digest.sha256Hex("console \(request.uri.path)\n" + fields.sorted().joined(separator: "\n")),
             requestID: context.requestID, status: 303,
             render: { done in
@@ -112,6 +114,11 @@ extension ConsoleController {
         var done = try JSONDecoder().decode(Done.self, from: Data(outcome.body.utf8))
         if outcome.replayed { done.flash += " " + submission.text("already_applied") }
         return done
+    }
+
+    /// The console, the session (none before sign-in) and the peer, as the audit log records them.
+    static func origin(_ session: ConsoleSession?, _ context: Context) -> RequestOrigin {
+        RequestOrigin(channel: .console, sessionID: session?.sessionID, sourceAddress: context.remoteAddress)
     }
 
     /// A form's fields: URL-encoded, or multipart with files.
@@ -156,7 +163,7 @@ extension ConsoleController {
     ) throws -> Done {
         let checked = Set((submission.form["feature"] ?? []).compactMap(Feature.init(rawValue:)))
         let changes = Dictionary(uniqueKeysWithValues: Feature.allCases.map { ($0, checked.contains($0)) })
-        let account = try Operations.setFeatures(connection, principal, id: submission.id, changes: changes)
+        let account = try Operations.setFeatures(connection, principal, operation, id: submission.id, changes: changes)
         let effective = account.effectiveFeatures.map { submission.text("feature_\($0.rawValue)") }.sorted()
         return Done(flash: submission.text("flash_permissions") + (effective.isEmpty ? "" : ": " + effective.joined(separator: ", ")))
     }

@@ -40,7 +40,7 @@ extension ConsoleController {
             return value
         }
         let package = try Operations.createPackage(
-            connection, principal, accountID: principal.accountID, name: submission.field("name") ?? "",
+            connection, principal, operation, accountID: principal.accountID, name: submission.field("name") ?? "",
             smsCredits: try credits("sms_credits"), mmsCredits: try credits("mms_credits"),
             priceMinor: try Money.minorUnits(submission.field("price") ?? "", field: "price"),
             currency: (submission.field("currency") ?? "").uppercased(), active: true)
@@ -53,7 +53,7 @@ extension ConsoleController {
         _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
     ) throws -> Done {
         let package = try Operations.updatePackage(
-            connection, principal, id: submission.id, name: submission.given("name"),
+            connection, principal, operation, id: submission.id, name: submission.given("name"),
             active: submission.field("active").map { $0 == "yes" })
         return Done(flash: submission.text("flash_package_saved", ["name": package.name]))
     }
@@ -75,7 +75,7 @@ extension ConsoleController {
     ) throws -> Done {
         let prefix = (submission.field("prefix") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "+ "))
         let credits = try amount(submission, "credits_per_segment")
-        try MessagingOperations.setRate(connection, principal, resellerID: principal.accountID, prefix: prefix, creditsPerSegment: credits)
+        try MessagingOperations.setRate(connection, principal, operation, resellerID: principal.accountID, prefix: prefix, creditsPerSegment: credits)
         return Done(flash: submission.text("flash_rate_set", ["prefix": prefix, "credits": formatted(credits)]))
     }
 }

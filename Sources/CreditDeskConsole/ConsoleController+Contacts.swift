@@ -107,7 +107,7 @@ extension ConsoleController {
         _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
     ) throws -> Done {
         let added = try MessagingOperations.addOptOuts(
-            connection, principal, accountID: principal.accountID, phones: [submission.field("phone") ?? ""])
+            connection, principal, operation, accountID: principal.accountID, phones: [submission.field("phone") ?? ""])
         return Done(flash: submission.text("flash_opted_out", ["phone": added.joined(separator: ", ")]))
     }
 
@@ -115,7 +115,7 @@ extension ConsoleController {
         _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
     ) throws -> Done {
         let phone = submission.field("phone") ?? ""
-        try MessagingOperations.removeOptOut(connection, principal, accountID: principal.accountID, phone: phone)
+        try MessagingOperations.removeOptOut(connection, principal, operation, accountID: principal.accountID, phone: phone)
         return Done(flash: submission.text("flash_opted_in", ["phone": phone]))
     }
 }

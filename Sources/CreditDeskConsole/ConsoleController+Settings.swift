@@ -21,7 +21,7 @@ extension ConsoleController {
         _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
     ) throws -> Done {
         let language = submission.given("language")
-        try ConsoleOperations.setLanguage(connection, principal, language: language, supported: Catalogue.languages)
+        try ConsoleOperations.setLanguage(connection, principal, operation, language: language, supported: Catalogue.languages)
         // Said in the language just chosen.
         let words = language.flatMap { submission.catalogues[$0] } ?? submission.catalogue
         return Done(flash: words.text("flash_language_saved"))
@@ -38,7 +38,9 @@ extension ConsoleController {
         do {
             let password = form["password"]?.first ?? ""
             guard password == form["repeat"]?.first else { throw DomainError.invalid("repeat", catalogue.text("passwords_differ")) }
-            try await ConsoleOperations.setPassword(pool: pool, session.principal, userID: session.principal.userID, password: password)
+            try await ConsoleOperations.setPassword(
+                pool: pool, session.principal, origin: Self.origin(session, context), requestID: context.requestID,
+                userID: session.principal.userID, password: password)
             response = Self.redirect(to: "/console/sign-in")
             response.setCookie(Flash(catalogue.text("flash_password_changed")).cookie)
         } catch let error as DomainError {
@@ -72,7 +74,9 @@ extension ConsoleController {
         let password = form["password"]?.first ?? ""
         guard password == form["repeat"]?.first else { return try again(catalogue.text("passwords_differ"), .unprocessableContent) }
         do {
-            _ = try await ConsoleOperations.redeemPasswordLink(pool: pool, token: token, password: password)
+            _ = try await ConsoleOperations.redeemPasswordLink(
+                pool: pool, token: token, password: password, origin: Self.origin(nil, context),
+                requestID: context.requestID)
         } catch let error as DomainError where error.code == .invalidRequest {
             return try again(catalogue.error(error), .unprocessableContent)
         } catch let error as DomainError where error.code == .notFound {

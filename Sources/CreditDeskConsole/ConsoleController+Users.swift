@@ -68,7 +68,7 @@ extension ConsoleController {
             throw DomainError.invalid("role", "choose a role")
         }
         let user = try Operations.createUser(
-            connection, principal, accountID: submission.id, name: submission.field("name") ?? "",
+            connection, principal, operation, accountID: submission.id, name: submission.field("name") ?? "",
             email: submission.given("email"), role: role)
         return Done(flash: submission.text("flash_user_created", ["name": user.name]), location: usersPage(user.accountID, principal.accountID))
     }
@@ -77,7 +77,7 @@ extension ConsoleController {
         _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
     ) throws -> Done {
         let (key, secret) = try Operations.createKey(
-            connection, principal, userID: submission.id, label: submission.field("label") ?? "")
+            connection, principal, operation, userID: submission.id, label: submission.field("label") ?? "")
         let user = try UserStore.findUser(connection, id: key.userID)
         return Done(
             flash: submission.text("flash_key_created", ["label": key.label]), location: usersPage(user?.accountID, principal.accountID),
@@ -87,15 +87,15 @@ extension ConsoleController {
     static func revokeKey(
         _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
     ) throws -> Done {
-        let key = try Operations.revokeKey(connection, principal, keyID: submission.id)
+        let key = try Operations.revokeKey(connection, principal, operation, keyID: submission.id)
         let user = try UserStore.findUser(connection, id: key.userID)
         return Done(flash: submission.text("flash_key_revoked", ["label": key.label]), location: usersPage(user?.accountID, principal.accountID))
     }
 
     /// A one-time link for the user to set a password, valid 24 hours, shown once.
     static func passwordLink(messaging: MessagingSettings) -> Work {
-        { connection, principal, _, submission in
-            let token = try ConsoleOperations.createPasswordLink(connection, principal, userID: submission.id)
+        { connection, principal, operation, submission in
+            let token = try ConsoleOperations.createPasswordLink(connection, principal, operation, userID: submission.id)
             let user = try UserStore.findUser(connection, id: submission.id)
             return Done(
                 flash: submission.text("flash_link_created", ["name": user?.name ?? ""]),

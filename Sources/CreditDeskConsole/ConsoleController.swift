@@ -52,7 +52,7 @@ package struct ConsoleController<Context: ConsoleRequestContext>: Sendable {
             ("/console/messages", { $0.messages }), ("/console/contacts", { $0.contacts }),
             ("/console/campaigns", { $0.campaigns }), ("/console/opt-outs", { $0.optOuts }),
             ("/console/packages", { $0.packages }), ("/console/rates", { $0.rates }), ("/console/users", { $0.users }),
-            ("/console/ledger", { $0.ledger }), ("/console/settings", { $0.settings }),
+            ("/console/ledger", { $0.ledger }), ("/console/audit", { $0.audit }), ("/console/settings", { $0.settings }),
         ]
         for (path, page) in pages {
             router.get(RouterPath(path)) { request, _ in try await signedIn(request, page(self)) }

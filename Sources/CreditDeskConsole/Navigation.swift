@@ -37,6 +37,9 @@ struct Navigation {
         }
         items.append(Item(label: "nav_usage", href: "/console/usage", templates: ["usage"]))
         items.append(Item(label: "nav_ledger", href: "/console/ledger", templates: ["ledger"]))
+        if Authorization.roleAllows(role, .readAudit, accountKind: kind) {
+            items.append(Item(label: "nav_audit", href: "/console/audit", templates: ["audit"]))
+        }
         if Authorization.roleAllows(role, .manageUsers, accountKind: kind) {
             items.append(Item(label: "nav_users", href: "/console/users", templates: ["users"]))
         }

@@ -32,6 +32,8 @@ package enum Action: String, Sendable, CaseIterable {
     case consumeCredits
     /// Gateway connections of the office, opt-out lists.
     case manageMessaging
+    /// The audit log of an account and its subtree: who changed what.
+    case readAudit
 }
 
 package enum Authorization {
@@ -48,6 +50,9 @@ package enum Authorization {
             return role == .operator || role == .admin || role == .user
         case .manageMessaging:
             return role == .operator || role == .admin
+        case .readAudit:
+            // Staff who answer for the account; not its agents, whose colleagues' actions it shows.
+            return role == .operator || role == .billing || role == .admin || role == .support
         }
     }
 
@@ -68,7 +73,7 @@ package enum Authorization {
             if targetPath.last == principal.accountID {
                 throw DomainError(.forbidden, "only an account above this one may \(describe(action)) it")
             }
-        case .read, .manageUsers, .managePackages, .consumeCredits, .manageMessaging:
+        case .read, .manageUsers, .managePackages, .consumeCredits, .manageMessaging, .readAudit:
             break
         }
     }
@@ -83,6 +88,7 @@ package enum Authorization {
         case .manageCredits: "change credits"
         case .consumeCredits: "use credits"
         case .manageMessaging: "configure messaging"
+        case .readAudit: "read the audit log"
         }
     }
 }

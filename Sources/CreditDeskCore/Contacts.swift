@@ -104,6 +104,9 @@ package struct RateTable: Sendable {
         rates.sorted { ($0.key.count, $0.key) < ($1.key.count, $1.key) }.map { ($0.key, $0.value) }
     }
 
+    /// The rate set for exactly this prefix (not a shorter one that covers it).
+    package func credits(exactly prefix: String) -> Int64? { rates[prefix] }
+
     package func rate(for number: PhoneNumber) -> Int64? {
         let digits = number.digits
         for length in stride(from: min(longest, digits.count), through: 1, by: -1) {

@@ -15,6 +15,8 @@ package enum ExportFormat: String, Sendable, CaseIterable {
 package enum ExportValue: Sendable, Equatable {
     case text(String)
     case int(Int64)
+    /// A JSON document (an object's changes): embedded as is in JSON Lines, as text in CSV.
+    case json(String)
     case null
 }
 
@@ -44,7 +46,7 @@ package struct ExportEncoder: Sendable {
         case .csv:
             return values.map { value in
                 switch value {
-                case .text(let text): Self.csvField(text)
+                case .text(let text), .json(let text): Self.csvField(text)
                 case .int(let number): String(number)
                 case .null: ""
                 }
@@ -55,6 +57,7 @@ package struct ExportEncoder: Sendable {
                     switch value {
                     case .text(let text): Self.jsonString(text)
                     case .int(let number): String(number)
+                    case .json(let document): document
                     case .null: "null"
                     }
                 return Self.jsonString(column) + ":" + encoded

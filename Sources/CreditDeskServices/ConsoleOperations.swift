@@ -19,10 +19,13 @@ package enum ConsoleOperations {
 
     /// Sets a user's password, signing it in with its email (see `storePassword`).
     package static func setPassword(
-        pool: DatabasePool, _ principal: Principal, userID: UUID, password: String
+        pool: DatabasePool, _ principal: Principal, origin: RequestOrigin, requestID: String?, userID: UUID,
+        password: String
     ) async throws {
         let hash = try hashPassword(password)
-        _ = try await pool.withRetryingTransaction { try storePassword($0, principal, userID: userID, hash: hash) }
+        _ = try await pool.withOperation(actorUserID: principal.userID, requestID: requestID, origin: origin) {
+            try storePassword($0, principal, $1, userID: userID, hash: hash)
+        }
     }
 
     /// A new password's bcrypt hash, after validation. Slow by design: call it outside any
@@ -34,9 +37,9 @@ package enum ConsoleOperations {
     /// Stores a password hash for the user, who signs in with its email (see `authorize`). Ends
     /// the user's console sessions. Answers the login.
     package static func storePassword(
-        _ connection: PostgresConnection, _ principal: Principal, userID: UUID, hash: String
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, userID: UUID, hash: String
     ) throws -> String {
-        try write(connection, user: try authorize(connection, principal, userID: userID), hash: hash)
+        try write(connection, context, user: try authorize(connection, principal, userID: userID), hash: hash)
     }
 
     /// Who may set a user's password: the user itself, or an admin who manages users on the
@@ -56,43 +59,72 @@ package enum ConsoleOperations {
         return user
     }
 
-    static func write(_ connection: PostgresConnection, user: UserRecord, hash: String) throws -> String {
+    /// Stores the hash and writes down that the password was set (never the password, nor its hash).
+    static func write(_ connection: PostgresConnection, _ context: OperationContext, user: UserRecord, hash: String)
+        throws -> String
+    {
         let login = (user.email ?? "").lowercased()
         try ConsoleStore.setPassword(connection, userID: user.id, login: login, hash: hash)
         try ConsoleStore.endSessions(connection, userID: user.id)
+        if let account = try AccountStore.find(connection, id: user.accountID) {
+            try AuditStore.append(
+                connection, context, account: account,
+                AuditEvent(.userPasswordSet, objectID: user.id, changes: .created(["login": .text(login)])))
+        }
         return login
     }
 
     /// A one-time link's token for the user to set a password within 24 hours; whoever may set
     /// the password may make one.
-    package static func createPasswordLink(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
-        -> String
-    {
+    package static func createPasswordLink(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, userID: UUID
+    ) throws -> String {
         let user = try authorize(connection, principal, userID: userID)
-        return try ConsoleStore.createPasswordLink(connection, userID: user.id, createdBy: principal.userID)
+        let token = try ConsoleStore.createPasswordLink(connection, userID: user.id, createdBy: principal.userID)
+        if let account = try AccountStore.find(connection, id: user.accountID) {
+            try AuditStore.append(connection, context, account: account, AuditEvent(.userPasswordLinkCreated, objectID: user.id))
+        }
+        return token
     }
 
     /// Sets the password a link is for and uses the link up; refused when the link has expired
     /// or was used (a second, concurrent use finds it claimed). Answers the login.
-    package static func redeemPasswordLink(pool: DatabasePool, token: String, password: String) async throws -> String {
+    /// The link's user is the actor: whoever holds the link acts as that user.
+    package static func redeemPasswordLink(
+        pool: DatabasePool, token: String, password: String, origin: RequestOrigin, requestID: String?
+    ) async throws -> String {
         let hash = try hashPassword(password)
         return try await pool.withRetryingTransaction { connection in
             guard let userID = try ConsoleStore.passwordLinkUser(connection, token: token, claim: true),
                 let user = try UserStore.findUser(connection, id: userID)
             else { throw DomainError(.notFound, "this link has expired or has been used; ask for a new one") }
-            return try write(connection, user: user, hash: hash)
+            let context = OperationContext(actorUserID: user.id, requestID: requestID, origin: origin)
+            return try write(connection, context, user: user, hash: hash)
         }
     }
 
     /// The console language a user chooses for itself (one of `supported`), or nil to follow
     /// the browser.
     package static func setLanguage(
-        _ connection: PostgresConnection, _ principal: Principal, language: String?, supported: [String]
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, language: String?,
+        supported: [String]
     ) throws {
         if let language, !supported.contains(language) {
             throw DomainError.invalid("language", "is one of \(supported.joined(separator: ", "))")
         }
+        guard let account = try AccountStore.find(connection, id: principal.accountID) else {
+            throw DomainError.notFound("user")
+        }
+        try AuditStore.lock(connection, tenantID: account.tenantID)
+        let before = try ConsoleStore.language(connection, userID: principal.userID)
         try ConsoleStore.setLanguage(connection, userID: principal.userID, language: language)
+        if before != language {
+            try AuditStore.append(
+                connection, context, account: account,
+                AuditEvent(
+                    .userLanguageChanged, objectID: principal.userID,
+                    changes: [.init(field: "language", before: before.map(AuditValue.text), after: language.map(AuditValue.text))]))
+        }
     }
 
     /// Signs in with a login (email) and password from `address`: a new session's token and

@@ -146,23 +146,36 @@ package enum ContactOperations {
     }
 
     /// Batch unsubscribe by list: every member's mobile goes on the account's opt-out list.
-    package static func optOutList(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, listID: UUID)
-        throws -> [String]
-    {
+    package static func optOutList(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        listID: UUID
+    ) throws -> [String] {
         let account = try Operations.account(connection, principal, accountID, for: .manageMessaging)
         let list = try loadList(connection, principal, listID, for: .read)
         guard list.accountID == account.id else { throw DomainError.invalid("list_id", "is a list of another account") }
-        return try ContactStore.optOutMembers(connection, listID: list.id)
+        let phones = try ContactStore.optOutMembers(connection, listID: list.id)
+        try MessagingOperations.auditOptOuts(connection, context, account: account, phones, source: "list \(list.id.lower)")
+        return phones
     }
 
     // MARK: settings
 
     package static func setReplyMatchOrder(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, order: [String]
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        order: [String]
     ) throws -> [ContactPhoneField] {
         let account = try clientAccount(connection, principal, accountID, for: .manageMessaging)
         let order = try ContactPhoneField.matchOrder(order)
+        try AuditStore.lock(connection, tenantID: account.tenantID)
+        let before = try ContactStore.replyMatchOrder(connection, accountID: account.id)
         try ContactStore.setReplyMatchOrder(connection, account: account, order: order)
+        if before != order {
+            try AuditStore.append(
+                connection, context, account: account,
+                AuditEvent(
+                    .replyMatchOrderChanged, objectID: account.id,
+                    changes: [.init(field: "order", before: .list(before.map(\.rawValue)), after: .list(order.map(\.rawValue)))]))
+        }
         return order
     }
 

@@ -29,11 +29,13 @@ package enum IdempotentMutation {
     }
 
     package static func run<T>(
-        pool: DatabasePool, principal: Principal, key: String, requestHash: String, requestID: String, status: Int,
-        render: @escaping @Sendable (T) throws -> Rendering,
+        pool: DatabasePool, principal: Principal, origin: RequestOrigin, key: String, requestHash: String,
+        requestID: String, status: Int, render: @escaping @Sendable (T) throws -> Rendering,
         _ work: @escaping @Sendable (PostgresConnection, OperationContext) throws -> T
     ) async throws -> Outcome {
-        let outcome = try await pool.withOperation(actorUserID: principal.userID, requestID: requestID) {
+        let outcome = try await pool.withOperation(
+            actorUserID: principal.userID, requestID: requestID, origin: origin
+        ) {
             connection, operation in
             switch try IdempotencyStore.claim(
                 connection, principal: principal, key: key, requestHash: requestHash, operationID: operation.operationID)

@@ -35,7 +35,8 @@ extension MessagingOperations {
     /// Creates a connection and returns it with its callback token (shown this once). The office
     /// connection (no user) needs an admin; an agent may link its own.
     package static func createGateway(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, input: GatewayInput, box: SecretBox
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        input: GatewayInput, box: SecretBox
     ) throws -> (GatewayConnectionRecord, callbackToken: String) {
         let account = try Operations.account(connection, principal, accountID, for: .read)
         guard account.kind == .client else {
@@ -65,6 +66,18 @@ extension MessagingOperations {
                 baseURL: input.baseURL, username: input.username, sender: input.sender, homePrefix: input.homePrefix,
                 limits: input.limits, seal: { id in (box.seal(Array(input.password.utf8), associatedData: Array(id.uuidString.lowercased().utf8)), box.keyID) },
                 callbackTokenHash: Digest.sha256(Array(token.utf8)))
+            // The password and the callback token are secrets: neither is written down.
+            try AuditStore.append(
+                connection, context, account: account,
+                AuditEvent(
+                    .gatewayCreated, objectID: record.id,
+                    changes: .created(
+                        auditFields(record.limits).merging([
+                            "name": .text(record.name), "provider": .text(record.provider.rawValue),
+                            "base_url": .text(record.baseURL), "username": .text(record.username),
+                            "sender": .text(record.sender), "home_prefix": .text(record.homePrefix),
+                            "user_id": record.userID.map { .text($0.lower) },
+                        ]) { first, _ in first })))
             return (record, token)
         } catch let error as DatabaseError where error.code == .uniqueViolation {
             throw DomainError(
@@ -82,14 +95,30 @@ extension MessagingOperations {
     /// Sets how hard the connection may be driven; the dispatchers pick it up with their next
     /// batch.
     package static func setGatewayLimits(
-        _ connection: PostgresConnection, _ principal: Principal, gatewayID: UUID, limits: GatewayLimits
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, gatewayID: UUID,
+        limits: GatewayLimits
     ) throws -> GatewayConnectionRecord {
         let (gateway, account) = try Operations.owned(
             connection, principal, try GatewayStore.connection(connection, id: gatewayID), owner: \.accountID, for: .read,
             what: "gateway connection")
         try Operations.requireActive(account)
         try checkManages(principal, connectionOf: gateway.userID, in: account)
-        return try GatewayStore.setLimits(connection, id: gateway.id, limits)
+        try AuditStore.lock(connection, tenantID: account.tenantID)
+        let before = try GatewayStore.connection(connection, id: gatewayID)?.limits ?? gateway.limits
+        let after = try GatewayStore.setLimits(connection, id: gateway.id, limits)
+        let diff = AuditChange.diff(auditFields(before), auditFields(after.limits))
+        if !diff.isEmpty {
+            try AuditStore.append(
+                connection, context, account: account, AuditEvent(.gatewayLimitsChanged, objectID: gatewayID, changes: diff))
+        }
+        return after
+    }
+
+    static func auditFields(_ limits: GatewayLimits) -> [String: AuditValue?] {
+        [
+            "max_concurrency": .number(Int64(limits.maxConcurrency)),
+            "max_messages_per_second": limits.maxMessagesPerSecond.map { .number(Int64($0)) },
+        ]
     }
 
     package static func gateways(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
@@ -125,7 +154,8 @@ extension MessagingOperations {
     }
 
     package static func setRate(
-        _ connection: PostgresConnection, _ principal: Principal, resellerID: UUID, prefix: String, creditsPerSegment: Int64
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, resellerID: UUID,
+        prefix: String, creditsPerSegment: Int64
     ) throws {
         let reseller = try Operations.account(connection, principal, resellerID, for: .managePackages)
         guard reseller.kind == .reseller else { throw DomainError.wrongKind("account", "rates belong to resellers") }
@@ -135,7 +165,16 @@ extension MessagingOperations {
         guard (1...1000).contains(creditsPerSegment) else {
             throw DomainError.invalid("credits_per_segment", "must be between 1 and 1000")
         }
+        try AuditStore.lock(connection, tenantID: reseller.tenantID)
+        let before = try RateStore.rates(connection, resellerID: reseller.id).credits(exactly: prefix)
         try RateStore.setRate(connection, reseller: reseller, prefix: prefix, creditsPerSegment: creditsPerSegment)
+        if before != creditsPerSegment {
+            try AuditStore.append(
+                connection, context, account: reseller,
+                AuditEvent(
+                    .rateSet, objectID: prefix,
+                    changes: [.init(field: "credits_per_segment", before: before.map { .number($0) }, after: .number(creditsPerSegment))]))
+        }
     }
 
     package static func rates(_ connection: PostgresConnection, _ principal: Principal, resellerID: UUID) throws -> RateTable {

@@ -7,10 +7,10 @@ import Foundation
 extension MessagingOperations {
     /// Sets where replies to a user's messages go. Users who send set their own; admins anyone's below.
     package static func setReplyRouting(
-        _ connection: PostgresConnection, _ principal: Principal, userID: UUID, channel: ReplyChannel, mobile: String?,
-        email: String?
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, userID: UUID,
+        channel: ReplyChannel, mobile: String?, email: String?
     ) throws -> ReplyRoutingStore.ReplyRouting {
-        let user = try Operations.user(
+        let (user, account) = try Operations.userAndAccount(
             connection, principal, userID, for: userID == principal.userID ? .consumeCredits : .manageUsers)
         let mobile = try mobile.map { try PhoneNumber.parse($0, field: "mobile").e164 }
         let email = try Validate.email(email)
@@ -22,7 +22,20 @@ extension MessagingOperations {
                 .conflict, "email: is required: the user has no email address", details: ["field": .string("email")])
         default: break
         }
-        return try ReplyRoutingStore.setReplyRouting(connection, user: user, channel: channel, mobile: mobile, email: email)
+        try AuditStore.lock(connection, tenantID: account.tenantID)
+        let before = try ReplyRoutingStore.replyRouting(connection, userID: userID)
+        let after = try ReplyRoutingStore.setReplyRouting(connection, user: user, channel: channel, mobile: mobile, email: email)
+        let fields = { (routing: ReplyRoutingStore.ReplyRouting?) -> [String: AuditValue?] in
+            [
+                "channel": routing.map { .text($0.channel.rawValue) }, "mobile": routing?.mobile.map(AuditValue.text),
+                "email": routing?.email.map(AuditValue.text),
+            ]
+        }
+        let diff = AuditChange.diff(fields(before), fields(after))
+        if !diff.isEmpty {
+            try AuditStore.append(connection, context, account: account, AuditEvent(.replyRoutingChanged, objectID: userID, changes: diff))
+        }
+        return after
     }
 
     /// A user's reply routing holds its private mobile and email: the user itself and admins
@@ -78,7 +91,8 @@ extension MessagingOperations {
     // MARK: opt-outs
 
     package static func addOptOuts(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, phones: [String]
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        phones: [String]
     ) throws -> [String] {
         let account = try Operations.account(connection, principal, accountID, for: .manageMessaging)
         guard (1...1000).contains(phones.count) else { throw DomainError.invalid("phones", "must hold 1 to 1000 numbers") }
@@ -88,15 +102,35 @@ extension MessagingOperations {
             try OptOutStore.optOut(connection, account: account, phone: number.e164, source: "admin")
             added.append(number.e164)
         }
+        try auditOptOuts(connection, context, account: account, added, source: "admin")
         return added
     }
 
-    package static func removeOptOut(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID, phone: String) throws {
-        _ = try Operations.account(connection, principal, accountID, for: .manageMessaging)
+    /// One audit row for a batch of numbers put on the opt-out list by an admin.
+    static func auditOptOuts(
+        _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, _ phones: [String],
+        source: String
+    ) throws {
+        guard !phones.isEmpty else { return }
+        try AuditStore.append(
+            connection, context, account: account,
+            AuditEvent(
+                .optOutsAdded, objectID: account.id,
+                changes: .created(["phones": .list(phones), "count": .number(Int64(phones.count)), "source": .text(source)])))
+    }
+
+    package static func removeOptOut(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        phone: String
+    ) throws {
+        let account = try Operations.account(connection, principal, accountID, for: .manageMessaging)
         let number = try PhoneNumber.parse(phone, field: "phone")
         guard try OptOutStore.optIn(connection, accountID: accountID, phone: number.e164) else {
             throw DomainError.notFound("opt-out")
         }
+        try AuditStore.append(
+            connection, context, account: account,
+            AuditEvent(.optOutRemoved, objectID: number.e164, changes: [.init(field: "opted_out", before: .flag(true), after: .flag(false))]))
     }
 
     package static func optOuts(

@@ -6,8 +6,8 @@ import Foundation
 /// A reseller's package catalogue and package sales.
 extension Operations {
     package static func createPackage(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, name: String, smsCredits: Int64,
-        mmsCredits: Int64, priceMinor: Int64, currency: String, active: Bool
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        name: String, smsCredits: Int64, mmsCredits: Int64, priceMinor: Int64, currency: String, active: Bool
     ) throws -> PackageRecord {
         let owner = try account(connection, principal, accountID, for: .managePackages)
         guard owner.kind == .reseller else { throw DomainError.wrongKind("account_id", "only resellers sell packages") }
@@ -24,9 +24,21 @@ extension Operations {
             throw DomainError.invalid("price_minor", "must be between 0 and \(Limits.maxPriceMinor)")
         }
         if mmsCredits > 0 { try requireUnitAllowed(owner, .mms) }
-        return try PackageStore.create(
+        let package = try PackageStore.create(
             connection, owner: owner, name: try Validate.name(name), smsCredits: smsCredits, mmsCredits: mmsCredits,
             priceMinor: priceMinor, currency: try Validate.currency(currency), active: active)
+        try AuditStore.append(
+            connection, context, account: owner,
+            AuditEvent(.packageCreated, objectID: package.id, changes: .created(auditFields(package))))
+        return package
+    }
+
+    static func auditFields(_ package: PackageRecord) -> [String: AuditValue?] {
+        [
+            "name": .text(package.name), "sms_credits": .number(package.smsCredits),
+            "mms_credits": .number(package.mmsCredits), "price_minor": .number(package.priceMinor),
+            "currency": .text(package.currency), "active": .flag(package.active),
+        ]
     }
 
     static func package(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
@@ -43,10 +55,18 @@ extension Operations {
     }
 
     package static func updatePackage(
-        _ connection: PostgresConnection, _ principal: Principal, id: UUID, name: String?, active: Bool?
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, id: UUID, name: String?,
+        active: Bool?
     ) throws -> PackageRecord {
-        _ = try package(connection, principal, id, for: .managePackages)
-        return try PackageStore.update(connection, id: id, name: try name.map { try Validate.name($0) }, active: active)
+        let owner = try package(connection, principal, id, for: .managePackages).1
+        try AuditStore.lock(connection, tenantID: owner.tenantID)
+        let before = try PackageStore.find(connection, id: id)!
+        let after = try PackageStore.update(connection, id: id, name: try name.map { try Validate.name($0) }, active: active)
+        let diff = AuditChange.diff(auditFields(before), auditFields(after))
+        if !diff.isEmpty {
+            try AuditStore.append(connection, context, account: owner, AuditEvent(.packageUpdated, objectID: id, changes: diff))
+        }
+        return after
     }
 
     /// Sells a package to a direct child of its reseller: the package's credits move from the

@@ -45,6 +45,13 @@ package enum Operations {
         }
     }
 
+    /// Takes the tenant's audit lock, then reads `account` again: what an audited change
+    /// compares with is then what the previous audited change left (sql/0015_audit_log.sql).
+    static func lockedForAudit(_ connection: PostgresConnection, _ account: AccountRecord) throws -> AccountRecord {
+        try AuditStore.lock(connection, tenantID: account.tenantID)
+        return try AccountStore.find(connection, id: account.id) ?? account
+    }
+
     static func requireActive(_ account: AccountRecord) throws {
         if account.effectivelySuspended {
             throw DomainError(.accountSuspended, "account \(account.name) is suspended")
@@ -54,7 +61,8 @@ package enum Operations {
     // MARK: accounts
 
     package static func createAccount(
-        _ connection: PostgresConnection, _ principal: Principal, parentID: UUID, kind: AccountKind, name: String
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, parentID: UUID,
+        kind: AccountKind, name: String
     ) throws -> AccountRecord {
         let parent = try account(connection, principal, parentID, for: .read)
         // Creating under `parent` manages the parent's subtree: the parent itself may do it.
@@ -64,15 +72,42 @@ package enum Operations {
         guard parent.kind.allowedChildren.contains(kind) else {
             throw DomainError.wrongKind("kind", "a \(parent.kind.rawValue) cannot have a \(kind.rawValue) under it")
         }
-        return try AccountStore.create(connection, parent: parent, kind: kind, name: try Validate.name(name))
+        let created = try AccountStore.create(connection, parent: parent, kind: kind, name: try Validate.name(name))
+        try AuditStore.append(connection, context, account: created, Self.created(created))
+        return created
     }
 
+    static func created(_ account: AccountRecord) -> AuditEvent {
+        AuditEvent(
+            .accountCreated, objectID: account.id,
+            changes: .created([
+                "kind": .text(account.kind.rawValue), "name": .text(account.name),
+                "parent_id": account.parentID.map { .text($0.lower) },
+            ]))
+    }
+
+    /// Renames, suspends or reactivates: one audit row per change made (none for a value
+    /// set to what it already was).
     package static func updateAccount(
-        _ connection: PostgresConnection, _ principal: Principal, id: UUID, name: String?, status: AccountStatus?
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, id: UUID, name: String?,
+        status: AccountStatus?
     ) throws -> AccountRecord {
-        _ = try account(connection, principal, id, for: .manageAccounts)
+        let before = try lockedForAudit(connection, try account(connection, principal, id, for: .manageAccounts))
         try AccountStore.update(connection, id: id, name: try name.map { try Validate.name($0) }, status: status)
-        return try AccountStore.find(connection, id: id)!
+        let after = try AccountStore.find(connection, id: id)!
+        if after.name != before.name {
+            try AuditStore.append(
+                connection, context, account: after,
+                AuditEvent(.accountRenamed, objectID: id, changes: [.init(field: "name", before: .text(before.name), after: .text(after.name))]))
+        }
+        if after.status != before.status {
+            try AuditStore.append(
+                connection, context, account: after,
+                AuditEvent(
+                    after.status == .suspended ? .accountSuspended : .accountReactivated, objectID: id,
+                    changes: [.init(field: "status", before: .text(before.status.rawValue), after: .text(after.status.rawValue))]))
+        }
+        return after
     }
 
     package static func children(
@@ -85,80 +120,23 @@ package enum Operations {
 
     /// Switches features on or off; those not named keep their value.
     package static func setFeatures(
-        _ connection: PostgresConnection, _ principal: Principal, id: UUID, changes: [Feature: Bool]
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, id: UUID,
+        changes: [Feature: Bool]
     ) throws -> AccountRecord {
-        let target = try account(connection, principal, id, for: .manageFeatures)
+        let target = try lockedForAudit(connection, try account(connection, principal, id, for: .manageFeatures))
         var features = target.ownFeatures
         for (feature, enabled) in changes {
             if enabled { features.insert(feature) } else { features.remove(feature) }
         }
         try AccountStore.setFeatures(connection, id: id, features: features)
+        let flags = { (set: Set<Feature>) in
+            Dictionary(uniqueKeysWithValues: Feature.allCases.map { ($0.rawValue, AuditValue?.some(.flag(set.contains($0)))) })
+        }
+        let diff = AuditChange.diff(flags(target.ownFeatures), flags(features))
+        if !diff.isEmpty {
+            try AuditStore.append(connection, context, account: target, AuditEvent(.featuresChanged, objectID: id, changes: diff))
+        }
         return try AccountStore.find(connection, id: id)!
-    }
-
-    // MARK: users and keys
-
-    package static func createUser(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, name: String, email: String?,
-        role: Role
-    ) throws -> UserRecord {
-        let target = try account(connection, principal, accountID, for: .manageUsers)
-        guard target.kind.allowedRoles.contains(role) else {
-            throw DomainError.wrongKind(
-                "role",
-                "a \(target.kind.rawValue) account's users can be \(target.kind.allowedRoles.map(\.rawValue).sorted().joined(separator: ", "))"
-            )
-        }
-        // Nobody hands out more power than they hold: a client admin cannot mint a platform operator.
-        if target.id == principal.accountID, role == .operator, principal.role != .operator {
-            throw DomainError(.forbidden, "only an operator may create operators")
-        }
-        return try UserStore.createUser(
-            connection, account: target, name: try Validate.name(name), email: try Validate.email(email), role: role)
-    }
-
-    package static func users(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
-        -> [UserRecord]
-    {
-        _ = try account(connection, principal, accountID, for: .read)
-        return try UserStore.users(connection, accountID: accountID)
-    }
-
-    static func user(_ connection: PostgresConnection, _ principal: Principal, _ id: UUID, for action: Action) throws
-        -> UserRecord
-    {
-        try owned(connection, principal, try UserStore.findUser(connection, id: id), owner: \.accountID, for: action, what: "user").0
-    }
-
-    package static func createKey(_ connection: PostgresConnection, _ principal: Principal, userID: UUID, label: String)
-        throws -> (APIKeyRecord, secret: String)
-    {
-        // Users may always make keys for themselves; for others it takes user management.
-        let user = try user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
-        guard label.count <= Limits.maxNameLength else {
-            throw DomainError.invalid("label", "must be at most \(Limits.maxNameLength) characters")
-        }
-        return try UserStore.createKey(connection, user: user, label: label)
-    }
-
-    package static func keys(_ connection: PostgresConnection, _ principal: Principal, userID: UUID) throws
-        -> [APIKeyRecord]
-    {
-        _ = try user(connection, principal, userID, for: userID == principal.userID ? .read : .manageUsers)
-        return try UserStore.keys(connection, userID: userID)
-    }
-
-    package static func revokeKey(_ connection: PostgresConnection, _ principal: Principal, keyID: UUID) throws
-        -> APIKeyRecord
-    {
-        guard let key = try UserStore.findKey(connection, id: keyID) else { throw DomainError.notFound("key") }
-        do {
-            _ = try user(connection, principal, key.userID, for: key.userID == principal.userID ? .read : .manageUsers)
-        } catch let error as DomainError where error.code == .notFound {
-            throw DomainError.notFound("key")
-        }
-        try UserStore.revokeKey(connection, id: keyID)
-        return try UserStore.findKey(connection, id: keyID)!
     }
 
     // MARK: credits
@@ -211,14 +189,26 @@ package enum Operations {
     }
 
     package static func setCreditLimit(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, unit: CreditUnit, limit: Int64
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
+        unit: CreditUnit, limit: Int64
     ) throws -> Balance {
         let target = try account(connection, principal, accountID, for: .manageCredits)
         guard (0...Limits.maxCreditLimit).contains(limit) else {
             throw DomainError.invalid("credit_limit", "must be between 0 and \(Limits.maxCreditLimit)")
         }
         if limit > 0 { try requireUnitAllowed(target, unit) }
-        return try LedgerStore.setCreditLimit(connection, account: target, unit: unit, limit: limit)
+        // The audit lock before the balance's (the order every audited change keeps).
+        try AuditStore.lock(connection, tenantID: target.tenantID)
+        let before = try LedgerStore.balances(connection, account: target).first { $0.unit == unit }?.creditLimit ?? 0
+        let balance = try LedgerStore.setCreditLimit(connection, account: target, unit: unit, limit: limit)
+        if balance.creditLimit != before {
+            try AuditStore.append(
+                connection, context, account: target,
+                AuditEvent(
+                    .creditLimitChanged, objectID: accountID,
+                    changes: [.init(field: "\(unit.rawValue)_credit_limit", before: .number(before), after: .number(limit))]))
+        }
+        return balance
     }
 
     package static func reserve(
@@ -331,24 +321,6 @@ package enum Operations {
         return try LedgerStore.entries(
             connection, accountID: accountID, unit: unit, kind: kind, from: from, to: to, beforeID: beforeID,
             limit: limit)
-    }
-
-    // MARK: bootstrap
-
-    /// Creates the platform account and its first operator, once. Returns the key's secret.
-    package static func bootstrap(_ connection: PostgresConnection, operatorName: String, email: String?) throws
-        -> (AccountRecord, UserRecord, secret: String)
-    {
-        if try AccountStore.platform(connection) != nil {
-            throw DomainError(.conflict, "the platform already exists; bootstrap runs once")
-        }
-        let platform = try AccountStore.create(
-            connection, parent: nil, kind: .platform, name: "Platform", features: Set(Feature.allCases))
-        let user = try UserStore.createUser(
-            connection, account: platform, name: try Validate.name(operatorName), email: try Validate.email(email),
-            role: .operator)
-        let (_, secret) = try UserStore.createKey(connection, user: user, label: "bootstrap")
-        return (platform, user, secret)
     }
 }
 

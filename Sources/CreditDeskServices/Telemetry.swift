@@ -76,21 +76,22 @@ extension DatabasePool {
     /// `withRetryingTransaction` with an `OperationContext` of its own for each attempt; what
     /// the attempt that committed wrote is counted in the metrics (see `Telemetry.record`).
     package func withOperation<T: Sendable>(
-        actorUserID: UUID?, requestID: String?,
+        actorUserID: UUID?, requestID: String?, origin: RequestOrigin = .system,
         _ body: @escaping @Sendable (PostgresConnection, OperationContext) throws -> T
     ) async throws -> T {
-        let (value, tally) = try await withTalliedOperation(actorUserID: actorUserID, requestID: requestID, body)
+        let (value, tally) = try await withTalliedOperation(
+            actorUserID: actorUserID, requestID: requestID, origin: origin, body)
         Telemetry.record(tally)
         return value
     }
 
     /// The same, answering the committed attempt's tally instead of recording it.
     package func withTalliedOperation<T: Sendable>(
-        actorUserID: UUID?, requestID: String?,
+        actorUserID: UUID?, requestID: String?, origin: RequestOrigin = .system,
         _ body: @escaping @Sendable (PostgresConnection, OperationContext) throws -> T
     ) async throws -> (T, Tally) {
         try await withRetryingTransaction { connection in
-            let context = OperationContext(actorUserID: actorUserID, requestID: requestID)
+            let context = OperationContext(actorUserID: actorUserID, requestID: requestID, origin: origin)
             return (try body(connection, context), context.tally)
         }
     }

@@ -5,6 +5,8 @@ import Foundation
 /// A console session as authentication finds it.
 package struct ConsoleSession: Sendable {
     package let principal: Principal
+    /// Names the session in the audit log; not its token, nor a hash of it.
+    package let sessionID: UUID
     package let userName: String
     package let csrfToken: String
     package let accountSuspended: Bool
@@ -26,7 +28,8 @@ package enum ConsoleStore {
         """
     static let insertSession = "INSERT INTO console_sessions (token_hash, user_id, csrf_token) VALUES ($1, $2, $3)"
     static let selectSession = """
-        SELECT u.id AS user_id, u.account_id, u.tenant_id, u.role, u.name, u.language, a.kind, s.csrf_token,
+        SELECT s.id AS session_id, u.id AS user_id, u.account_id, u.tenant_id, u.role, u.name, u.language, a.kind,
+               s.csrf_token,
                EXISTS (SELECT 1 FROM accounts p WHERE p.id = ANY (a.path) AND p.status = 'suspended') AS suspended,
                (s.last_seen_at < now() - interval '60 seconds') AS stale
         FROM console_sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id
@@ -56,6 +59,7 @@ package enum ConsoleStore {
         RETURNING l.user_id
         """
     static let setLanguage = "UPDATE users SET language = $2 WHERE id = $1"
+    static let selectLanguage = "SELECT language FROM users WHERE id = $1"
     static let pruneFailures = "DELETE FROM sign_in_failures WHERE failed_at < now() - make_interval(secs => $1)"
 
     package static func setPassword(_ connection: PostgresConnection, userID: UUID, login: String, hash: String) throws {
@@ -90,7 +94,7 @@ package enum ConsoleStore {
             principal: Principal(
                 userID: try row.decode(UUID.self, "user_id"), accountID: try row.decode(UUID.self, "account_id"),
                 tenantID: try row.decode(UUID.self, "tenant_id"), role: role, accountKind: kind),
-            userName: try row.decode(String.self, "name"), csrfToken: try row.decode(String.self, "csrf_token"),
+            sessionID: try row.decode(UUID.self, "session_id"), userName: try row.decode(String.self, "name"), csrfToken: try row.decode(String.self, "csrf_token"),
             accountSuspended: try row.decode(Bool.self, "suspended"), language: try row.decode(String?.self, "language"))
     }
 
@@ -119,6 +123,10 @@ package enum ConsoleStore {
     /// The console language a user chose; nil follows the browser.
     package static func setLanguage(_ connection: PostgresConnection, userID: UUID, language: String?) throws {
         try connection.execute(setLanguage, [userID, language])
+    }
+
+    package static func language(_ connection: PostgresConnection, userID: UUID) throws -> String? {
+        try connection.execute(selectLanguage, [userID]).first?.decode(String?.self, "language") ?? nil
     }
 
     package static func recordFailure(_ connection: PostgresConnection, subjects: [String]) throws {

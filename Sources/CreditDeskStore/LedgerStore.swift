@@ -10,18 +10,23 @@ package struct Balance: Sendable, Equatable {
     package var available: Int64 { posted - reserved + creditLimit }
 }
 
-/// Who did an operation and under which request; recorded on every entry. `tally` counts what
-/// the operation wrote, for the metrics once it committed.
+/// Who did an operation and under which request; recorded on every entry and audit row.
+/// `origin` says through which door (and key or session, from which address) it came.
+/// `tally` counts what the operation wrote, for the metrics once it committed.
 package struct OperationContext: Sendable {
     package let operationID: UUID
     package let actorUserID: UUID?
     package let requestID: String?
+    package let origin: RequestOrigin
     package let tally = Tally()
 
-    package init(operationID: UUID = UUID(), actorUserID: UUID?, requestID: String?) {
+    package init(
+        operationID: UUID = UUID(), actorUserID: UUID?, requestID: String?, origin: RequestOrigin = .system
+    ) {
         self.operationID = operationID
         self.actorUserID = actorUserID
         self.requestID = requestID
+        self.origin = origin
     }
 }
 

@@ -3,7 +3,8 @@ import CreditDeskDB
 import Foundation
 
 /// The ledger invariants, checked against the data as it is: each balance equals the sum of its
-/// entries, no available goes below its limit, each unit sums to zero, every key applied once.
+/// entries, no available goes below its limit, each unit sums to zero, every key applied once;
+/// and the audit log's: numbered without gaps per tenant, still append-only.
 package enum VerifyStore {
     package struct Violation: Sendable, Equatable, CustomStringConvertible {
         package let check: String
@@ -79,6 +80,31 @@ package enum VerifyStore {
             SELECT 'entry ' || o.id || ': amount ' || o.amount || ', refunded ' || sum(r.amount)
             FROM ledger_entries r JOIN ledger_entries o ON o.id = r.refunded_entry_id
             GROUP BY o.id, o.amount HAVING sum(r.amount) > o.amount
+            """
+        ),
+        (
+            // The numbers are unique and positive (the primary key and a CHECK), so a count and
+            // a maximum both equal to the counter mean exactly 1…n.
+            "the audit log numbers each tenant's changes 1, 2, 3… without a gap",
+            """
+            SELECT 'tenant ' || s.tenant_id::text || ': counter ' || s.last_seq || ', rows ' || count(l.seq)
+                   || ', highest ' || coalesce(max(l.seq), 0)
+            FROM audit_sequences s LEFT JOIN audit_log l ON l.tenant_id = s.tenant_id
+            GROUP BY s.tenant_id, s.last_seq
+            HAVING count(l.seq) <> s.last_seq OR coalesce(max(l.seq), 0) <> s.last_seq
+            UNION ALL
+            SELECT 'tenant ' || l.tenant_id::text || ': ' || count(*) || ' rows without a counter' FROM audit_log l
+            WHERE NOT EXISTS (SELECT 1 FROM audit_sequences s WHERE s.tenant_id = l.tenant_id)
+            GROUP BY l.tenant_id
+            """
+        ),
+        (
+            "the audit log refuses UPDATE, DELETE and TRUNCATE",
+            """
+            SELECT 'audit_log has ' || count(*) || ' of its 2 append-only triggers' FROM pg_trigger
+            WHERE tgrelid = 'audit_log'::regclass AND tgname IN ('audit_log_no_update', 'audit_log_no_truncate')
+              AND tgenabled <> 'D'
+            HAVING count(*) <> 2
             """
         ),
     ]

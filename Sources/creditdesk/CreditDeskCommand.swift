@@ -8,7 +8,7 @@ struct CreditDeskCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, MigrateCommand.self, BootstrapCommand.self, VerifyCommand.self, AccountsCommand.self,
             CreditsCommand.self, UsersCommand.self, PackagesCommand.self, ReportCommand.self,
-            GatewaysCommand.self,
+            AuditCommand.self, GatewaysCommand.self,
         ]
     )
 }

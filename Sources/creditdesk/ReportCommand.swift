@@ -26,15 +26,7 @@ struct ReportCommand: AsyncParsableCommand {
             guard let scope = UsageScope(rawValue: scope), let grouping = UsageGrouping(rawValue: group),
                 ["daily", "entries"].contains(detail), ["csv", "jsonl"].contains(format)
             else { throw ValidationError("check --scope, --group, --detail and --format (see --help)") }
-            let sink: FileHandle
-            if let output {
-                guard FileManager.default.createFile(atPath: output, contents: nil) else {
-                    throw ValidationError("cannot write \(output)")
-                }
-                sink = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            } else {
-                sink = FileHandle.standardOutput
-            }
+            let sink = try OutputFile.open(output)
             let progress = Progress(enabled: isatty(STDERR_FILENO) == 1)
             try await AdminSession.read(database, actor) { session in
                 let rows = try await session.exportUsage(

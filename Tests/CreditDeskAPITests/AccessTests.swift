@@ -27,6 +27,7 @@ struct AccessTests {
     static let creditManagers: Set<Fixture.Actor> = [.platformOperator, .resellerAdmin]
     static let consumers: Set<Fixture.Actor> = [.platformOperator, .resellerAdmin, .clientAdmin, .clientUser]
     static let messagingManagers: Set<Fixture.Actor> = [.platformOperator, .resellerAdmin, .clientAdmin]
+    static let auditReaders = everyone.subtracting([.clientUser, .clientReadonly])
 
     static let cases: [Case] = [
         Case(name: "read account", method: .get, path: { "/v1/accounts/\($0.client.id.lower)" }, allowed: everyone),
@@ -113,6 +114,10 @@ struct AccessTests {
             name: "read messaging settings", method: .get,
             path: { "/v1/accounts/\($0.client.id.lower)/messaging-settings" }, allowed: everyone),
         Case(name: "list campaigns", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/campaigns" }, allowed: everyone),
+        Case(name: "audit log", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/audit" }, allowed: auditReaders),
+        Case(
+            name: "audit export", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/audit/export" },
+            allowed: auditReaders),
     ]
 
     @Test("each role gets exactly what it may do on each route")

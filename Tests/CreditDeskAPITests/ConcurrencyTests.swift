@@ -42,7 +42,8 @@ struct ConcurrencyTests {
             // A few hot clients under one reseller.
             let clients = try await pool.withTransaction { connection in
                 try (0..<3).map { index in
-                    try Operations.createAccount(connection, root, parentID: reseller.id, kind: .client, name: "Hot \(index)")
+                    try Operations.createAccount(
+                        connection, root, OperationContext(actorUserID: root.userID, requestID: "test"), parentID: reseller.id, kind: .client, name: "Hot \(index)")
                 }
             }
             let model = Model()

@@ -158,7 +158,8 @@ struct ConsoleAdminTests {
             }
             #expect(try await ConsoleBrowser(api.client).get("/console/password/\(stale)").status == .notFound)
             await #expect(throws: DomainError.self) {
-                try await ConsoleOperations.redeemPasswordLink(pool: pool, token: stale, password: "a good long one")
+                try await ConsoleOperations.redeemPasswordLink(
+                    pool: pool, token: stale, password: "a good long one", origin: .library, requestID: nil)
             }
         }
     }

@@ -92,7 +92,8 @@ struct ConsoleTests {
             try UserStore.createUser(connection, account: account ?? fixture.reseller, name: name, email: email, role: role)
         }
         let root = try await pool.withConnection { try UserStore.authenticate($0, secret: fixture.keys[.platformOperator]!)! }
-        try await ConsoleOperations.setPassword(pool: pool, root.principal, userID: user.id, password: Self.password)
+        try await ConsoleOperations.setPassword(
+            pool: pool, root.principal, origin: .library, requestID: nil, userID: user.id, password: Self.password)
         return email
     }
 

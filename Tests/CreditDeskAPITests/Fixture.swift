@@ -36,12 +36,13 @@ struct Fixture: Sendable {
             let root = Principal(
                 userID: operatorUser.id, accountID: platform.id, tenantID: platform.tenantID, role: .operator,
                 accountKind: .platform)
-            let reseller = try Operations.createAccount(connection, root, parentID: platform.id, kind: .reseller, name: "Acme")
-            let client = try Operations.createAccount(connection, root, parentID: reseller.id, kind: .client, name: "Dental")
+            let context = OperationContext(actorUserID: operatorUser.id, requestID: "fixture")
+            let reseller = try Operations.createAccount(connection, root, context, parentID: platform.id, kind: .reseller, name: "Acme")
+            let client = try Operations.createAccount(connection, root, context, parentID: reseller.id, kind: .client, name: "Dental")
             let otherReseller = try Operations.createAccount(
-                connection, root, parentID: platform.id, kind: .reseller, name: "Rival")
+                connection, root, context, parentID: platform.id, kind: .reseller, name: "Rival")
             let otherClient = try Operations.createAccount(
-                connection, root, parentID: otherReseller.id, kind: .client, name: "Bakery")
+                connection, root, context, parentID: otherReseller.id, kind: .client, name: "Bakery")
             var keys: [Actor: String] = [.platformOperator: operatorKey]
             var users: [Actor: UUID] = [.platformOperator: operatorUser.id]
             let members: [(Actor, AccountRecord, Role)] = [

@@ -21,7 +21,7 @@ struct ExportEncodingTests {
                     switch row[column] {
                     case .null: write(nil)
                     case .int(let number): Array(String(number).utf8).withUnsafeBufferPointer { write($0) }
-                    case .text(let text): Array(text.utf8).withUnsafeBufferPointer { write($0) }
+                    case .text(let text), .json(let text): Array(text.utf8).withUnsafeBufferPointer { write($0) }
                     }
                 }
                 #expect(String(decoding: out, as: UTF8.self) == encoder.line(row), "\(format) \(row)")

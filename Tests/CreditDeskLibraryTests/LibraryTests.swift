@@ -58,6 +58,29 @@ struct LibraryTests {
         }
     }
 
+    @Test("changes made through the library are in the audit log, channel library, which it exports")
+    func audit() async throws {
+        try await withDesk { desk in
+            let (platform, _) = try await desk.bootstrap(operatorName: "Ops")
+            let reseller = try await platform.createAccount(under: platform.accountID, kind: .reseller, name: "Acme")
+            _ = try await platform.setFeatures([.mms: true], on: reseller.id)
+            var lines = ""
+            let rows = try await platform.exportAudit(of: platform.accountID, jsonLines: true) { lines += $0 }
+            let actions = lines.split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["action"] as? String
+            }
+            // Bootstrap's platform, operator and key; then the reseller and its features.
+            #expect(rows == 5 && actions == ["features.changed", "account.created", "key.created", "user.created", "account.created"])
+            #expect(lines.contains("\"channel\":\"library\"") && lines.contains("\"mms\":{\"after\":true,\"before\":false}"))
+            let suspended = try await platform.exportAudit(of: reseller.id, action: "account.suspended") { _ in }
+            #expect(suspended == 0)
+            await #expect(throws: CreditDeskError.self) {
+                try await platform.exportAudit(of: reseller.id, action: "account.exploded") { _ in }
+            }
+            #expect(try await desk.verify().isEmpty)
+        }
+    }
+
     @Test("refusals are typed with the API's stable codes and change nothing")
     func typedErrors() async throws {
         try await withDesk { desk in

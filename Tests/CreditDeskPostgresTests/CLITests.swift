@@ -56,6 +56,13 @@ struct CLITests {
         #expect(csv.hasPrefix("account_id,account_name,period_start,unit,opening,granted"))
         #expect(csv.contains(",sms,0,75,0,0,0,0,0,0,0,0,75\r\n"))
 
+        let audit = try await run(
+            ["audit", "--account", platform, "--action", "account.created", "--format", "jsonl", "--api-key", key], url: url)
+        #expect(audit.status == 0, "\(audit.output)")
+        #expect(audit.output.contains("\"object_id\":\"\(reseller)\"") && audit.output.contains("\"after\":\"CLI Reseller\""))
+        #expect(audit.output.contains("\"channel\":\"library\""))
+        #expect(try await run(["audit", "--account", platform, "--from", "yesterday", "--api-key", key], url: url).status != 0)
+
         let clean = try await run(["verify"], url: url)
         #expect(clean.status == 0, "\(clean.output)")
         // Tamper behind the ledger's back: verify must notice and fail.

@@ -22,7 +22,7 @@ struct ServicesTests {
             let (platform, user, _) = try Operations.bootstrap(connection, operatorName: "Operator", email: nil)
             let root = Principal(
                 userID: user.id, accountID: platform.id, tenantID: platform.tenantID, role: .operator, accountKind: .platform)
-            let reseller = try Operations.createAccount(connection, root, parentID: platform.id, kind: .reseller, name: "Acme")
+            let reseller = try Operations.createAccount(connection, root, OperationContext(actorUserID: user.id, requestID: "test"), parentID: platform.id, kind: .reseller, name: "Acme")
             let other = try UserStore.createUser(connection, account: platform, name: "Second operator", email: nil, role: .operator)
             let colleague = Principal(
                 userID: other.id, accountID: platform.id, tenantID: platform.tenantID, role: .operator, accountKind: .platform)
@@ -34,7 +34,7 @@ struct ServicesTests {
         _ pool: DatabasePool, _ world: World, as principal: Principal, key: String, amount: Int64, runs: Counter
     ) async throws -> IdempotentMutation.Outcome {
         try await IdempotentMutation.run(
-            pool: pool, principal: principal, key: key, requestHash: "adjust \(amount)", requestID: "test", status: 200,
+            pool: pool, principal: principal, origin: .library, key: key, requestHash: "adjust \(amount)", requestID: "test", status: 200,
             render: { (entry: EntryRecord) in .init(body: "entry \(entry.id)", replayBody: "entry \(entry.id) (stored)") }
         ) { connection, operation in
             runs.increment()

@@ -16,7 +16,7 @@ struct TallyTests {
             let (platform, user, _) = try Operations.bootstrap(connection, operatorName: "Operator", email: nil)
             let root = Principal(
                 userID: user.id, accountID: platform.id, tenantID: platform.tenantID, role: .operator, accountKind: .platform)
-            return (root, try Operations.createAccount(connection, root, parentID: platform.id, kind: .reseller, name: "Acme"))
+            return (root, try Operations.createAccount(connection, root, OperationContext(actorUserID: user.id, requestID: "t"), parentID: platform.id, kind: .reseller, name: "Acme"))
         }
     }
 
