@@ -106,9 +106,13 @@ extension APIHandlers {
     func createKey(_ input: Endpoints.CreateKey.Input) async throws -> Endpoints.CreateKey.Output {
         let id = input.path.id.uuid
         let body = input.body.map { switch $0 { case .json(let body): body } } ?? .init()
+        let scope: KeyScope = try body.scope.converted() ?? .full
+        let creator = try Access.principal().limits
         let (key, replayed) = try await access.mutate(Components.Schemas.NewKey.self, input: body, status: .created) {
             connection, principal, operation in
-            let (key, secret) = try Operations.createKey(connection, principal, operation, userID: id, label: body.label ?? "")
+            let limits = try KeyLimits.parse(scope: scope, addresses: body.allowedAddresses ?? [], expiresAt: body.expiresAt)
+            let (key, secret) = try Operations.createKey(
+                connection, principal, operation, userID: id, label: body.label ?? "", limits: limits, creator: creator)
             return Components.Schemas.NewKey(key: .init(key), secret: secret)
         }
         return .created(.init(headers: .init(idempotentReplayed: replayed), body: .json(key)))

@@ -139,6 +139,7 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let pool: DatabasePool
     let keys: KeyCache
+    let trustedProxies: [AddressRange]
     /// `/metrics` checks a token of its own (`CREDITDESK_METRICS_TOKEN`), not an API key.
     static let publicPaths: Set<String> = ["/healthz", "/readyz", "/openapi.json", "/metrics"]
 
@@ -146,19 +147,43 @@ struct AuthMiddleware: RouterMiddleware {
         -> Response
     {
         var context = context
+        if !trustedProxies.isEmpty, let peer = context.peer?.ipAddress {
+            let client = ClientAddress.resolve(
+                peer: peer, forwardedFor: request.headers[.xForwardedFor], trustedProxies: trustedProxies)
+            if client != peer { context.forwardedClient = client }
+        }
         // Gateways' callbacks authenticate with their connection's token or a signature instead.
         // The console signs its users in with sessions of its own.
         let path = request.uri.path
         let isConsole = path == "/" || path == "/console" || path.hasPrefix("/console/")
         if !(Self.publicPaths.contains(path) || path.hasPrefix("/v1/callbacks/") || isConsole) {
-            context.auth = try await authenticate(request)
-            context.logger[metadataKey: "auth.user_id"] = context.auth.map { "\($0.principal.userID)" }
+            let auth = try await authenticate(request)
+            context.auth = auth
+            context.logger[metadataKey: "auth.user_id"] = "\(auth.principal.userID)"
+            try Self.admit(auth.limits, method: request.method.rawValue, path: path, from: context.remoteAddress)
         }
         let scope = RequestScope(
             requestID: context.requestID, auth: context.auth, method: request.method.rawValue, path: request.uri.path,
             idempotencyKey: request.headers[.idempotencyKey], sourceAddress: context.remoteAddress,
             logger: context.logger)
         return try await RequestScope.$current.withValue(scope) { try await next(request, context) }
+    }
+
+    /// Whether the key's limits let this request through: its address ranges, then its scope
+    /// against what the contract's operation accepts (`x-key-scopes`).
+    static func admit(_ limits: KeyLimits, method: String, path: String, from address: String) throws {
+        guard limits.admits(address) else {
+            throw APIError(.forbidden, code: "address_not_allowed", message: "this API key may not be used from \(address)")
+        }
+        guard limits.scope != .full, let operation = OpenAPIController.operation(method: method, path: path) else {
+            return
+        }
+        guard operation.keyScopes.contains(limits.scope.rawValue) else {
+            throw APIError(
+                .forbidden, code: "insufficient_scope",
+                message: "a \(limits.scope.rawValue) key may not do this; it needs a key of scope \(operation.keyScopes.sorted().joined(separator: " or "))",
+                details: ["scope": .string(limits.scope.rawValue)])
+        }
     }
 
     func authenticate(_ request: Request) async throws -> AuthenticatedKey {
@@ -169,7 +194,7 @@ struct AuthMiddleware: RouterMiddleware {
         // Database trouble propagates as is: the logging middleware maps it (503) and logs it.
         let auth = try await keys.authenticate(secret: secret, pool: pool)
         guard let auth else {
-            throw APIError(.unauthorized, code: "unauthorized", message: "the API key is unknown or revoked")
+            throw APIError(.unauthorized, code: "unauthorized", message: "the API key is unknown, revoked or expired")
         }
         return auth
     }

@@ -29,6 +29,9 @@ package struct AppDependencies: Sendable {
     package var metricsToken: String?
     /// Authenticated keys in memory, while `buildApplication`'s listener keeps it honest.
     package var keys = KeyCache()
+    /// Proxies whose `X-Forwarded-For` names the client (`CREDITDESK_TRUSTED_PROXIES`); empty:
+    /// the header is ignored and the peer is the client.
+    package var trustedProxies: [AddressRange] = []
 
     package init(
         pool: DatabasePool, migrator: Migrator,
@@ -51,7 +54,9 @@ package func buildRouter(dependencies: AppDependencies) throws -> Router<AppRequ
     // Outermost, so it sees the status of every answer, errors mapped by the next one included.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: RequestLoggingMiddleware())
-    router.add(middleware: AuthMiddleware(pool: dependencies.pool, keys: dependencies.keys))
+    router.add(
+        middleware: AuthMiddleware(
+            pool: dependencies.pool, keys: dependencies.keys, trustedProxies: dependencies.trustedProxies))
     let access = Access(pool: dependencies.pool)
     let handlers = APIHandlers(access: access, messaging: dependencies.messaging)
     router.add(middleware: BulkReservationRoute(handlers: handlers))

@@ -30,7 +30,9 @@ extension Components.Schemas.Key {
     init(_ key: APIKeyRecord) {
         self.init(
             id: key.id.objectID, userId: key.userID.objectID, prefix: key.prefix, label: key.label,
-            createdAt: key.createdAt, lastUsedAt: key.lastUsedAt, revokedAt: key.revokedAt)
+            createdAt: key.createdAt, lastUsedAt: key.lastUsedAt, revokedAt: key.revokedAt,
+            scope: key.limits.scope.sameCase(), allowedAddresses: key.limits.allowedAddresses.map(\.description),
+            expiresAt: key.limits.expiresAt)
     }
 }
 

@@ -22,6 +22,8 @@ struct OpenAPIController {
         /// What a path or query parameter's value must be, by name.
         let parameterRules: [String: ParameterRule]
         let successStatus: Int
+        /// The key scopes it accepts: `x-key-scopes`, else every scope for a GET and `full` otherwise.
+        let keyScopes: Set<String>
 
         /// Whether a concrete path fits this operation's (`{name}` matches one segment).
         func matches(_ segments: [Substring]) -> Bool {
@@ -146,7 +148,9 @@ struct OpenAPIController {
                             (((operation["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"]
                                 as? [String: Any])?["schema"] as? [String: Any]),
                         parameterRules: rules,
-                        successStatus: statuses.filter { (200..<300).contains($0) }.min() ?? 200))
+                        successStatus: statuses.filter { (200..<300).contains($0) }.min() ?? 200,
+                        keyScopes: Set(
+                            operation["x-key-scopes"] as? [String] ?? (method == "get" ? KeyScope.allCases.map(\.rawValue) : ["full"]))))
             }
         }
         return operations

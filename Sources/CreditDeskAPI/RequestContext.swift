@@ -16,10 +16,14 @@ package struct AppRequestContext: RequestContext, ConsoleRequestContext {
     package var auth: AuthenticatedKey?
     /// The request body, read whole by the logging middleware within its route's limit.
     package var body: ByteBuffer
-    /// The peer, as the channel knows it; formatted only when asked (sign-in throttling).
+    /// The peer, as the channel knows it; formatted only when asked.
     let peer: SocketAddress?
-    /// The peer's IP address ("unknown" in in-process tests).
-    package var remoteAddress: String { peer?.ipAddress ?? "unknown" }
+    /// The client's address when a trusted proxy forwarded the request (set by the
+    /// authentication middleware, from `X-Forwarded-For`); nil: the peer is the client.
+    package var forwardedClient: String?
+    /// The client's IP address: sign-in throttling, key address ranges and the audit log use
+    /// it ("unknown" in in-process tests).
+    package var remoteAddress: String { forwardedClient ?? peer?.ipAddress ?? "unknown" }
 
     package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -27,6 +31,7 @@ package struct AppRequestContext: RequestContext, ConsoleRequestContext {
         self.auth = nil
         self.body = ByteBuffer()
         self.peer = source.channel.remoteAddress
+        self.forwardedClient = nil
     }
 
     /// Request bodies are small JSON documents; anything larger is refused with 413.

@@ -10,6 +10,7 @@ import ServiceLifecycle
 extension HTTPField.Name {
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }
 
 /// Maps the lower layers' errors to the API's. Client mistakes keep their stable code;

@@ -68,6 +68,9 @@ package struct AppConfiguration: Sendable, Equatable {
     /// `CREDITDESK_METRICS_TOKEN`: the bearer token of `GET /metrics` (at least 16
     /// characters); unset: no metrics route.
     package var metricsToken: String?
+    /// `CREDITDESK_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges of the proxies in
+    /// front of the daemon, whose `X-Forwarded-For` names the client; unset: none is trusted.
+    package var trustedProxies: [AddressRange]
 
     package init(flags: Flags = Flags(), environment: [String: String]) throws {
         // An empty variable is the same as an unset one.
@@ -100,6 +103,13 @@ package struct AppConfiguration: Sendable, Equatable {
         metricsToken = variable("CREDITDESK_METRICS_TOKEN")
         if let metricsToken, metricsToken.count < 16 {
             throw Invalid(description: "CREDITDESK_METRICS_TOKEN must be at least 16 characters long")
+        }
+        trustedProxies = try (variable("CREDITDESK_TRUSTED_PROXIES") ?? "").split(separator: ",").map { text in
+            let text = text.trimmingCharacters(in: .whitespaces)
+            guard let range = AddressRange(text) else {
+                throw Invalid(description: "CREDITDESK_TRUSTED_PROXIES: \(text) is not an address or CIDR range")
+            }
+            return range
         }
     }
 

@@ -46,7 +46,8 @@ package final class KeyCache: @unchecked Sendable {
         let now = ContinuousClock.now
         let (cached, generation) = lock.withLock { () -> (AuthenticatedKey?, UInt64?) in
             guard listening else { return (nil, nil) }
-            if let entry = entries[hash], entry.expires > now {
+            // An entry lives its time to live, but never past the key's own expiry.
+            if let entry = entries[hash], entry.expires > now, entry.key.limits.expiresAt.map({ $0 > Date() }) ?? true {
                 hits += 1
                 return (entry.key, nil)
             }

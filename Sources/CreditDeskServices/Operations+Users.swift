@@ -39,7 +39,11 @@ extension Operations {
     static func created(_ key: APIKeyRecord) -> AuditEvent {
         AuditEvent(
             .keyCreated, objectID: key.id,
-            changes: .created(["user_id": .text(key.userID.lower), "label": .text(key.label)]))
+            changes: .created([
+                "user_id": .text(key.userID.lower), "label": .text(key.label), "scope": .text(key.limits.scope.rawValue),
+                "allowed_addresses": key.limits.allowedAddresses.isEmpty ? nil : .list(key.limits.allowedAddresses.map(\.description)),
+                "expires_at": key.limits.expiresAt.map { .text(ISO8601.format($0)) },
+            ]))
     }
 
     package static func users(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
@@ -62,9 +66,11 @@ extension Operations {
         try owned(connection, principal, try UserStore.findUser(connection, id: id), owner: \.accountID, for: action, what: "user")
     }
 
+    /// A key for `userID` with `limits`; made through a key with limits of its own (`creator`),
+    /// the new one gets no more than those (`KeyLimits.check`).
     package static func createKey(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, userID: UUID,
-        label: String
+        label: String, limits: KeyLimits = .unrestricted, creator: KeyLimits? = nil
     ) throws -> (APIKeyRecord, secret: String) {
         // Users may always make keys for themselves; for others it takes user management.
         let (user, account) = try userAndAccount(
@@ -72,7 +78,8 @@ extension Operations {
         guard label.count <= Limits.maxNameLength else {
             throw DomainError.invalid("label", "must be at most \(Limits.maxNameLength) characters")
         }
-        let (key, secret) = try UserStore.createKey(connection, user: user, label: label)
+        try creator?.check(creating: limits)
+        let (key, secret) = try UserStore.createKey(connection, user: user, label: label, limits: limits)
         try AuditStore.append(connection, context, account: account, Self.created(key))
         return (key, secret)
     }

@@ -21,6 +21,7 @@ package struct APIKeyRecord: Sendable, Equatable {
     package let createdAt: Date
     package let lastUsedAt: Date?
     package let revokedAt: Date?
+    package let limits: KeyLimits
 }
 
 /// What authentication yields: the principal and whether its account may act at all.
@@ -28,6 +29,8 @@ package struct AuthenticatedKey: Sendable {
     package let principal: Principal
     package let keyID: UUID
     package let accountSuspended: Bool
+    /// The key's scope, address ranges and expiry, checked on every request.
+    package let limits: KeyLimits
 }
 
 /// Users and API keys. Keys are `cdk_` + 43 base64url characters (256 random bits); only the
@@ -45,23 +48,27 @@ package enum UserStore {
         WHERE account_id = $1 ORDER BY created_at, id
         """
     static let insertKey = """
-        INSERT INTO api_keys (tenant_id, id, user_id, key_hash, key_prefix, label) VALUES ($1, $2, $3, $4, $5, $6)
+        INSERT INTO api_keys (tenant_id, id, user_id, key_hash, key_prefix, label, scope, allowed_addresses, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9)
         RETURNING created_at
         """
+    static let keyColumns = """
+        id, user_id, key_prefix, label, created_at, last_used_at, revoked_at, scope, expires_at,
+        array_to_string(allowed_addresses, ',') AS allowed_addresses
+        """
     static let selectKeys = """
-        SELECT id, user_id, key_prefix, label, created_at, last_used_at, revoked_at FROM api_keys
-        WHERE user_id = $1 ORDER BY created_at, id
+        SELECT \(keyColumns) FROM api_keys WHERE user_id = $1 ORDER BY created_at, id
         """
-    static let selectKey = """
-        SELECT id, user_id, key_prefix, label, created_at, last_used_at, revoked_at FROM api_keys WHERE id = $1
-        """
+    static let selectKey = "SELECT \(keyColumns) FROM api_keys WHERE id = $1"
     static let revokeKey = "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1"
     static let authenticate = """
         SELECT k.id AS key_id, u.id AS user_id, u.account_id, u.tenant_id, u.role, a.kind,
                EXISTS (SELECT 1 FROM accounts p WHERE p.id = ANY (a.path) AND p.status = 'suspended') AS suspended,
-               (k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds') AS stale
+               (k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds') AS stale,
+               k.scope, k.expires_at, array_to_string(k.allowed_addresses, ',') AS allowed_addresses
         FROM api_keys k JOIN users u ON u.id = k.user_id JOIN accounts a ON a.id = u.account_id
         WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.status = 'active'
+          AND (k.expires_at IS NULL OR k.expires_at > now())
         """
     /// Written at most once a minute per key (when the lookup says it is stale), so
     /// authentication is neither a write nor a second round trip per request.
@@ -91,18 +98,22 @@ package enum UserStore {
     }
 
     /// Creates a key and returns it with its secret, which is never readable again.
-    package static func createKey(_ connection: PostgresConnection, user: UserRecord, label: String) throws
-        -> (APIKeyRecord, secret: String)
-    {
+    package static func createKey(
+        _ connection: PostgresConnection, user: UserRecord, label: String, limits: KeyLimits = .unrestricted
+    ) throws -> (APIKeyRecord, secret: String) {
         let secret = newSecret()
         let id = UUID()
         let prefix = String(secret.prefix(12))
         let row = try connection.execute(
-            insertKey, [user.tenantID, id, user.id, Digest.sha256(Array(secret.utf8)), prefix, label]
+            insertKey,
+            [
+                user.tenantID, id, user.id, Digest.sha256(Array(secret.utf8)), prefix, label, limits.scope.rawValue,
+                arrayLiteral(limits.allowedAddresses.map(\.description)), limits.expiresAt,
+            ]
         ).single()
         let record = APIKeyRecord(
             id: id, userID: user.id, prefix: prefix, label: label, createdAt: try row.decode(Date.self, "created_at"),
-            lastUsedAt: nil, revokedAt: nil)
+            lastUsedAt: nil, revokedAt: nil, limits: limits)
         return (record, secret)
     }
 
@@ -140,7 +151,15 @@ package enum UserStore {
             principal: Principal(
                 userID: try row.decode(UUID.self, "user_id"), accountID: try row.decode(UUID.self, "account_id"),
                 tenantID: try row.decode(UUID.self, "tenant_id"), role: role, accountKind: kind),
-            keyID: keyID, accountSuspended: try row.decode(Bool.self, "suspended"))
+            keyID: keyID, accountSuspended: try row.decode(Bool.self, "suspended"), limits: try decodeLimits(row))
+    }
+
+    static func decodeLimits(_ row: PostgresRow) throws -> KeyLimits {
+        KeyLimits(
+            scope: KeyScope(rawValue: try row.decode(String.self, "scope")) ?? .read,
+            allowedAddresses: try row.decode(String.self, "allowed_addresses").split(separator: ",")
+                .compactMap { AddressRange(String($0)) },
+            expiresAt: try row.decode(Date?.self, "expires_at"))
     }
 
     package static func newSecret() -> String { "cdk_" + SecureRandom.token() }
@@ -159,6 +178,6 @@ package enum UserStore {
             id: try row.decode(UUID.self, "id"), userID: try row.decode(UUID.self, "user_id"),
             prefix: try row.decode(String.self, "key_prefix"), label: try row.decode(String.self, "label"),
             createdAt: try row.decode(Date.self, "created_at"), lastUsedAt: try row.decode(Date?.self, "last_used_at"),
-            revokedAt: try row.decode(Date?.self, "revoked_at"))
+            revokedAt: try row.decode(Date?.self, "revoked_at"), limits: try decodeLimits(row))
     }
 }

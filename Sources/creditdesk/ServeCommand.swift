@@ -55,11 +55,10 @@ struct ServeCommand: AsyncParsableCommand {
             previousSecretBox: try configuration.previousSecretBox(),
             mailer: configuration.smtpURL.map { SMTPMailer(url: $0, from: configuration.smtpFrom) },
             replyRule: configuration.replyRule, publicBaseURL: configuration.publicBaseURL)
-        let app = try buildApplication(
-            settings: settings,
-            dependencies: AppDependencies(
-                pool: pool, migrator: migrator, messaging: messaging, metricsToken: configuration.metricsToken),
-            logger: logger)
+        var dependencies = AppDependencies(
+            pool: pool, migrator: migrator, messaging: messaging, metricsToken: configuration.metricsToken)
+        dependencies.trustedProxies = configuration.trustedProxies
+        let app = try buildApplication(settings: settings, dependencies: dependencies, logger: logger)
         // Services stop in reverse order: the HTTP server first, then the desk (its pool, then
         // the embedded PostgreSQL, if any).
         let group = ServiceGroup(

@@ -83,6 +83,24 @@ struct KeyCacheTests {
         }
     }
 
+    @Test("a cached key stops at its expiry, without any notification")
+    func expiresWhileCached() async throws {
+        try await withTwoDaemons { one, two, fixture, _ in
+            let operatorKey = fixture.keys[.platformOperator]!
+            let user = fixture.users[.clientUser]!.lower
+            let expiry = Date().addingTimeInterval(1.5)
+            let created = try await one.api.call(
+                .post, "/v1/users/\(user)/keys", key: operatorKey, body: ["expires_at": ISO8601.format(expiry)])
+            let secret = try #require(try created.decode(Components.Schemas.NewKey.self).secret)
+            let hitsBefore = two.keys.statistics.hits
+            for _ in 0..<2 { #expect(try await two.api.call(.get, "/v1/me", key: secret).status == .ok) }
+            #expect(two.keys.statistics.hits > hitsBefore)
+            // Past the expiry (no notification is sent for it), the cached entry no longer answers.
+            try await Task.sleep(for: .seconds(max(expiry.timeIntervalSinceNow, 0) + 0.1))
+            #expect(try await two.api.call(.get, "/v1/me", key: secret).status == .unauthorized)
+        }
+    }
+
     @Test("an account suspended on one daemon is read-only on the other within a second; a disabled user's key stops")
     func suspendedEverywhere() async throws {
         try await withTwoDaemons { one, two, fixture, pool in
