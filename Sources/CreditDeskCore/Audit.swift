@@ -176,10 +176,9 @@ package struct AuditFilter: Sendable, Equatable {
         self.from = from
         self.to = to
     }
-    /// Refuses a period that ends before it starts and an object id no object has (empty,
-    /// longer than 200 characters, or holding control characters).
+    /// Refuses an object id no object has (empty, longer than 200 characters, or holding
+    /// control characters). A period that ends before it starts is simply empty.
     package func validate() throws(DomainError) {
-        if let from, let to, to <= from { throw DomainError.invalid("to", "must be after from") }
         if let objectID,
             objectID.isEmpty || objectID.count > 200 || objectID.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
         {

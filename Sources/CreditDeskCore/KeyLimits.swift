@@ -21,6 +21,18 @@ package struct AddressRange: Sendable, Equatable, Hashable, CustomStringConverti
     package let network: [UInt8]
     package let prefixLength: Int
 
+    /// What a range written in a request looks like (the contract's pattern, the same text):
+    /// dotted decimal without leading zeros or an IPv6 address without a zone or embedded
+    /// IPv4, each with an optional prefix length. Trusted-proxy settings use it too.
+    package static let pattern = "^(((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?|(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|:((:[0-9a-fA-F]{1,4}){1,7}|:))(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$"
+    nonisolated(unsafe) static let written = try! Regex(pattern)
+
+    /// A range as a request or a setting writes it; nil unless it matches `pattern`.
+    package init?(written text: String) {
+        guard text.utf8.count <= 49, text.wholeMatch(of: Self.written) != nil else { return nil }
+        self.init(text)
+    }
+
     package init?(_ text: String) {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let bytes = Self.address(String(parts[0])) else { return nil }
@@ -104,12 +116,13 @@ package struct KeyLimits: Sendable, Equatable {
         }
         var ranges: [AddressRange] = []
         for (index, text) in addresses.enumerated() {
-            guard let range = AddressRange(text) else {
+            guard let range = AddressRange(written: text) else {
                 throw DomainError.invalid("allowed_addresses[\(index)]", "must be an IPv4 or IPv6 address or CIDR range")
             }
             if !ranges.contains(range) { ranges.append(range) }
         }
-        if let expiresAt, expiresAt <= now { throw DomainError.invalid("expires_at", "must be in the future") }
+        // Well formed, but the clock has passed it: a conflict with the present, like a send time too far ahead.
+        if let expiresAt, expiresAt <= now { throw DomainError.beyondState("expires_at", "must be in the future") }
         return KeyLimits(scope: scope, allowedAddresses: ranges, expiresAt: expiresAt)
     }
 

@@ -106,7 +106,7 @@ package struct AppConfiguration: Sendable, Equatable {
         }
         trustedProxies = try (variable("CREDITDESK_TRUSTED_PROXIES") ?? "").split(separator: ",").map { text in
             let text = text.trimmingCharacters(in: .whitespaces)
-            guard let range = AddressRange(text) else {
+            guard let range = AddressRange(written: text) else {
                 throw Invalid(description: "CREDITDESK_TRUSTED_PROXIES: \(text) is not an address or CIDR range")
             }
             return range

@@ -95,7 +95,8 @@ struct KeyScopeTests {
             let expired = try await api.call(.get, "/v1/me", key: secret)
             #expect(expired.status == .unauthorized && expired.text.contains("expired"))
             let past = ISO8601.format(Date().addingTimeInterval(-60))
-            #expect(try await Self.makeKey(api, user: admin, key: full, ["expires_at": past]).0.errorField == "expires_at")
+            let pastReply = try await Self.makeKey(api, user: admin, key: full, ["expires_at": past]).0
+            #expect(pastReply.status == .conflict && pastReply.errorField == "expires_at")
             let bad = try await Self.makeKey(api, user: admin, key: full, ["allowed_addresses": ["10.0.0.0/8", "10.0.0.300"]]).0
             #expect(bad.status == .badRequest && bad.errorField == "allowed_addresses[1]")
             let many = try await Self.makeKey(api, user: admin, key: full, ["allowed_addresses": (0..<21).map { "10.0.0.\($0)" }]).0
@@ -103,6 +104,16 @@ struct KeyScopeTests {
             let listed = try await api.call(.get, "/v1/users/\(admin.lower)/keys", key: full).text
             #expect(listed.contains("\"scope\":\"full\"") && !listed.contains(secret))
         }
+    }
+
+    @Test("the contract's pattern for an address range is the one the server parses with")
+    func addressPattern() throws {
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as? [String: Any])
+        let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        let createKey = (schemas?["CreateKey"] as? [String: Any])?["properties"] as? [String: Any]
+        let items = (createKey?["allowed_addresses"] as? [String: Any])?["items"] as? [String: Any]
+        #expect(items?["pattern"] as? String == AddressRange.pattern)
     }
 
     /// The real router on a loopback port, so requests have a peer address; `trusted` are the proxies.

@@ -23,6 +23,10 @@ struct KeyLimitsTests {
         #expect(office.contains(try #require(AddressRange("203.0.113.128/25"))))
         #expect(!office.contains(try #require(AddressRange("203.0.0.0/16"))))
         #expect(!office.contains(six))
+        #expect(AddressRange(written: "2001:db8::/32") != nil && AddressRange(written: "203.0.113.0/24") != nil)
+        for unwritten in ["fe80::1%eth0", "01.2.3.4", "::ffff:1.2.3.4", " 10.0.0.1", "10.0.0.1 "] {
+            #expect(AddressRange(written: unwritten) == nil, "\(unwritten)")
+        }
         for bad in ["", "300.1.1.1", "1.2.3", "10.0.0.0/33", "2001:db8::/129", "10.0.0.0/-1", "10.0.0.0/", "/8", "a.b.c.d",
                     "10.0.0.0/8/8", "::/١٢"] {
             #expect(AddressRange(bad) == nil, "\(bad)")
