@@ -30,6 +30,9 @@ public struct CreditDeskError: Error, Sendable, Hashable, CustomStringConvertibl
     public static let featureDisabled = "feature_disabled"
     /// The database could not be reached; retrying later with the same key is safe.
     public static let databaseUnavailable = "database_unavailable"
+    /// A manual movement above its account's approval threshold: nothing moved; it waits, as
+    /// the request `details["approval_id"]`, for a second admin.
+    public static let approvalPending = "approval_pending"
 }
 
 extension CreditDeskError {

@@ -41,7 +41,10 @@ extension Session {
     }
 
     /// Adds credits to an account below the session's own (positive `delta`), or removes
-    /// them (negative). The counterparty is the acting account's own pool.
+    /// them (negative). The counterparty is the acting account's own pool. Above the acting
+    /// account's approval threshold nothing moves: the movement is recorded as a request for
+    /// a second admin and this throws `CreditDeskError.approvalPending` with its
+    /// `approval_id` (a replay of the same key throws the same).
     public func adjust(
         _ accountID: UUID, _ unit: CreditUnit, by delta: Int64, reason: String, idempotencyKey: String? = nil
     ) async throws -> Entry {
@@ -49,11 +52,12 @@ extension Session {
         return try await mutate(
             "adjust", Input(accountID: accountID, unit: unit, delta: delta, reason: reason), key: idempotencyKey
         ) {
-            Entry(try Operations.adjust($0, $1, $2, accountID: accountID, unit: unit.sameCase(), delta: delta, reason: reason))
-        }
+            Moved(try Operations.adjust($0, $1, $2, accountID: accountID, unit: unit.sameCase(), delta: delta, reason: reason))
+        }.entry()
     }
 
-    /// Moves credits from an account to one of its direct children.
+    /// Moves credits from an account to one of its direct children; above the acting account's
+    /// approval threshold, held like `adjust`.
     public func transfer(
         _ amount: Int64, _ unit: CreditUnit, from sourceID: UUID, to destinationID: UUID, reason: String? = nil,
         idempotencyKey: String? = nil
@@ -61,10 +65,10 @@ extension Session {
         struct Input: Encodable { let amount: Int64, unit: CreditUnit, from: UUID, to: UUID, reason: String? }
         let input = Input(amount: amount, unit: unit, from: sourceID, to: destinationID, reason: reason)
         return try await mutate("transfer", input, key: idempotencyKey) {
-            Entry(
+            Moved(
                 try Operations.transfer(
                     $0, $1, $2, fromID: sourceID, toID: destinationID, unit: unit.sameCase(), amount: amount, reason: reason))
-        }
+        }.entry()
     }
 
     /// Charges credits at once, without a reservation (e.g. a received MMS).
@@ -116,5 +120,26 @@ extension Session {
                 limit: limit
             ).map(Entry.init)
         }
+    }
+}
+
+/// A manual movement's outcome as the idempotency record keeps it: the entry, or the id of the
+/// request that holds it. Thrown only after the commit, so the request is kept.
+struct Moved: Codable, Sendable {
+    let applied: Entry?
+    let approvalID: UUID?
+
+    init(_ outcome: CreditOutcome) {
+        switch outcome {
+        case .applied(let entry): (applied, approvalID) = (Entry(entry), nil)
+        case .held(let request): (applied, approvalID) = (nil, request.id)
+        }
+    }
+
+    func entry() throws -> Entry {
+        if let applied { return applied }
+        throw CreditDeskError(
+            code: CreditDeskError.approvalPending, message: "above the approval threshold: held for a second admin",
+            details: ["approval_id": approvalID?.uuidString.lowercased() ?? ""])
     }
 }

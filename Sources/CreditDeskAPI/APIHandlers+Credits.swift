@@ -66,27 +66,31 @@ extension APIHandlers {
         let id = input.path.id.uuid
         let body = switch input.body { case .json(let body): body }
         let unit: CreditUnit = try body.unit.converted()
-        let (entry, replayed) = try await access.mutate(Components.Schemas.Entry.self, input: body) {
-            connection, principal, operation in
-            Components.Schemas.Entry(
+        let (answer, replayed) = try await access.mutate(MovementAnswer.self, input: body) { connection, principal, operation in
+            MovementAnswer(
                 try Operations.adjust(
                     connection, principal, operation, accountID: id, unit: unit, delta: body.amount, reason: body.reason))
         }
-        return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(entry)))
+        if let approval = answer.approval {
+            return .accepted(.init(headers: .init(idempotentReplayed: replayed), body: .json(approval)))
+        }
+        return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(try answer.entry.unwrapped())))
     }
 
     func transferCredits(_ input: Endpoints.TransferCredits.Input) async throws -> Endpoints.TransferCredits.Output {
         let id = input.path.id.uuid
         let body = switch input.body { case .json(let body): body }
         let unit: CreditUnit = try body.unit.converted()
-        let (entry, replayed) = try await access.mutate(Components.Schemas.Entry.self, input: body) {
-            connection, principal, operation in
-            Components.Schemas.Entry(
+        let (answer, replayed) = try await access.mutate(MovementAnswer.self, input: body) { connection, principal, operation in
+            MovementAnswer(
                 try Operations.transfer(
                     connection, principal, operation, fromID: id, toID: body.toAccountId.uuid, unit: unit,
                     amount: body.amount, reason: body.reason))
         }
-        return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(entry)))
+        if let approval = answer.approval {
+            return .accepted(.init(headers: .init(idempotentReplayed: replayed), body: .json(approval)))
+        }
+        return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(try answer.entry.unwrapped())))
     }
 
     func setCreditLimit(_ input: Endpoints.SetCreditLimit.Input) async throws -> Endpoints.SetCreditLimit.Output {

@@ -69,9 +69,10 @@ extension ConsoleController {
         _ connection: PostgresConnection, _ principal: Principal, _ operation: OperationContext, _ submission: Submission
     ) throws -> Done {
         let unit = try unit(submission)
-        let entry = try Operations.transfer(
+        let outcome = try Operations.transfer(
             connection, principal, operation, fromID: principal.accountID, toID: submission.id, unit: unit,
             amount: try amount(submission), reason: submission.given("reason"))
+        guard case .applied(let entry) = outcome else { return held(outcome, submission) }
         return Done(
             flash: submission.text(
                 "flash_transferred", ["amount": formatted(entry.amount), "unit": unit.rawValue.uppercased()]))

@@ -148,13 +148,24 @@ extension ConsoleController {
         let unit = try unit(submission)
         let amount = try amount(submission)
         let removing = submission.field("direction") == "remove"
-        let entry = try Operations.adjust(
+        let outcome = try Operations.adjust(
             connection, principal, operation, accountID: submission.id, unit: unit,
             delta: removing ? -amount : amount, reason: submission.field("reason"))
+        guard case .applied(let entry) = outcome else { return Self.held(outcome, submission) }
         return Done(
             flash: submission.text(
                 removing ? "flash_removed" : "flash_added",
                 ["amount": formatted(entry.amount), "unit": unit.rawValue.uppercased()]))
+    }
+
+    /// A movement above the approval threshold: said so, with what a second admin will see.
+    static func held(_ outcome: CreditOutcome, _ submission: Submission) -> Done {
+        guard case .held(let request) = outcome else { return Done(flash: "") }
+        return Done(
+            flash: submission.text(
+                "flash_held",
+                ["amount": formatted(request.amount), "unit": request.unit.rawValue.uppercased(),
+                 "request": String(request.id.lower.prefix(8))]))
     }
 
     /// Permissions: the checked features on, the others off.

@@ -63,13 +63,18 @@ package enum AuditAction: String, Sendable, CaseIterable {
     case replyMatchOrderChanged = "reply_match_order.changed"
     case optOutsAdded = "opt_outs.added"
     case optOutRemoved = "opt_out.removed"
+    case approvalThresholdChanged = "approval_threshold.changed"
+    case approvalRequested = "approval.requested"
+    case approvalApproved = "approval.approved"
+    case approvalRejected = "approval.rejected"
 
     /// The kind of object the action is about; its id is in the event's `objectID`.
     package var objectType: String {
         switch self {
         case .accountCreated, .accountRenamed, .accountSuspended, .accountReactivated, .featuresChanged,
-            .creditLimitChanged, .replyMatchOrderChanged, .optOutsAdded:
+            .creditLimitChanged, .replyMatchOrderChanged, .optOutsAdded, .approvalThresholdChanged:
             "account"
+        case .approvalRequested, .approvalApproved, .approvalRejected: "approval"
         case .userCreated, .userPasswordSet, .userPasswordLinkCreated, .userLanguageChanged, .replyRoutingChanged:
             "user"
         case .keyCreated, .keyRevoked: "key"

@@ -149,68 +149,6 @@ package enum Operations {
         return (try authorized(account, principal, for: .read), balances)
     }
 
-    /// Manual add (positive) or remove (negative), with a mandatory reason. The counterparty is
-    /// the acting account's own pool (issuance for the platform): who gives credits pays for
-    /// them, and removed credits go back where they would have come from.
-    package static func adjust(
-        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
-        unit: CreditUnit, delta: Int64, reason: String?
-    ) throws -> EntryRecord {
-        let target = try account(connection, principal, accountID, for: .manageCredits)
-        let delta = try Validate.delta(delta)
-        let reason = try Validate.reason(reason, required: true)
-        if delta > 0 { try requireUnitAllowed(target, unit) }
-        let actorPool = try pool(of: principal, connection)
-        if delta > 0 {
-            return try LedgerStore.move(
-                connection, context, kind: .adjust, unit: unit, amount: delta, from: actorPool, to: .customer(target),
-                reason: reason)
-        }
-        return try LedgerStore.move(
-            connection, context, kind: .adjust, unit: unit, amount: -delta, from: .customer(target), to: actorPool,
-            reason: reason)
-    }
-
-    /// Moves credits from an account's pool to one of its direct children.
-    package static func transfer(
-        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, fromID: UUID, toID: UUID,
-        unit: CreditUnit, amount: Int64, reason: String?
-    ) throws -> EntryRecord {
-        let source = try account(connection, principal, fromID, for: .read)
-        let destination = try account(connection, principal, toID, for: .manageCredits)
-        guard destination.parentID == source.id else {
-            throw DomainError.invalid("to_account_id", "credits move only from an account to one of its direct children")
-        }
-        let amount = try Validate.amount(amount)
-        try requireUnitAllowed(destination, unit)
-        return try LedgerStore.move(
-            connection, context, kind: source.kind == .platform ? .grant : .transfer, unit: unit, amount: amount,
-            from: pool(of: source), to: .customer(destination), reason: try Validate.reason(reason, required: false))
-    }
-
-    package static func setCreditLimit(
-        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
-        unit: CreditUnit, limit: Int64
-    ) throws -> Balance {
-        let target = try account(connection, principal, accountID, for: .manageCredits)
-        guard (0...Limits.maxCreditLimit).contains(limit) else {
-            throw DomainError.invalid("credit_limit", "must be between 0 and \(Limits.maxCreditLimit)")
-        }
-        if limit > 0 { try requireUnitAllowed(target, unit) }
-        // The audit lock before the balance's (the order every audited change keeps).
-        try AuditStore.lock(connection, tenantID: target.tenantID)
-        let before = try LedgerStore.balances(connection, account: target).first { $0.unit == unit }?.creditLimit ?? 0
-        let balance = try LedgerStore.setCreditLimit(connection, account: target, unit: unit, limit: limit)
-        if balance.creditLimit != before {
-            try AuditStore.append(
-                connection, context, account: target,
-                AuditEvent(
-                    .creditLimitChanged, objectID: accountID,
-                    changes: [.init(field: "\(unit.rawValue)_credit_limit", before: .number(before), after: .number(limit))]))
-        }
-        return balance
-    }
-
     package static func reserve(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         unit: CreditUnit, amount: Int64, reference: String?

@@ -114,6 +114,16 @@ struct AccessTests {
             name: "read messaging settings", method: .get,
             path: { "/v1/accounts/\($0.client.id.lower)/messaging-settings" }, allowed: everyone),
         Case(name: "list campaigns", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/campaigns" }, allowed: everyone),
+        Case(
+            name: "approval thresholds", method: .get, path: { "/v1/accounts/\($0.reseller.id.lower)/approval-thresholds" },
+            allowed: everyone.subtracting(clientSide), outside: clientSide),
+        Case(
+            name: "set approval thresholds", method: .put,
+            path: { "/v1/accounts/\($0.reseller.id.lower)/approval-thresholds" }, body: { _ in ["sms_threshold": 1_000_000] },
+            allowed: creditManagers, outside: clientSide),
+        Case(
+            name: "list approvals", method: .get, path: { "/v1/accounts/\($0.reseller.id.lower)/approvals" },
+            allowed: everyone.subtracting(clientSide), outside: clientSide),
         Case(name: "audit log", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/audit" }, allowed: auditReaders),
         Case(
             name: "audit export", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/audit/export" },

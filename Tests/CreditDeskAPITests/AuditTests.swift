@@ -88,7 +88,10 @@ struct AuditTests {
             let all = try await Self.events(api, fixture.platform.id, key: op, query: "actor=\(fixture.users[.resellerAdmin]!.lower)")
             let counts = Dictionary(grouping: all, by: \.action).mapValues(\.count)
             let expected = AuditAction.allCases.map(\.rawValue)
-            #expect(counts == Dictionary(uniqueKeysWithValues: expected.filter { $0 != "user.password_link_created" && $0 != "user.language_changed" }.map { ($0, 1) }))
+            // Console-only changes and approvals have tests of their own.
+            let elsewhere: Set<String> = ["user.password_link_created", "user.language_changed"]
+            let here = expected.filter { !elsewhere.contains($0) && !$0.hasPrefix("approval") }
+            #expect(counts == Dictionary(uniqueKeysWithValues: here.map { ($0, 1) }))
             let byAction = Dictionary(all.map { ($0.action, $0) }) { first, _ in first }
             #expect(Self.change(byAction["account.renamed"], "name") == ("Dental", "Dental Care"))
             #expect(Self.change(byAction["account.suspended"], "status") == ("active", "suspended"))

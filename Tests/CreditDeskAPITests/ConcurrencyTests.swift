@@ -48,7 +48,7 @@ struct ConcurrencyTests {
             }
             let model = Model()
             let seed = try await pool.withTransaction { connection in
-                try Operations.transfer(
+                try Operations.applyTransfer(
                     connection, root, OperationContext(actorUserID: root.userID, requestID: "seed"), fromID: fixture.platform.id,
                     toID: reseller.id, unit: .sms, amount: 20_000, reason: nil)
             }
@@ -103,21 +103,21 @@ struct ConcurrencyTests {
         switch choice {
         case 0:
             _ = try await pool.withRetryingTransaction { connection in
-                try Operations.adjust(
+                try Operations.applyAdjustment(
                     connection, root, context, accountID: client, unit: .sms, delta: amount,
                     reason: "load add")
             }
             model.apply(posted: [client: amount])
         case 1:
             _ = try await pool.withRetryingTransaction { connection in
-                try Operations.adjust(
+                try Operations.applyAdjustment(
                     connection, root, context, accountID: client, unit: .sms, delta: -amount,
                     reason: "load remove")
             }
             model.apply(posted: [client: -amount])
         case 2:
             _ = try await pool.withRetryingTransaction { connection in
-                try Operations.transfer(
+                try Operations.applyTransfer(
                     connection, root, context, fromID: reseller, toID: client, unit: .sms,
                     amount: amount, reason: nil)
             }

@@ -81,6 +81,33 @@ struct LibraryTests {
         }
     }
 
+    @Test("a movement above the approval threshold throws approval_pending after recording the request; nothing moves")
+    func heldMovement() async throws {
+        try await withDesk { desk in
+            let (platform, _) = try await desk.bootstrap(operatorName: "Ops")
+            let reseller = try await platform.createAccount(under: platform.accountID, kind: .reseller, name: "Acme")
+            _ = try await platform.transfer(100, .sms, from: platform.accountID, to: reseller.id)
+            _ = try await desk.pool.withTransaction { connection in
+                try connection.execute(
+                    "INSERT INTO approval_thresholds (tenant_id, account_id, unit, threshold) VALUES ($1, $1, 'sms', 10)",
+                    [platform.accountID])
+            }
+            for _ in 0..<2 {  // the replay throws the same, and records nothing more
+                do {
+                    _ = try await platform.transfer(50, .sms, from: platform.accountID, to: reseller.id, idempotencyKey: "big")
+                    Issue.record("a held transfer answered an entry")
+                } catch let error as CreditDeskError {
+                    #expect(error.code == CreditDeskError.approvalPending && error.details["approval_id"]?.count == 36)
+                }
+            }
+            #expect(try await platform.balances(of: reseller.id).first { $0.unit == .sms }?.available == 100)
+            let requests = try await desk.pool.withConnection {
+                try $0.execute("SELECT count(*) AS n FROM approval_requests").single().decode(Int64.self, "n")
+            }
+            #expect(requests == 1)
+        }
+    }
+
     @Test("refusals are typed with the API's stable codes and change nothing")
     func typedErrors() async throws {
         try await withDesk { desk in

@@ -21,7 +21,7 @@ struct LedgerMoveTests {
                     userID: user.id, accountID: platform.id, tenantID: platform.tenantID, role: .operator, accountKind: .platform)
                 let reseller = try Operations.createAccount(connection, root, OperationContext(actorUserID: user.id, requestID: "t"), parentID: platform.id, kind: .reseller, name: "Acme")
                 let context = OperationContext(actorUserID: user.id, requestID: "t")
-                _ = try Operations.adjust(connection, root, context, accountID: reseller.id, unit: .sms, delta: 5, reason: "t")
+                _ = try Operations.applyAdjustment(connection, root, context, accountID: reseller.id, unit: .sms, delta: 5, reason: "t")
                 let count = try connection.execute("SELECT count(*) AS n FROM ledger_entries").single().decode(Int64.self, "n")
                 return (reseller, count)
             }

@@ -38,7 +38,7 @@ struct ServicesTests {
             render: { (entry: EntryRecord) in .init(body: "entry \(entry.id)", replayBody: "entry \(entry.id) (stored)") }
         ) { connection, operation in
             runs.increment()
-            return try Operations.adjust(
+            return try Operations.applyAdjustment(
                 connection, principal, operation, accountID: world.reseller.id, unit: .sms, delta: amount, reason: "test")
         }
     }
@@ -119,7 +119,7 @@ struct ServicesTests {
             let world = try await world(pool)
             let context = OperationContext(actorUserID: world.root.userID, requestID: "test")
             let (reservations, alreadyPosted) = try await pool.withTransaction { connection in
-                _ = try Operations.adjust(
+                _ = try Operations.applyAdjustment(
                     connection, world.root, context, accountID: world.reseller.id, unit: .sms, delta: 100, reason: "fund")
                 let reseller = try AccountStore.find(connection, id: world.reseller.id)!
                 let reservations = try [3, 5, 7].map { amount in

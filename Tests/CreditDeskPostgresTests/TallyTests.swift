@@ -32,7 +32,7 @@ struct TallyTests {
             let (root, reseller) = try await reseller(pool)
             let attempts = Attempts()
             let (_, tally) = try await pool.withTalliedOperation(actorUserID: root.userID, requestID: "t") { connection, context in
-                _ = try Operations.adjust(connection, root, context, accountID: reseller.id, unit: .sms, delta: 7, reason: "t")
+                _ = try Operations.applyAdjustment(connection, root, context, accountID: reseller.id, unit: .sms, delta: 7, reason: "t")
                 if attempts.next() == 1 { throw DatabaseError(.serializationFailure, message: "injected") }
             }
             #expect(tally.entryTotals == [Tally.Entries(kind: .adjust, unit: .sms): 1])
@@ -47,11 +47,11 @@ struct TallyTests {
             let (root, reseller) = try await reseller(pool)
             await #expect(throws: DomainError.self) {
                 _ = try await pool.withTalliedOperation(actorUserID: root.userID, requestID: "t") { connection, context in
-                    try Operations.adjust(connection, root, context, accountID: reseller.id, unit: .sms, delta: -1, reason: "t")
+                    try Operations.applyAdjustment(connection, root, context, accountID: reseller.id, unit: .sms, delta: -1, reason: "t")
                 }
             }
             let (_, tally) = try await pool.withTalliedOperation(actorUserID: root.userID, requestID: "t") { connection, context in
-                _ = try Operations.adjust(connection, root, context, accountID: reseller.id, unit: .sms, delta: 10, reason: "t")
+                _ = try Operations.applyAdjustment(connection, root, context, accountID: reseller.id, unit: .sms, delta: 10, reason: "t")
                 let ids = try (1...3).map { n in
                     try LedgerStore.reserve(connection, context, account: reseller, unit: .sms, amount: 2, reference: "m\(n)").id
                 }
