@@ -20,12 +20,12 @@ enum ErrorMapping {
         let status: HTTPResponse.Status =
             switch error.code {
             case .unauthorized: .unauthorized
-            case .forbidden, .featureDisabled, .accountSuspended: .forbidden
+            case .forbidden, .featureDisabled, .accountSuspended, .capExceeded: .forbidden
             case .notFound: .notFound
             case .invalidRequest, .idempotencyKeyRequired: .badRequest
             case .insufficientCredits, .idempotencyConflict, .conflict, .wrongAccountKind: .conflict
             case .recipientOptedOut: .unprocessableContent
-            case .tooManyAttempts: .tooManyRequests
+            case .tooManyAttempts, .rateLimited: .tooManyRequests
             }
         var details = [String: JSONValue]()
         for (key, value) in error.details {

@@ -15,6 +15,7 @@ extension ConsoleController {
         let packages: [PackageRecord]
         let gateways: [GatewayConnectionRecord]
         let users: UsersSection
+        let caps: (SpendingCaps?, [CapOperations.Usage])
     }
 
     func client(_ session: ConsoleSession, _ request: Request, id: UUID?) async throws -> Response {
@@ -29,7 +30,8 @@ extension ConsoleController {
             let gateways = account.kind == .client ? try MessagingOperations.gateways(connection, principal, accountID: id) : []
             return ClientPage(
                 account: account, balances: balances, parent: parent, packages: packages, gateways: gateways,
-                users: try UsersSection.load(connection, principal, account: account))
+                users: try UsersSection.load(connection, principal, account: account),
+                caps: account.kind == .client ? try CapOperations.caps(connection, principal, accountID: id) : (nil, []))
         }
         let account = page.account
         let canManage = Authorization.roleAllows(principal.role, .manageCredits, accountKind: principal.accountKind)
@@ -52,8 +54,23 @@ extension ConsoleController {
             "gateways": page.gateways.map(Self.gatewayData), "hasGateways": !page.gateways.isEmpty,
             "canManageMessaging": Authorization.roleAllows(principal.role, .manageMessaging, accountKind: principal.accountKind),
             "users": page.users.data,
-        ]
+        ].merging(Self.capsData(page.caps, catalogue)) { first, _ in first }
         return try pages.page("client", session, request, title: account.name, data)
+    }
+
+    /// The caps an account above set, each with what it used in its current window.
+    static func capsData(_ caps: (SpendingCaps?, [CapOperations.Usage]), _ catalogue: Catalogue) -> [String: Any] {
+        let (settings, usage) = caps
+        return [
+            "hasCaps": !usage.isEmpty || settings?.allowedCountries != nil,
+            "caps": usage.map { cap in
+                [
+                    "label": catalogue.text("cap_\(cap.cap)"), "used": formatted(cap.used), "limit": formatted(cap.limit),
+                    "resets": shortTime(cap.resetsAt),
+                ]
+            },
+            "countries": settings?.allowedCountries.map { $0.map { "+\($0)" }.joined(separator: ", ") } ?? "",
+        ]
     }
 
     static func gatewayData(_ gateway: GatewayConnectionRecord) -> [String: Any] {

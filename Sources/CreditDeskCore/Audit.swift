@@ -67,12 +67,14 @@ package enum AuditAction: String, Sendable, CaseIterable {
     case approvalRequested = "approval.requested"
     case approvalApproved = "approval.approved"
     case approvalRejected = "approval.rejected"
+    case capsChanged = "caps.changed"
 
     /// The kind of object the action is about; its id is in the event's `objectID`.
     package var objectType: String {
         switch self {
         case .accountCreated, .accountRenamed, .accountSuspended, .accountReactivated, .featuresChanged,
-            .creditLimitChanged, .replyMatchOrderChanged, .optOutsAdded, .approvalThresholdChanged:
+            .creditLimitChanged, .replyMatchOrderChanged, .optOutsAdded, .approvalThresholdChanged,
+            .capsChanged:
             "account"
         case .approvalRequested, .approvalApproved, .approvalRejected: "approval"
         case .userCreated, .userPasswordSet, .userPasswordLinkCreated, .userLanguageChanged, .replyRoutingChanged:

@@ -16,6 +16,10 @@ package struct DomainError: Error, Sendable, Equatable, CustomStringConvertible 
         case wrongAccountKind = "wrong_account_kind"
         /// Too many failed sign-ins for a login or from an address: wait, then try again.
         case tooManyAttempts = "too_many_attempts"
+        /// A velocity cap (messages per minute): wait for `details.resets_at`, then try again.
+        case rateLimited = "rate_limited"
+        /// A spend cap (credits per day or month) or the destination allow-list refuses it.
+        case capExceeded = "cap_exceeded"
     }
 
     package enum Detail: Sendable, Equatable {

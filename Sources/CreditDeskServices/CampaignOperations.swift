@@ -172,6 +172,12 @@ package enum CampaignOperations {
         }
         try Operations.requireUnitAllowed(account, plan.unit)
         let sendAt = try scheduledTime(account, sendAt ?? campaign.sendAt, now: now)
+        // The whole campaign counts against the day's and month's caps, or none of it goes.
+        let caps = try CapStore.caps(connection, accountID: account.id)
+        try CapOperations.checkDestinations(caps, plan.messages.map { $0.phone.dropFirst() })
+        try CapOperations.consume(
+            connection, account: account, caps: caps, unit: plan.unit, credits: plan.credits,
+            messages: Int64(plan.messages.count), perMinute: false, now: now)
         let batch = try LedgerStore.reserveBatch(
             connection, context, account: account, unit: plan.unit,
             items: plan.messages.map { ($0.credits, CampaignStore.reference(campaign.id, $0.position)) })

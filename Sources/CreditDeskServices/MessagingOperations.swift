@@ -57,10 +57,14 @@ package enum MessagingOperations {
                 .recipientOptedOut, "\(to.e164) has opted out (from/to pair violates a blacklist rule); nothing was charged",
                 details: ["to": .string(to.e164)])
         }
+        let caps = try CapStore.caps(connection, accountID: account.id)
+        try CapOperations.checkDestinations(caps, [to.digits])
         let price = try OutboundPricing.load(connection, account: account, gateway: gateway)
             .price(to: to, text: input.text, mediaCount: input.mediaURLs.count)
         let sendAt = try Scheduling.sendTime(
             input.sendAt, now: now, schedulingEnabled: account.effectiveFeatures.contains(.scheduling))
+        try CapOperations.consume(
+            connection, account: account, caps: caps, unit: price.unit, credits: price.credits, messages: 1, now: now)
         let (messageID, reservationID) = (UUID(), UUID())
         var message = MessageStore.NewMessage(
             account: account, userID: principal.userID, connectionID: gateway.id, direction: .outbound, unit: price.unit,

@@ -124,6 +124,10 @@ struct AccessTests {
         Case(
             name: "list approvals", method: .get, path: { "/v1/accounts/\($0.reseller.id.lower)/approvals" },
             allowed: everyone.subtracting(clientSide), outside: clientSide),
+        Case(name: "read caps", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/caps" }, allowed: everyone),
+        Case(
+            name: "set caps", method: .put, path: { "/v1/accounts/\($0.client.id.lower)/caps" }, body: { _ in [:] },
+            allowed: creditManagers),
         Case(name: "audit log", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/audit" }, allowed: auditReaders),
         Case(
             name: "audit export", method: .get, path: { "/v1/accounts/\($0.client.id.lower)/audit/export" },

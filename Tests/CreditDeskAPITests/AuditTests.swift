@@ -63,6 +63,7 @@ struct AuditTests {
             try await api.call(.patch, client, key: reseller, body: ["status": "active"])
             try await api.call(.patch, "\(client)/features", key: reseller, body: ["campaigns": true, "mms": false])
             try await api.call(.put, "\(client)/credit-limit", key: reseller, body: ["unit": "sms", "credit_limit": 25])
+            try await api.call(.put, "\(client)/caps", key: reseller, body: ["sms_per_day": 1_000])
             let user = try await api.call(
                 .post, "\(client)/users", key: reseller, body: ["name": "Agent", "email": "agent@example.com", "role": "user"]
             ).id
@@ -99,6 +100,7 @@ struct AuditTests {
             #expect(Self.change(byAction["features.changed"], "campaigns").after == "true")
             #expect(byAction["features.changed"]?.changes.map(\.field).contains("international") == false)
             #expect(Self.change(byAction["credit_limit.changed"], "sms_credit_limit") == ("0", "25"))
+            #expect(Self.change(byAction["caps.changed"], "sms_per_day") == (nil, "1000"))
             #expect(Self.change(byAction["package.updated"], "active") == ("true", "false"))
             #expect(byAction["package.updated"]?.changes.count == 1)
             #expect(Self.change(byAction["rate.set"], "credits_per_segment") == (nil, "3"))
