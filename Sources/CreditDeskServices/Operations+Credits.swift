@@ -19,9 +19,8 @@ extension Operations {
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         unit: CreditUnit, delta: Int64, reason: String?
     ) throws -> CreditOutcome {
-        let target = try account(connection, principal, accountID, for: .manageCredits)
-        let (delta, reason) = (try Validate.delta(delta), try Validate.reason(reason, required: true))
-        if delta > 0 { try requireUnitAllowed(target, unit) }
+        let (target, delta, reason) = try prepareAdjustment(
+            connection, principal, accountID: accountID, unit: unit, delta: delta, reason: reason)
         if let held = try ApprovalOperations.holdIfNeeded(
             connection, principal, context, kind: .adjust, source: nil, target: target, unit: unit, amount: delta,
             reason: reason)
@@ -37,10 +36,20 @@ extension Operations {
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         unit: CreditUnit, delta: Int64, reason: String?
     ) throws -> EntryRecord {
+        let (target, delta, reason) = try prepareAdjustment(
+            connection, principal, accountID: accountID, unit: unit, delta: delta, reason: reason)
+        return try moveAdjustment(connection, principal, context, target: target, unit: unit, delta: delta, reason: reason)
+    }
+
+    /// The adjusted account, once `principal` may change its credits, and the checked change and reason.
+    static func prepareAdjustment(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, unit: CreditUnit, delta: Int64,
+        reason: String?
+    ) throws -> (AccountRecord, Int64, String?) {
         let target = try account(connection, principal, accountID, for: .manageCredits)
         let (delta, reason) = (try Validate.delta(delta), try Validate.reason(reason, required: true))
         if delta > 0 { try requireUnitAllowed(target, unit) }
-        return try moveAdjustment(connection, principal, context, target: target, unit: unit, delta: delta, reason: reason)
+        return (target, delta, reason)
     }
 
     static func moveAdjustment(

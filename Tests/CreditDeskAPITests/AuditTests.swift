@@ -46,46 +46,54 @@ struct AuditTests {
         return (text(change?.before), text(change?.after))
     }
 
+    /// One of every audited change the API makes, by the reseller's admin; answers the secrets
+    /// it was shown (a key, a callback token) and the revoked key's id.
+    static func changeEverything(_ api: API, _ fixture: Fixture) async throws -> (String, String, String) {
+        let reseller = fixture.keys[.resellerAdmin]!
+        let client = "/v1/accounts/\(fixture.client.id.lower)"
+        let replayKey = UUID().uuidString
+        for _ in 0..<2 {  // the replay writes nothing more
+            try await api.call(
+                .post, "/v1/accounts", key: reseller, body: ["parent_id": fixture.reseller.id.lower, "kind": "client", "name": "Shop"],
+                idempotencyKey: replayKey)
+        }
+        try await api.call(.patch, client, key: reseller, body: ["name": "Dental Care"])
+        try await api.call(.patch, client, key: reseller, body: ["name": "Dental Care"])  // no change, no row
+        try await api.call(.patch, client, key: reseller, body: ["status": "suspended"])
+        try await api.call(.patch, client, key: reseller, body: ["status": "active"])
+        try await api.call(.patch, "\(client)/features", key: reseller, body: ["campaigns": true, "mms": false])
+        try await api.call(.put, "\(client)/credit-limit", key: reseller, body: ["unit": "sms", "credit_limit": 25])
+        try await api.call(.put, "\(client)/caps", key: reseller, body: ["sms_per_day": 1_000])
+        let user = try await api.call(
+            .post, "\(client)/users", key: reseller, body: ["name": "Agent", "email": "agent@example.com", "role": "user"]
+        ).id
+        let created = try await api.call(.post, "/v1/users/\(user)/keys", key: reseller, body: ["label": "laptop"])
+        let newKey = try created.decode(Components.Schemas.NewKey.self)
+        let (secret, keyID) = (newKey.secret ?? "", newKey.key.id.uuid.lower)
+        try await api.call(.delete, "/v1/keys/\(keyID)", key: reseller)
+        try await api.call(.put, "/v1/users/\(user)/password", key: reseller, body: ["password": "correct horse battery"])
+        let package = try await api.call(
+            .post, "/v1/accounts/\(fixture.reseller.id.lower)/packages", key: reseller,
+            body: ["name": "Starter", "sms_credits": 100, "price_minor": 900, "currency": "EUR"]
+        ).id
+        try await api.call(.patch, "/v1/packages/\(package)", key: reseller, body: ["active": false])
+        try await api.call(.put, "/v1/accounts/\(fixture.reseller.id.lower)/rates/44", key: reseller, body: ["credits_per_segment": 3])
+        let gateway = try await api.call(.post, "\(client)/gateways", key: reseller, body: HardeningTests.gatewayBody(userID: nil))
+        let callbackToken = try gateway.decode(Components.Schemas.Gateway.self).callbackToken ?? ""
+        try await api.call(.put, "/v1/gateways/\(gateway.id)/limits", key: reseller, body: ["max_concurrency": 4, "max_messages_per_second": 50])
+        try await api.call(.put, "/v1/users/\(user)/reply-routing", key: reseller, body: ["channel": "email"])
+        try await api.call(.put, "\(client)/messaging-settings", key: reseller, body: ["reply_match_order": ["work_phone", "mobile"]])
+        try await api.call(.post, "\(client)/opt-outs", key: reseller, body: ["phones": ["+64215550100", "+64215550101"]])
+        try await api.call(.delete, "\(client)/opt-outs/%2B64215550100", key: reseller)
+
+        return (secret, keyID, callbackToken)
+    }
+
     @Test("each audited change appears exactly once, with before → after, its actor and key, and no secret")
     func everyAction() async throws {
         try await withAPI(messaging: try HardeningTests.messaging()) { api, fixture, pool in
-            let (op, reseller) = (fixture.keys[.platformOperator]!, fixture.keys[.resellerAdmin]!)
-            let client = "/v1/accounts/\(fixture.client.id.lower)"
-            let replayKey = UUID().uuidString
-            for _ in 0..<2 {  // the replay writes nothing more
-                try await api.call(
-                    .post, "/v1/accounts", key: reseller, body: ["parent_id": fixture.reseller.id.lower, "kind": "client", "name": "Shop"],
-                    idempotencyKey: replayKey)
-            }
-            try await api.call(.patch, client, key: reseller, body: ["name": "Dental Care"])
-            try await api.call(.patch, client, key: reseller, body: ["name": "Dental Care"])  // no change, no row
-            try await api.call(.patch, client, key: reseller, body: ["status": "suspended"])
-            try await api.call(.patch, client, key: reseller, body: ["status": "active"])
-            try await api.call(.patch, "\(client)/features", key: reseller, body: ["campaigns": true, "mms": false])
-            try await api.call(.put, "\(client)/credit-limit", key: reseller, body: ["unit": "sms", "credit_limit": 25])
-            try await api.call(.put, "\(client)/caps", key: reseller, body: ["sms_per_day": 1_000])
-            let user = try await api.call(
-                .post, "\(client)/users", key: reseller, body: ["name": "Agent", "email": "agent@example.com", "role": "user"]
-            ).id
-            let created = try await api.call(.post, "/v1/users/\(user)/keys", key: reseller, body: ["label": "laptop"])
-            let newKey = try created.decode(Components.Schemas.NewKey.self)
-            let (secret, keyID) = (newKey.secret ?? "", newKey.key.id.uuid.lower)
-            try await api.call(.delete, "/v1/keys/\(keyID)", key: reseller)
-            try await api.call(.put, "/v1/users/\(user)/password", key: reseller, body: ["password": "correct horse battery"])
-            let package = try await api.call(
-                .post, "/v1/accounts/\(fixture.reseller.id.lower)/packages", key: reseller,
-                body: ["name": "Starter", "sms_credits": 100, "price_minor": 900, "currency": "EUR"]
-            ).id
-            try await api.call(.patch, "/v1/packages/\(package)", key: reseller, body: ["active": false])
-            try await api.call(.put, "/v1/accounts/\(fixture.reseller.id.lower)/rates/44", key: reseller, body: ["credits_per_segment": 3])
-            let gateway = try await api.call(.post, "\(client)/gateways", key: reseller, body: HardeningTests.gatewayBody(userID: nil))
-            let callbackToken = try gateway.decode(Components.Schemas.Gateway.self).callbackToken ?? ""
-            try await api.call(.put, "/v1/gateways/\(gateway.id)/limits", key: reseller, body: ["max_concurrency": 4, "max_messages_per_second": 50])
-            try await api.call(.put, "/v1/users/\(user)/reply-routing", key: reseller, body: ["channel": "email"])
-            try await api.call(.put, "\(client)/messaging-settings", key: reseller, body: ["reply_match_order": ["work_phone", "mobile"]])
-            try await api.call(.post, "\(client)/opt-outs", key: reseller, body: ["phones": ["+64215550100", "+64215550101"]])
-            try await api.call(.delete, "\(client)/opt-outs/%2B64215550100", key: reseller)
-
+            let op = fixture.keys[.platformOperator]!
+            let (secret, keyID, callbackToken) = try await Self.changeEverything(api, fixture)
             let all = try await Self.events(api, fixture.platform.id, key: op, query: "actor=\(fixture.users[.resellerAdmin]!.lower)")
             let counts = Dictionary(grouping: all, by: \.action).mapValues(\.count)
             let expected = AuditAction.allCases.map(\.rawValue)
