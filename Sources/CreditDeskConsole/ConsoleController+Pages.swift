@@ -12,7 +12,7 @@ extension ConsoleController {
 
     func dashboard(_ session: ConsoleSession, _ request: Request) async throws -> Response {
         let principal = session.principal
-        let (account, balances, usage, low) = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
+        let (account, balances, usage, low, caps) = try await pool.withTransaction(isolation: .repeatableRead, readOnly: true) {
             connection in
             let (account, balances, usage) = try Operations.dashboard(connection, principal, accountID: principal.accountID)
             let low =
@@ -21,16 +21,18 @@ extension ConsoleController {
                     connection, principal, resellerID: account.id, search: nil, sort: .smsAvailable, descending: false,
                     after: nil, limit: 10
                 ).map(\.0).filter { $0.smsAvailable < Self.lowThreshold } : []
-            return (account, balances, usage, low)
+            let caps = account.kind == .client ? try CapOperations.caps(connection, principal, accountID: account.id) : (nil, [])
+            return (account, balances, usage, low, caps)
         }
+        let catalogue = pages.catalogue(request, setting: session.language)
         let data: [String: Any] = [
             "accountName": account.name, "smsUsed": formatted(usage.smsUsed), "mmsUsed": formatted(usage.mmsUsed),
             "balances": Self.smsFirst(balances).map(Self.balanceData), "showsClients": account.kind == .reseller,
             "clients": formatted(usage.clients), "low": low.map(Self.rowData), "hasLow": !low.isEmpty,
-            "lowEmpty": pages.catalogue(request, setting: session.language).text("none_low", ["threshold": formatted(Self.lowThreshold)]),
+            "lowEmpty": catalogue.text("none_low", ["threshold": formatted(Self.lowThreshold)]),
             "canSend": account.kind == .client
                 && Authorization.roleAllows(principal.role, .consumeCredits, accountKind: principal.accountKind),
-        ]
+        ].merging(Self.capsData(caps, catalogue)) { first, _ in first }
         return try pages.page("dashboard", session, request, title: "nav_dashboard", data)
     }
 

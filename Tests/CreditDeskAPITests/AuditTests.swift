@@ -256,6 +256,20 @@ struct AuditTests {
             #expect(page.html.contains("account.suspended") && page.html.contains("status: active → suspended"))
             #expect(page.html.contains("Rita Admin"))
             #expect(try await browser.get("/console").html.contains("href=\"/console/audit\""))
+            // The console's own changes: a one-time password link (never its token) and a language.
+            let omar = try await pool.withTransaction { connection in
+                try UserStore.createUser(connection, account: fixture.client, name: "Omar", email: "omar@dental.example", role: .admin)
+            }
+            let link = try await browser.post("/console/users/\(omar.id.lower)/password-link", [("csrf", csrf), ("form_key", freshKey())])
+            let token = try #require(link.html.firstMatch(of: /\/console\/password\/([A-Za-z0-9_-]+)</)?.output.1)
+            _ = try await browser.post("/console/settings/language", [("csrf", csrf), ("form_key", freshKey()), ("language", "fr")])
+            let changes = try await Self.events(api, fixture.reseller.id, key: fixture.keys[.resellerAdmin])
+            let linkEvent = try #require(changes.first { $0.action == "user.password_link_created" })
+            #expect(linkEvent.objectId == omar.id.lower && linkEvent.channel == .console)
+            #expect(Self.change(changes.first { $0.action == "user.language_changed" }, "language") == (nil, "fr"))
+            let everything = try await api.call(
+                .get, "/v1/accounts/\(fixture.platform.id.lower)/audit/export?format=jsonl", key: fixture.keys[.platformOperator])
+            #expect(!everything.text.contains(String(token)))
         }
     }
 }
