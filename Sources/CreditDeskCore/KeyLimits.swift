@@ -66,7 +66,8 @@ package struct AddressRange: Sendable, Equatable, Hashable, CustomStringConverti
         withUnsafeMutableBytes(of: &storage) { $0.copyBytes(from: network) }
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         inet_ntop(AF_INET6, &storage, &text, socklen_t(text.count))
-        return String(cString: text) + "/\(prefixLength)"
+        let written = text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: written, as: UTF8.self) + "/\(prefixLength)"
     }
 
     static func masked(_ bytes: [UInt8], _ length: Int) -> [UInt8] {
