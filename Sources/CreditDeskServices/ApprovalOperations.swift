@@ -45,10 +45,9 @@ package enum ApprovalOperations {
         let fields = { (values: [CreditUnit: Int64]) in
             Dictionary(uniqueKeysWithValues: CreditUnit.allCases.map { ("\($0.rawValue)_threshold", values[$0].map(AuditValue.number)) })
         }
-        let diff = AuditChange.diff(fields(before), fields(after))
-        if !diff.isEmpty {
-            try AuditStore.append(connection, context, account: account, AuditEvent(.approvalThresholdChanged, objectID: accountID, changes: diff))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: account, .approvalThresholdChanged, objectID: accountID.lower,
+            before: fields(before), after: fields(after))
         return after
     }
 

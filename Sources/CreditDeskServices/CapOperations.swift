@@ -40,10 +40,9 @@ package enum CapOperations {
         let account = try Operations.lockedForAudit(connection, loaded)
         let before = try CapStore.caps(connection, accountID: account.id)
         try CapStore.setCaps(connection, account: account, caps)
-        let diff = AuditChange.diff(fields(before), fields(caps))
-        if !diff.isEmpty {
-            try AuditStore.append(connection, context, account: account, AuditEvent(.capsChanged, objectID: account.id, changes: diff))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: account, .capsChanged, objectID: account.id.lower, before: fields(before),
+            after: fields(caps))
         return caps
     }
 

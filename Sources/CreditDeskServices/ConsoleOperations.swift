@@ -118,13 +118,9 @@ package enum ConsoleOperations {
         try AuditStore.lock(connection, tenantID: account.tenantID)
         let before = try ConsoleStore.language(connection, userID: principal.userID)
         try ConsoleStore.setLanguage(connection, userID: principal.userID, language: language)
-        if before != language {
-            try AuditStore.append(
-                connection, context, account: account,
-                AuditEvent(
-                    .userLanguageChanged, objectID: principal.userID,
-                    changes: [.init(field: "language", before: before.map(AuditValue.text), after: language.map(AuditValue.text))]))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: account, .userLanguageChanged, objectID: principal.userID.lower,
+            before: ["language": before.map(AuditValue.text)], after: ["language": language.map(AuditValue.text)])
     }
 
     /// Signs in with a login (email) and password from `address`: a new session's token and

@@ -169,13 +169,9 @@ package enum ContactOperations {
         try AuditStore.lock(connection, tenantID: account.tenantID)
         let before = try ContactStore.replyMatchOrder(connection, accountID: account.id)
         try ContactStore.setReplyMatchOrder(connection, account: account, order: order)
-        if before != order {
-            try AuditStore.append(
-                connection, context, account: account,
-                AuditEvent(
-                    .replyMatchOrderChanged, objectID: account.id,
-                    changes: [.init(field: "order", before: .list(before.map(\.rawValue)), after: .list(order.map(\.rawValue)))]))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: account, .replyMatchOrderChanged, objectID: account.id.lower,
+            before: ["order": .list(before.map(\.rawValue))], after: ["order": .list(order.map(\.rawValue))])
         return order
     }
 

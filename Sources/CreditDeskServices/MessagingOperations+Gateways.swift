@@ -106,11 +106,9 @@ extension MessagingOperations {
         try AuditStore.lock(connection, tenantID: account.tenantID)
         let before = try GatewayStore.connection(connection, id: gatewayID)?.limits ?? gateway.limits
         let after = try GatewayStore.setLimits(connection, id: gateway.id, limits)
-        let diff = AuditChange.diff(auditFields(before), auditFields(after.limits))
-        if !diff.isEmpty {
-            try AuditStore.append(
-                connection, context, account: account, AuditEvent(.gatewayLimitsChanged, objectID: gatewayID, changes: diff))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: account, .gatewayLimitsChanged, objectID: gatewayID.lower,
+            before: auditFields(before), after: auditFields(after.limits))
         return after
     }
 
@@ -168,13 +166,9 @@ extension MessagingOperations {
         try AuditStore.lock(connection, tenantID: reseller.tenantID)
         let before = try RateStore.rates(connection, resellerID: reseller.id).credits(exactly: prefix)
         try RateStore.setRate(connection, reseller: reseller, prefix: prefix, creditsPerSegment: creditsPerSegment)
-        if before != creditsPerSegment {
-            try AuditStore.append(
-                connection, context, account: reseller,
-                AuditEvent(
-                    .rateSet, objectID: prefix,
-                    changes: [.init(field: "credits_per_segment", before: before.map { .number($0) }, after: .number(creditsPerSegment))]))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: reseller, .rateSet, objectID: prefix,
+            before: ["credits_per_segment": before.map(AuditValue.number)], after: ["credits_per_segment": .number(creditsPerSegment)])
     }
 
     package static func rates(_ connection: PostgresConnection, _ principal: Principal, resellerID: UUID) throws -> RateTable {

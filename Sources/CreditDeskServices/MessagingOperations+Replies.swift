@@ -31,10 +31,9 @@ extension MessagingOperations {
                 "email": routing?.email.map(AuditValue.text),
             ]
         }
-        let diff = AuditChange.diff(fields(before), fields(after))
-        if !diff.isEmpty {
-            try AuditStore.append(connection, context, account: account, AuditEvent(.replyRoutingChanged, objectID: userID, changes: diff))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: account, .replyRoutingChanged, objectID: userID.lower, before: fields(before),
+            after: fields(after))
         return after
     }
 

@@ -130,13 +130,10 @@ extension Operations {
         try AuditStore.lock(connection, tenantID: target.tenantID)
         let before = try LedgerStore.balances(connection, account: target).first { $0.unit == unit }?.creditLimit ?? 0
         let balance = try LedgerStore.setCreditLimit(connection, account: target, unit: unit, limit: limit)
-        if balance.creditLimit != before {
-            try AuditStore.append(
-                connection, context, account: target,
-                AuditEvent(
-                    .creditLimitChanged, objectID: accountID,
-                    changes: [.init(field: "\(unit.rawValue)_credit_limit", before: .number(before), after: .number(limit))]))
-        }
+        let field = "\(unit.rawValue)_credit_limit"
+        try AuditStore.appendChanges(
+            connection, context, account: target, .creditLimitChanged, objectID: accountID.lower,
+            before: [field: .number(before)], after: [field: .number(balance.creditLimit)])
         return balance
     }
 }

@@ -62,10 +62,9 @@ extension Operations {
         try AuditStore.lock(connection, tenantID: owner.tenantID)
         let before = try PackageStore.find(connection, id: id)!
         let after = try PackageStore.update(connection, id: id, name: try name.map { try Validate.name($0) }, active: active)
-        let diff = AuditChange.diff(auditFields(before), auditFields(after))
-        if !diff.isEmpty {
-            try AuditStore.append(connection, context, account: owner, AuditEvent(.packageUpdated, objectID: id, changes: diff))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: owner, .packageUpdated, objectID: id.lower, before: auditFields(before),
+            after: auditFields(after))
         return after
     }
 

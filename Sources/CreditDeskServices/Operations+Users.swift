@@ -108,11 +108,9 @@ extension Operations {
         let before = try UserStore.findKey(connection, id: keyID)!
         try UserStore.revokeKey(connection, id: keyID)
         let after = try UserStore.findKey(connection, id: keyID)!
-        if before.revokedAt == nil {
-            try AuditStore.append(
-                connection, context, account: account,
-                AuditEvent(.keyRevoked, objectID: keyID, changes: [.init(field: "revoked", before: .flag(false), after: .flag(true))]))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: account, .keyRevoked, objectID: keyID.lower,
+            before: ["revoked": .flag(before.revokedAt != nil)], after: ["revoked": .flag(after.revokedAt != nil)])
         return after
     }
 

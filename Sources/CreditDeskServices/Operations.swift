@@ -95,18 +95,12 @@ package enum Operations {
         let before = try lockedForAudit(connection, try account(connection, principal, id, for: .manageAccounts))
         try AccountStore.update(connection, id: id, name: try name.map { try Validate.name($0) }, status: status)
         let after = try AccountStore.find(connection, id: id)!
-        if after.name != before.name {
-            try AuditStore.append(
-                connection, context, account: after,
-                AuditEvent(.accountRenamed, objectID: id, changes: [.init(field: "name", before: .text(before.name), after: .text(after.name))]))
-        }
-        if after.status != before.status {
-            try AuditStore.append(
-                connection, context, account: after,
-                AuditEvent(
-                    after.status == .suspended ? .accountSuspended : .accountReactivated, objectID: id,
-                    changes: [.init(field: "status", before: .text(before.status.rawValue), after: .text(after.status.rawValue))]))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: after, .accountRenamed, objectID: id.lower, before: ["name": .text(before.name)],
+            after: ["name": .text(after.name)])
+        try AuditStore.appendChanges(
+            connection, context, account: after, after.status == .suspended ? .accountSuspended : .accountReactivated,
+            objectID: id.lower, before: ["status": .text(before.status.rawValue)], after: ["status": .text(after.status.rawValue)])
         return after
     }
 
@@ -132,10 +126,9 @@ package enum Operations {
         let flags = { (set: Set<Feature>) in
             Dictionary(uniqueKeysWithValues: Feature.allCases.map { ($0.rawValue, AuditValue?.some(.flag(set.contains($0)))) })
         }
-        let diff = AuditChange.diff(flags(target.ownFeatures), flags(features))
-        if !diff.isEmpty {
-            try AuditStore.append(connection, context, account: target, AuditEvent(.featuresChanged, objectID: id, changes: diff))
-        }
+        try AuditStore.appendChanges(
+            connection, context, account: target, .featuresChanged, objectID: id.lower, before: flags(target.ownFeatures),
+            after: flags(features))
         return try AccountStore.find(connection, id: id)!
     }
 

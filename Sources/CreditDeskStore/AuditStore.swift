@@ -84,6 +84,17 @@ package enum AuditStore {
             ])
     }
 
+    /// Writes `action` about `objectID` with the fields whose values differ between `before`
+    /// and `after`; writes nothing when none does (a change to what already was is no change).
+    package static func appendChanges(
+        _ connection: PostgresConnection, _ context: OperationContext, account: AccountRecord, _ action: AuditAction,
+        objectID: String, before: [String: AuditValue?], after: [String: AuditValue?]
+    ) throws {
+        let changes = AuditChange.diff(before, after)
+        guard !changes.isEmpty else { return }
+        try append(connection, context, account: account, AuditEvent(action, objectID: objectID, changes: changes))
+    }
+
     /// Rows of `root`'s subtree matching `filter`, newest first, before the row `beforeID`.
     package static func events(
         _ connection: PostgresConnection, root: UUID, filter: AuditFilter, beforeID: Int64?, limit: Int
@@ -98,11 +109,13 @@ package enum AuditStore {
     }
 
     /// `{"field": {"before": …, "after": …}}`, a missing side left out.
+    /// One field's two sides as the `changes` column stores them.
+    struct Sides: Codable {
+        let before: AuditValue?
+        let after: AuditValue?
+    }
+
     package static func encodedChanges(_ changes: [AuditChange]) throws -> String {
-        struct Sides: Encodable {
-            let before: AuditValue?
-            let after: AuditValue?
-        }
         let object = Dictionary(changes.map { ($0.field, Sides(before: $0.before, after: $0.after)) }) { first, _ in first }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -110,10 +123,6 @@ package enum AuditStore {
     }
 
     static func decodedChanges(_ text: String) throws -> [AuditChange] {
-        struct Sides: Decodable {
-            let before: AuditValue?
-            let after: AuditValue?
-        }
         let object = try JSONDecoder().decode([String: Sides].self, from: Data(text.utf8))
         return object.keys.sorted().map { AuditChange(field: $0, before: object[$0]?.before, after: object[$0]?.after) }
     }
