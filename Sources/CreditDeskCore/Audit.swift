@@ -27,16 +27,11 @@ package struct RequestOrigin: Sendable, Equatable {
     package static let library = RequestOrigin(channel: .library)
 
     /// `text` if it is an IPv4 or IPv6 address (a zone index dropped), else nil, so a peer
-    /// described as "unknown" or a socket path never reaches the log's `inet` column.
+    /// described as "unknown" or a socket path never reaches the log's `inet` column. Parsed as
+    /// key ranges parse addresses (`AddressRange.address`).
     static func ipAddress(_ text: String) -> String? {
         let address = text.split(separator: "%", maxSplits: 1).first.map(String.init) ?? text
-        guard !address.isEmpty, address.count <= 45 else { return nil }
-        if address.contains(":") {
-            return address.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } ? address : nil
-        }
-        let octets = address.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, octets.allSatisfy({ $0.count <= 3 && UInt8($0) != nil }) else { return nil }
-        return address
+        return AddressRange.address(address) == nil ? nil : address
     }
 }
 

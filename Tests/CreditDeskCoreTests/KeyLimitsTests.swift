@@ -58,6 +58,15 @@ struct KeyLimitsTests {
         try KeyLimits.unrestricted.check(creating: limited)
     }
 
+    @Test("an audit row's source address is an IP address or nothing")
+    func originAddress() {
+        #expect(RequestOrigin(channel: .api, sourceAddress: "203.0.113.7").sourceAddress == "203.0.113.7")
+        #expect(RequestOrigin(channel: .api, sourceAddress: "fe80::1%eth0").sourceAddress == "fe80::1")
+        for bad in ["unknown", "::::", "1.2.3", "/tmp/socket", ""] {
+            #expect(RequestOrigin(channel: .api, sourceAddress: bad).sourceAddress == nil, "\(bad)")
+        }
+    }
+
     @Test("X-Forwarded-For counts only behind a trusted proxy, and only its rightmost untrusted hop")
     func forwardedClient() throws {
         let proxies = [AddressRange("127.0.0.1")!, AddressRange("10.0.0.0/8")!]
