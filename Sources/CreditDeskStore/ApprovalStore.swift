@@ -54,15 +54,14 @@ package enum ApprovalStore {
         """
     /// Requests held at accounts of $1's subtree, newest first; $2 a status (expired: pending past its time).
     static let selectList = """
-        SELECT \(columns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
-        FROM approval_requests r JOIN accounts a ON a.id = r.account_id
-        WHERE a.path @> ARRAY[$1::uuid]
+        SELECT \(columns) FROM approval_requests
+        WHERE account_id IN (SELECT id FROM accounts WHERE path @> ARRAY[$1::uuid])
           AND ($2::text IS NULL
-               OR ($2 = 'expired' AND r.status = 'pending' AND r.expires_at <= now())
-               OR ($2 = 'pending' AND r.status = 'pending' AND r.expires_at > now())
-               OR ($2 IN ('approved', 'rejected') AND r.status = $2))
-          AND ($3::bigint IS NULL OR r.position < $3)
-        ORDER BY r.position DESC
+               OR ($2 = 'expired' AND status = 'pending' AND expires_at <= now())
+               OR ($2 = 'pending' AND status = 'pending' AND expires_at > now())
+               OR ($2 IN ('approved', 'rejected') AND status = $2))
+          AND ($3::bigint IS NULL OR position < $3)
+        ORDER BY position DESC
         LIMIT $4
         """
 
