@@ -28,9 +28,8 @@ extension ConsoleController {
             data["hasRows"] = !shown.isEmpty
             data["rows"] = shown.map(Self.row)
             if rows.count > Self.pageSize, let last = shown.last {
-                let filters = [("action", action?.rawValue), ("from", from), ("to", to)]
-                    .compactMap { name, value in value.flatMap { $0.isEmpty ? nil : "\(name)=\(queryEscaped($0))&" } }.joined()
-                data["next"] = "/console/audit?\(filters)before=\(last.id)"
+                data["next"] = nextPageLink(
+                    "/console/audit", filters: [("action", action?.rawValue), ("from", from), ("to", to)], before: last.id)
             }
         } catch let error as DomainError {
             data["error"] = pages.catalogue(request, setting: session.language).error(error)

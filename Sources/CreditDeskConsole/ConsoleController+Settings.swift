@@ -121,9 +121,9 @@ extension ConsoleController {
                 ] as [String: Any]
             }
             if entries.count > Self.pageSize, let last = shown.last {
-                let filters = [("unit", unit?.rawValue), ("kind", kind?.rawValue), ("from", from), ("to", to)]
-                    .compactMap { name, value in value.flatMap { $0.isEmpty ? nil : "\(name)=\(queryEscaped($0))&" } }.joined()
-                data["next"] = "/console/ledger?\(filters)before=\(last.id)"
+                data["next"] = nextPageLink(
+                    "/console/ledger", filters: [("unit", unit?.rawValue), ("kind", kind?.rawValue), ("from", from), ("to", to)],
+                    before: last.id)
             }
         } catch let error as DomainError {
             data["error"] = pages.catalogue(request, setting: session.language).error(error)

@@ -115,6 +115,12 @@ func queryEscaped(_ text: String) -> String {
     text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
 }
 
+/// The next page of a filtered list: `path` with the filters that are set, then `before`.
+func nextPageLink(_ path: String, filters: [(String, String?)], before: Int64) -> String {
+    let query = filters.compactMap { name, value in value.flatMap { $0.isEmpty ? nil : "\(name)=\(queryEscaped($0))&" } }
+    return "\(path)?\(query.joined())before=\(before)"
+}
+
 /// Numbers as people read them: 12,345.
 func formatted(_ number: Int64) -> String {
     let digits = String(number.magnitude)
