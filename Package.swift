@@ -216,7 +216,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CreditDeskPostgresTests",
-            dependencies: ["CreditDeskDB", "CreditDeskStore", "CreditDeskServices", "CreditDeskCore", "CreditDeskTestSupport"],
+            dependencies: [
+                "CreditDeskDB", "CreditDeskStore", "CreditDeskServices", "CreditDeskCore", "CreditDeskTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

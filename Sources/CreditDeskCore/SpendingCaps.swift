@@ -64,6 +64,16 @@ package enum CapWindow: String, Sendable, CaseIterable {
         let interval = calendar.dateInterval(of: component, for: now)!
         return (interval.start, interval.end)
     }
+
+    /// How long a window's count is kept after it started: past that no cap reads it (a day
+    /// in any time zone is over within 40 days). Nil: kept (months, twelve rows a year).
+    package var keptSeconds: Double? {
+        switch self {
+        case .minute: 3_600
+        case .day: 40 * 86_400
+        case .month: nil
+        }
+    }
 }
 
 /// A cap a request would break, for the refusal's details.

@@ -33,6 +33,18 @@ package enum CapStore {
         WHERE tenant_id = $1 AND account_id = $2 AND window_kind = $3 AND counter = $4 AND starts_at = $5
         """
 
+    /// Deletes up to $3 rows of windows of kind $1 that started before $2.
+    static let pruneWindows = """
+        DELETE FROM cap_usage WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM cap_usage WHERE window_kind = $1 AND starts_at < $2 LIMIT $3))
+        """
+
+    /// Deletes the rows of `window`s that started before `before`, at most `limit` of them
+    /// (a bounded transaction; the next round takes the rest); answers how many went.
+    package static func prune(_ connection: PostgresConnection, window: CapWindow, before: Date, limit: Int) throws -> Int {
+        try connection.execute(pruneWindows, [window.rawValue, before, Int64(limit)]).affectedRows
+    }
+
     package static func caps(_ connection: PostgresConnection, accountID: UUID) throws -> SpendingCaps? {
         guard let row = try connection.execute(selectCaps, [accountID]).first else { return nil }
         var perDay: [CreditUnit: Int64] = [:], perMonth: [CreditUnit: Int64] = [:]

@@ -4,6 +4,7 @@ import CreditDeskServices
 import CreditDeskStore
 import CreditDeskTestSupport
 import Foundation
+import Logging
 import Testing
 
 /// Spend and velocity caps at the send path, on the real database, at fixed instants (so a
@@ -122,6 +123,35 @@ struct CapTests {
             #expect(try await Self.reserved(pool, world) == 5)
             let violations = try await pool.withTransaction(isolation: .repeatableRead) { try VerifyStore.verify($0) }
             #expect(violations.isEmpty)
+        }
+    }
+
+    @Test("housekeeping deletes the counts of windows long over and keeps the ones a cap still reads")
+    func oldWindowsPruned() async throws {
+        let caps = SpendingCaps(timeZone: "UTC", creditsPerDay: [.sms: 100], creditsPerMonth: [.sms: 100], messagesPerMinute: 50, allowedCountries: nil)
+        try await withClient(caps) { pool, world in
+            // Ten sends twelve hours apart: ten minute rows, six day rows, one month row.
+            for minute in 0..<10 {
+                #expect(try await self.attempt(pool, world, at: Self.noon.addingTimeInterval(Double(minute) * 86_400 / 2)) == nil)
+            }
+            let rowsBefore = try await Self.usageRows(pool)
+            #expect(rowsBefore == ["day": 6, "minute": 10, "month": 1])
+            // Seventy minutes after the last send, with the day's counts younger than 40 days.
+            let now = Self.noon.addingTimeInterval(9 * 86_400 / 2 + 70 * 60)
+            let deleted = try await Housekeeping(pool: pool, logger: Logger(label: "test")).sweep(now: now)
+            #expect(deleted == 10)
+            #expect(try await Self.usageRows(pool) == ["day": 6, "month": 1])
+            // Fifty days on, the day rows go too; the month's stays.
+            _ = try await Housekeeping(pool: pool, logger: Logger(label: "test")).sweep(now: now.addingTimeInterval(50 * 86_400))
+            #expect(try await Self.usageRows(pool) == ["month": 1])
+        }
+    }
+
+    /// The rows of `cap_usage` by window kind.
+    static func usageRows(_ pool: DatabasePool) async throws -> [String: Int64] {
+        try await pool.withConnection { connection in
+            try connection.execute("SELECT window_kind, count(*) AS n FROM cap_usage GROUP BY window_kind").rows
+                .reduce(into: [:]) { $0[try $1.decode(String.self, "window_kind")] = try $1.decode(Int64.self, "n") }
         }
     }
 }
