@@ -12,6 +12,8 @@ api "$RESELLER_KEY" PATCH "/v1/accounts/$CLIENT/features" "$FEATURES" > /dev/nul
 CLIENT_USER=$(api "$KEY" POST "/v1/accounts/$CLIENT/users" '{"name":"Client User","role":"user","email":"user@client.example"}' | id)
 CLIENT_USER_KEY=$(api "$KEY" POST "/v1/users/$CLIENT_USER/keys" '{"label":"contract"}' | jq -r .secret)
 SPARE_KEY=$(api "$KEY" POST "/v1/users/$CLIENT_USER/keys" '{"label":"spare"}' | jq -r .key.id)
+# Its webhook's deliveries fail (nothing listens on port 9) and stay in the log to be listed and redelivered.
+WEBHOOK=$(api "$RESELLER_KEY" POST "/v1/accounts/$CLIENT/webhooks" '{"url":"http://127.0.0.1:9/hooks","events":["credits.changed"]}' | id)
 for unit in sms mms; do
   api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" "{\"unit\":\"$unit\",\"amount\":10000000,\"to_account_id\":\"$RESELLER\"}" > /dev/null
   api "$KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"$unit\",\"amount\":1000000,\"to_account_id\":\"$CLIENT\"}" > /dev/null
@@ -26,7 +28,8 @@ MESSAGE=$(api "$CLIENT_USER_KEY" POST "/v1/accounts/$CLIENT/messages" \
 CONTACT=$(api "$KEY" POST "/v1/accounts/$CLIENT/contacts" '{"first_name":"Ana","mobile":"+64215550101","sms_consent":true}' | id)
 LIST=$(api "$KEY" POST "/v1/accounts/$CLIENT/contact-lists" '{"name":"Contract List"}' | id)
 api "$KEY" POST "/v1/contact-lists/$LIST/members" "{\"contact_ids\":[\"$CONTACT\"]}" > /dev/null
+DELIVERY=$(api "$RESELLER_KEY" GET "/v1/accounts/$CLIENT/webhooks/$WEBHOOK/deliveries" | jq -r '.items[0].id')
 CAMPAIGN=$(api "$KEY" POST "/v1/accounts/$CLIENT/campaigns" "{\"name\":\"Contract\",\"list_id\":\"$LIST\",\"template\":\"Hi {{first_name}}\"}" | id)
 export CD_RESELLER=$RESELLER CD_CLIENT=$CLIENT CD_SANDBOX=$SANDBOX CD_CLIENT_USER=$CLIENT_USER CD_SPARE_KEY=$SPARE_KEY \
   CD_PACKAGE=$PACKAGE CD_RESERVATION=$RESERVATION CD_ENTRY=$ENTRY CD_MESSAGE=$MESSAGE CD_CONTACT=$CONTACT CD_LIST=$LIST \
-  CD_CAMPAIGN=$CAMPAIGN
+  CD_CAMPAIGN=$CAMPAIGN CD_WEBHOOK=$WEBHOOK CD_DELIVERY=$DELIVERY

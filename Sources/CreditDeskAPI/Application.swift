@@ -81,6 +81,7 @@ package func buildApplication(
         services: [
             KeyCacheListener(cache: dependencies.keys, connection: dependencies.pool.settings.connection, logger: logger),
             MessageDispatcher(pool: dependencies.pool, settings: dependencies.messaging, logger: logger),
+            WebhookNotifier(pool: dependencies.pool, settings: dependencies.messaging, logger: logger),
             Housekeeping(pool: dependencies.pool, logger: logger),
             MemoryTrimmer(),
         ],

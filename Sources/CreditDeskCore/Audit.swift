@@ -63,6 +63,9 @@ package enum AuditAction: String, Sendable, CaseIterable {
     case approvalApproved = "approval.approved"
     case approvalRejected = "approval.rejected"
     case capsChanged = "caps.changed"
+    case webhookCreated = "webhook.created"
+    case webhookChanged = "webhook.changed"
+    case webhookDeleted = "webhook.deleted"
 
     /// The kind of object the action is about; its id is in the event's `objectID`.
     package var objectType: String {
@@ -79,6 +82,7 @@ package enum AuditAction: String, Sendable, CaseIterable {
         case .rateSet: "rate"
         case .gatewayCreated, .gatewayLimitsChanged: "gateway"
         case .optOutRemoved: "opt_out"
+        case .webhookCreated, .webhookChanged, .webhookDeleted: "webhook"
         }
     }
 }

@@ -12,6 +12,21 @@ package enum Digest {
         return output
     }
 
+    /// HMAC-SHA256 of `message` under `key` (RFC 2104): what webhook deliveries are signed with.
+    package static func hmacSHA256(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        var length: UInt32 = 0
+        key.withUnsafeBufferPointer { key in
+            message.withUnsafeBufferPointer { message in
+                output.withUnsafeMutableBufferPointer { out in
+                    _ = HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), message.baseAddress, message.count, out.baseAddress, &length)
+                }
+            }
+        }
+        precondition(length == SHA256_DIGEST_LENGTH, "HMAC-SHA256 gave \(length) bytes")
+        return output
+    }
+
     package static func sha256Hex(_ text: String) -> String {
         hex(sha256(Array(text.utf8)))
     }

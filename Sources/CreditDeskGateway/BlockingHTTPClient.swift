@@ -55,8 +55,10 @@ package final class BlockingHTTPClient {
     }
 
     /// Sends one request and waits for the whole response.
+    /// `resolve` pins host names to addresses (`host:port:address`, libcurl's CURLOPT_RESOLVE),
+    /// so the address connected to is the one the caller checked.
     package func send(
-        method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil
+        method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, resolve: [String] = []
     ) throws(HTTPClientError) -> HTTPResponse {
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
             throw HTTPClientError(kind: .invalidRequest, message: "only http and https URLs are supported")
@@ -71,6 +73,14 @@ package final class BlockingHTTPClient {
         for (name, value) in headers { list = curl_slist_append(list, "\(name): \(value)") }
         // Without this curl waits for a `100 Continue` before sending bodies over 1 KiB.
         list = curl_slist_append(list, "Expect:")
+        var pins: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(pins) }
+        for entry in resolve {
+            // An entry for the same host and port from an earlier request is dropped first.
+            pins = curl_slist_append(pins, "-" + entry.split(separator: ":").prefix(2).joined(separator: ":"))
+            pins = curl_slist_append(pins, entry)
+        }
+        _ = creditdesk_curl_set_slist(handle, CURLOPT_RESOLVE, pins)
 
         _ = creditdesk_curl_set_string(handle, CURLOPT_URL, url)
         _ = creditdesk_curl_set_slist(handle, CURLOPT_HTTPHEADER, list)

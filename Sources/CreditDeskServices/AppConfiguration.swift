@@ -71,6 +71,9 @@ package struct AppConfiguration: Sendable, Equatable {
     /// `CREDITDESK_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges of the proxies in
     /// front of the daemon, whose `X-Forwarded-For` names the client; unset: none is trusted.
     package var trustedProxies: [AddressRange]
+    /// `CREDITDESK_WEBHOOK_ALLOW_PRIVATE=1`: webhook endpoints may point at loopback and
+    /// private addresses (tests, closed networks); unset: refused.
+    package var webhookAllowsPrivateAddresses: Bool
 
     package init(flags: Flags = Flags(), environment: [String: String]) throws {
         // An empty variable is the same as an unset one.
@@ -110,6 +113,11 @@ package struct AppConfiguration: Sendable, Equatable {
                 throw Invalid(description: "CREDITDESK_TRUSTED_PROXIES: \(text) is not an address or CIDR range")
             }
             return range
+        }
+        switch variable("CREDITDESK_WEBHOOK_ALLOW_PRIVATE")?.lowercased() {
+        case nil, "0", "false", "no": webhookAllowsPrivateAddresses = false
+        case "1", "true", "yes": webhookAllowsPrivateAddresses = true
+        case let other?: throw Invalid(description: "CREDITDESK_WEBHOOK_ALLOW_PRIVATE must be 1 or 0, not \(other)")
         }
     }
 

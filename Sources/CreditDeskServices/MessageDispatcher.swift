@@ -16,6 +16,8 @@ package struct MessagingSettings: Sendable {
     /// Forwards replies by email; nil when no relay is configured (email routing then fails visibly).
     package var mailer: SMTPMailer?
     package var replyRule: ReplyRoutingRule
+    /// How webhooks are delivered and where they may point.
+    package var webhooks: WebhookOptions
     private let baseURL: PublicBaseURL
 
     /// How gateways reach this daemon's callbacks, e.g. http://sms-api.example.com.
@@ -23,8 +25,9 @@ package struct MessagingSettings: Sendable {
 
     package init(
         secretBox: SecretBox?, previousSecretBox: SecretBox? = nil, mailer: SMTPMailer? = nil,
-        replyRule: ReplyRoutingRule = .default, publicBaseURL: String
+        replyRule: ReplyRoutingRule = .default, publicBaseURL: String, webhooks: WebhookOptions = WebhookOptions()
     ) {
+        self.webhooks = webhooks
         self.secretBox = secretBox
         self.previousSecretBox = previousSecretBox
         self.mailer = mailer

@@ -137,15 +137,33 @@ extension MessagingOperations {
         return record
     }
 
-    /// Re-seals every connection's secret under `newBox`; values already under it are skipped.
-    package static func reencryptSecrets(_ connection: PostgresConnection, oldBox: SecretBox, newBox: SecretBox) throws -> Int {
+    /// Re-seals every gateway connection's and webhook endpoint's secret under `newBox`; values
+    /// already under it are skipped. Answers how many of each it resealed.
+    package static func reencryptSecrets(_ connection: PostgresConnection, oldBox: SecretBox, newBox: SecretBox) throws
+        -> (gateways: Int, webhooks: Int)
+    {
+        let gateways = try reseal(try GatewayStore.lockAllSecrets(connection), "connection", oldBox, newBox) {
+            try GatewayStore.reseal(connection, id: $0, sealed: $1, keyID: $2)
+        }
+        let webhooks = try reseal(try WebhookStore.lockAllSecrets(connection), "webhook", oldBox, newBox) {
+            try WebhookStore.reseal(connection, id: $0, sealed: $1, keyID: $2)
+        }
+        return (gateways, webhooks)
+    }
+
+    /// Opens each secret (sealed with its owner's id as associated data) with `oldBox` and
+    /// stores it sealed with `newBox`.
+    static func reseal(
+        _ secrets: [(id: UUID, sealed: [UInt8], keyID: String)], _ owner: String, _ oldBox: SecretBox, _ newBox: SecretBox,
+        store: (UUID, [UInt8], String) throws -> Void
+    ) throws -> Int {
         var changed = 0
-        for secret in try GatewayStore.lockAllSecrets(connection) where secret.keyID != newBox.keyID {
+        for secret in secrets where secret.keyID != newBox.keyID {
             let associated = Array(secret.id.uuidString.lowercased().utf8)
             guard let plain = oldBox.open(secret.sealed, associatedData: associated) else {
-                throw DomainError(.invalidRequest, "the old key does not open the secret of connection \(secret.id)")
+                throw DomainError(.invalidRequest, "the old key does not open the secret of \(owner) \(secret.id)")
             }
-            try GatewayStore.reseal(connection, id: secret.id, sealed: newBox.seal(plain, associatedData: associated), keyID: newBox.keyID)
+            try store(secret.id, newBox.seal(plain, associatedData: associated), newBox.keyID)
             changed += 1
         }
         return changed

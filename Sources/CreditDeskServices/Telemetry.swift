@@ -17,6 +17,7 @@ package enum Telemetry {
     package static let gatewaySubmission = "creditdesk_gateway_submission_duration_seconds"
     package static let exportRows = "creditdesk_export_rows_total"
     package static let keyLookups = "creditdesk_key_cache_lookups_total"
+    package static let webhookDeliveries = "creditdesk_webhook_attempts_total"
 
     /// Creates every series the services record, at zero, so that a dashboard or an alert finds
     /// them (and `rate()` works) before the first message or export happens.
@@ -35,6 +36,7 @@ package enum Telemetry {
         }
         for detail in UsageExport.Detail.allCases { _ = Counter(label: exportRows, dimensions: [("detail", detail.rawValue)]) }
         for result in ["hit", "miss"] { _ = Counter(label: keyLookups, dimensions: [("result", result)]) }
+        for outcome in ["delivered", "failed"] { _ = Counter(label: webhookDeliveries, dimensions: [("outcome", outcome)]) }
     }
 
     /// What a committed transaction wrote: ledger entries by kind and unit, messages by the
@@ -63,6 +65,11 @@ package enum Telemetry {
     package static func submitted(provider: GatewayProvider, outcome: String, duration: Duration) {
         Timer(label: gatewaySubmission, dimensions: [("provider", provider.rawValue), ("outcome", outcome)])
             .record(duration: duration)
+    }
+
+    /// One webhook delivery attempt and its outcome (`delivered` or `failed`: to be retried or not).
+    package static func webhookDelivery(_ outcome: String) {
+        Counter(label: webhookDeliveries, dimensions: [("outcome", outcome)]).increment()
     }
 
     /// Rows of an export written to its client.

@@ -269,3 +269,22 @@ package enum CampaignStore {
             confirmedAt: try row.decode(Date?.self, "confirmed_at"), cancelledAt: try row.decode(Date?.self, "cancelled_at"))
     }
 }
+
+/// Campaigns that have nothing left to send.
+extension CampaignStore {
+    /// Confirmed campaigns due to have started (at most $1, oldest first, none another daemon
+    /// is finishing), with no message queued or scheduled, marked finished; once each.
+    static let finishCampaigns = """
+        UPDATE campaigns c SET finished_at = now()
+        WHERE c.id IN (SELECT id FROM campaigns
+                       WHERE status = 'confirmed' AND finished_at IS NULL AND (send_at IS NULL OR send_at <= now())
+                       ORDER BY confirmed_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+          AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('queued', 'scheduled'))
+        RETURNING c.id
+        """
+
+    /// Marks finished the campaigns that are (see `finishCampaigns`); answers their ids.
+    package static func finishCampaigns(_ connection: PostgresConnection, limit: Int) throws -> [UUID] {
+        try connection.execute(finishCampaigns, [Int64(limit)]).rows.map { try $0.decode(UUID.self, "id") }
+    }
+}

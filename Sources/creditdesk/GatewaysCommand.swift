@@ -15,7 +15,7 @@ struct GatewaysCommand: AsyncParsableCommand {
     struct Reencrypt: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "reencrypt",
-            abstract: "Reseal every gateway secret under CREDITDESK_SECRET_KEY, opening it with CREDITDESK_OLD_SECRET_KEY.")
+            abstract: "Reseal every gateway and webhook secret under CREDITDESK_SECRET_KEY, opening it with CREDITDESK_OLD_SECRET_KEY.")
 
         @OptionGroup var database: DatabaseOptions
 
@@ -36,7 +36,7 @@ struct GatewaysCommand: AsyncParsableCommand {
                     try MessagingOperations.reencryptSecrets($0, oldBox: oldBox, newBox: newBox)
                 }
             }
-            print("re-encrypted \(count) gateway secrets under key \(newBox.keyID)")
+            print("re-encrypted \(count.gateways) gateway secrets and \(count.webhooks) webhook secrets under key \(newBox.keyID)")
         }
     }
 }

@@ -54,7 +54,8 @@ struct ServeCommand: AsyncParsableCommand {
             secretBox: try configuration.secretBox(logger: logger),
             previousSecretBox: try configuration.previousSecretBox(),
             mailer: configuration.smtpURL.map { SMTPMailer(url: $0, from: configuration.smtpFrom) },
-            replyRule: configuration.replyRule, publicBaseURL: configuration.publicBaseURL)
+            replyRule: configuration.replyRule, publicBaseURL: configuration.publicBaseURL,
+            webhooks: WebhookOptions(allowPrivateAddresses: configuration.webhookAllowsPrivateAddresses))
         var dependencies = AppDependencies(
             pool: pool, migrator: migrator, messaging: messaging, metricsToken: configuration.metricsToken)
         dependencies.trustedProxies = configuration.trustedProxies

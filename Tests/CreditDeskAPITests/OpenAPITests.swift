@@ -99,7 +99,11 @@ struct OpenAPITests {
         let created = Set(OpenAPIController.operations.filter { $0.successStatus == 201 }.map { "\($0.method) \($0.path)" })
         #expect(created.contains("post /v1/accounts") && created.contains("post /v1/accounts/{id}/charges"))
         let accepted = Set(OpenAPIController.operations.filter { $0.successStatus == 202 }.map { "\($0.method) \($0.path)" })
-        #expect(accepted == ["post /v1/accounts/{id}/messages", "post /v1/campaigns/{id}/test"])
+        #expect(
+            accepted == [
+                "post /v1/accounts/{id}/messages", "post /v1/campaigns/{id}/test",
+                "post /v1/accounts/{id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            ])
     }
 }
 

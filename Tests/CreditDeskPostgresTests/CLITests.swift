@@ -85,6 +85,10 @@ struct CLITests {
             let connection = try PostgresConnection(settings: ConnectionSettings(url: url))
             try connection.execute("BEGIN")
             let gateway = try clientWithGateway(connection, box: oldBox)
+            let client = try #require(try AccountStore.find(connection, id: gateway.accountID))
+            _ = try WebhookStore.create(
+                connection, account: client, WebhookSettings(url: "https://crm.example.com/hooks", events: [.messageStatus], description: nil)
+            ) { id in (oldBox.seal(Array("whsec_test".utf8), associatedData: Array(id.lower.utf8)), oldBox.keyID) }
             try connection.execute("COMMIT")
             return gateway.id
         }
@@ -109,14 +113,20 @@ struct CLITests {
         #expect(try await stored().secretKeyID == oldBox.keyID)
 
         let done = try await reencrypt(old: oldKey, new: newKey)
-        #expect(done.status == 0 && done.output.contains("re-encrypted 1 gateway secrets under key \(newBox.keyID)"), "\(done.output)")
+        #expect(
+            done.status == 0 && done.output.contains("re-encrypted 1 gateway secrets and 1 webhook secrets under key \(newBox.keyID)"),
+            "\(done.output)")
+        let webhook = try #require(try await runBlocking {
+            try WebhookStore.lockAllSecrets(try PostgresConnection(settings: ConnectionSettings(url: url))).first
+        })
+        #expect(newBox.open(webhook.sealed, associatedData: Array(webhook.id.lower.utf8)) == Array("whsec_test".utf8))
         let resealed = try await stored()
         let associated = Array(gatewayID.uuidString.lowercased().utf8)
         #expect(resealed.secretKeyID == newBox.keyID)
         #expect(newBox.open(resealed.secretSealed, associatedData: associated) == Array("s3cret".utf8))
         #expect(oldBox.open(resealed.secretSealed, associatedData: associated) == nil)
         // Run again: already under the new key, nothing to do.
-        #expect(try await reencrypt(old: oldKey, new: newKey).output.contains("re-encrypted 0 gateway secrets"))
+        #expect(try await reencrypt(old: oldKey, new: newKey).output.contains("re-encrypted 0 gateway secrets and 0 webhook secrets"))
     }
 
     @Test("ledger entries refuse UPDATE and DELETE")
