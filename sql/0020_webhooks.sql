@@ -148,26 +148,21 @@ CREATE TRIGGER messages_webhook_updated AFTER UPDATE ON messages
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION webhook_messages_changed();
 
 -- credits.changed: each customer side of a movement made by hand or by the tree, with the
--- balance it left (the statement that inserts an entry runs after its balance updates).
-CREATE FUNCTION webhook_entries_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+-- balance it left (a move inserts its entry after its balance updates). A row trigger whose
+-- WHEN skips the entries of messages (reserve, post, void, charge, refund) without a call.
+CREATE FUNCTION webhook_entry_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     tenants uuid[]; accounts uuid[]; objects text[]; payloads jsonb[];
 BEGIN
-    WITH sides AS (
-        SELECT n.id, n.tenant_id, n.kind, n.unit, n.reason, n.created_at, n.debit_account_id AS account_id,
-               -n.amount AS amount, n.credit_account_id AS counterparty
-        FROM new_rows n WHERE n.kind IN ('grant', 'adjust', 'transfer', 'sale', 'expire')
-        UNION ALL
-        SELECT n.id, n.tenant_id, n.kind, n.unit, n.reason, n.created_at, n.credit_account_id, n.amount, n.debit_account_id
-        FROM new_rows n WHERE n.kind IN ('grant', 'adjust', 'transfer', 'sale', 'expire')
-    )
     SELECT array_agg(b.tenant_id), array_agg(s.account_id), array_agg(s.account_id::text), array_agg(jsonb_build_object(
-               'account_id', s.account_id, 'entry_id', s.id, 'kind', s.kind, 'unit', s.unit, 'amount', s.amount,
-               'counterparty_id', s.counterparty, 'reason', s.reason, 'created_at', webhook_time(s.created_at),
+               'account_id', s.account_id, 'entry_id', NEW.id, 'kind', NEW.kind, 'unit', NEW.unit, 'amount', s.amount,
+               'counterparty_id', s.counterparty, 'reason', NEW.reason, 'created_at', webhook_time(NEW.created_at),
                'balance', jsonb_build_object('posted', b.posted, 'reserved', b.reserved,
-                                             'available', b.posted - b.reserved + b.credit_limit)) ORDER BY s.id)
+                                             'available', b.posted - b.reserved + b.credit_limit)))
     INTO tenants, accounts, objects, payloads
-    FROM sides s JOIN balances b ON b.account_id = s.account_id AND b.unit = s.unit
+    FROM (VALUES (NEW.debit_account_id, -NEW.amount, NEW.credit_account_id),
+                 (NEW.credit_account_id, NEW.amount, NEW.debit_account_id)) AS s (account_id, amount, counterparty)
+    JOIN balances b ON b.account_id = s.account_id AND b.unit = NEW.unit
     WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
                   WHERE e.tenant_id = b.tenant_id AND e.account_id = s.account_id AND e.enabled
                     AND 'credits.changed' = ANY (e.events));
@@ -178,4 +173,5 @@ BEGIN
 END
 $$;
 CREATE TRIGGER ledger_entries_webhook AFTER INSERT ON ledger_entries
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION webhook_entries_inserted();
+    FOR EACH ROW WHEN (NEW.kind IN ('grant', 'adjust', 'transfer', 'sale', 'expire'))
+    EXECUTE FUNCTION webhook_entry_inserted();

@@ -63,6 +63,8 @@ package enum AuditAction: String, Sendable, CaseIterable {
     case approvalApproved = "approval.approved"
     case approvalRejected = "approval.rejected"
     case capsChanged = "caps.changed"
+    case balanceAlertChanged = "balance_alert.changed"
+    case autoTopUpChanged = "auto_top_up.changed"
     case webhookCreated = "webhook.created"
     case webhookChanged = "webhook.changed"
     case webhookDeleted = "webhook.deleted"
@@ -72,7 +74,7 @@ package enum AuditAction: String, Sendable, CaseIterable {
         switch self {
         case .accountCreated, .accountRenamed, .accountSuspended, .accountReactivated, .featuresChanged,
             .creditLimitChanged, .replyMatchOrderChanged, .optOutsAdded, .approvalThresholdChanged,
-            .capsChanged:
+            .capsChanged, .balanceAlertChanged, .autoTopUpChanged:
             "account"
         case .approvalRequested, .approvalApproved, .approvalRejected: "approval"
         case .userCreated, .userPasswordSet, .userPasswordLinkCreated, .userLanguageChanged, .replyRoutingChanged:

@@ -77,6 +77,10 @@ package enum JobKind: String, Sendable, CaseIterable {
     case sendMessage = "send_message"
     /// Forward an inbound reply to its user by email or SMS.
     case routeReply = "route_reply"
+    /// Email a low-balance alert or a failed top-up to the admins it concerns.
+    case balanceNotice = "balance_notice"
+    /// Transfer a client's automatic top-up from its parent's pool.
+    case autoTopUp = "auto_top_up"
 }
 
 package enum ReservationStatus: String, Codable, Sendable, CaseIterable {

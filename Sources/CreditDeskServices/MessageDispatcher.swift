@@ -166,7 +166,7 @@ package struct MessageDispatcher: Service {
 
     /// Claims the due jobs (transactional first) and works them; returns how many there were.
     @discardableResult
-    func runOnce(_ senders: SenderThreads) async throws -> Int {
+    package func runOnce(_ senders: SenderThreads) async throws -> Int {
         let jobs = try await pool.withTransaction { [batchSize, leaseSeconds, membership] in
             try JobStore.claim($0, limit: batchSize, leaseSeconds: leaseSeconds, dispatcherID: membership.id)
         }
@@ -198,6 +198,8 @@ package struct MessageDispatcher: Service {
     func process(_ job: JobRecord) async throws {
         switch job.kind {
         case .routeReply: try await routeReply(job)
+        case .balanceNotice: try await mailBalanceNotice(job)
+        case .autoTopUp: try await applyTopUp(job)
         case .sendMessage, nil:
             logger.error("job of an unknown kind left undone", metadata: ["job.id": "\(job.id)"])
             try await pool.withTransaction { try JobStore.finish($0, jobID: job.id, error: "unknown job kind") }

@@ -11,7 +11,8 @@ import ServiceLifecycle
 /// receiver holds one of them for at most the timeout, never a credit or send path), and
 /// records each outcome: 2xx delivered; anything else tried again with backoff until the
 /// event is a day old. An endpoint failing for a day is disabled and its admins told by
-/// email. It also marks campaigns finished and writes their `campaign.finished`. Several
+/// email. It also marks campaigns finished and writes their `campaign.finished`, and evaluates
+/// the low-balance alerts measured in days left. Several
 /// daemons share the queue (SKIP LOCKED); one that dies leaves its deliveries to be claimed
 /// again when their lease ends, so a receiver may see an event twice (the event id says so).
 /// See docs/ARCHITECTURE.md, "Webhooks".
@@ -172,13 +173,17 @@ package struct WebhookNotifier: Service {
 
     /// Every `campaignCheckInterval`: confirmed campaigns with nothing left to send are marked
     /// finished, and their `campaign.finished` written in the same transaction.
+    /// Once a minute (every 30th round) it also evaluates the alerts measured in days left.
     func finishCampaigns() async {
+        var round = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await checkCampaigns()
+                if round % 30 == 0 { try await pool.withTransaction { try BalanceRuleOperations.checkDaysAlerts($0) } }
             } catch {
-                logger.warning("campaign completion check failed", metadata: ["error": "\(error)"])
+                logger.warning("campaign or balance check failed", metadata: ["error": "\(error)"])
             }
+            round += 1
             try? await Task.sleep(for: campaignCheckInterval)
         }
     }

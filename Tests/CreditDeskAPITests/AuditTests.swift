@@ -85,6 +85,8 @@ struct AuditTests {
         try await api.call(.put, "\(client)/messaging-settings", key: reseller, body: ["reply_match_order": ["work_phone", "mobile"]])
         try await api.call(.post, "\(client)/opt-outs", key: reseller, body: ["phones": ["+64215550100", "+64215550101"]])
         try await api.call(.delete, "\(client)/opt-outs/%2B64215550100", key: reseller)
+        try await api.call(.put, "\(client)/balance-alerts/sms", key: reseller, body: ["below": 100])
+        try await api.call(.put, "\(client)/auto-top-ups/sms", key: reseller, body: ["below": 100, "amount": 500])
         let webhook = try await api.call(
             .post, "\(client)/webhooks", key: reseller, body: ["url": "https://crm.example.com/hooks", "events": ["message.status"]]
         ).id
