@@ -74,6 +74,9 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHER
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, object_id, id) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (tenant_id, endpoint_id, id);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (tenant_id, event_id);
+-- The daemons' housekeeping deletes deliveries and events 30 days old.
+CREATE INDEX webhook_deliveries_age ON webhook_deliveries (created_at);
+CREATE INDEX webhook_events_age ON webhook_events (created_at);
 
 -- When a confirmed campaign had nothing left to send (the notifier sets it, once).
 ALTER TABLE campaigns ADD COLUMN finished_at timestamptz;

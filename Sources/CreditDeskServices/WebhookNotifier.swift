@@ -179,7 +179,7 @@ package struct WebhookNotifier: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await checkCampaigns()
-                if round % 30 == 0 { try await pool.withTransaction { try BalanceRuleOperations.checkDaysAlerts($0) } }
+                if round % 30 == 0 { _ = try await pool.withTransaction { try BalanceRuleOperations.checkDaysAlerts($0) } }
             } catch {
                 logger.warning("campaign or balance check failed", metadata: ["error": "\(error)"])
             }

@@ -73,6 +73,19 @@ package enum WebhookStore {
     static let deleteEndpoint = "DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"
     static let selectAllSecrets = "SELECT id, secret_sealed, secret_key_id FROM webhook_endpoints ORDER BY id FOR UPDATE"
     static let resealEndpoint = "UPDATE webhook_endpoints SET secret_sealed = $2, secret_key_id = $3 WHERE id = $1"
+    /// Deliveries (whatever their state) and then events created before $1, at most $2 a statement;
+    /// an event a later redelivery still points at stays.
+    static let pruneDeliveries = """
+        DELETE FROM webhook_deliveries WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM webhook_deliveries WHERE created_at < $1 LIMIT $2))
+        """
+    static let pruneEvents = """
+        DELETE FROM webhook_events WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM webhook_events v
+            WHERE v.created_at < $1
+              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.tenant_id = v.tenant_id AND d.event_id = v.id)
+            LIMIT $2))
+        """
     static let emitEvent = "SELECT webhook_enqueue($1, ARRAY[$2::uuid], ARRAY[$3::uuid], ARRAY[$4::text], ARRAY[$5::jsonb])"
 
     static func decodeEndpoint(_ row: PostgresRow) throws -> WebhookEndpointRecord {
@@ -141,6 +154,14 @@ package enum WebhookStore {
 
     package static func reseal(_ connection: PostgresConnection, id: UUID, sealed: [UInt8], keyID: String) throws {
         try connection.execute(resealEndpoint, [id, sealed, keyID])
+    }
+
+    /// Deletes up to `limit` deliveries created before `before`, or when none is left, up to
+    /// `limit` such events; answers how many rows went.
+    package static func prune(_ connection: PostgresConnection, before: Date, limit: Int) throws -> Int {
+        let deliveries = try connection.execute(pruneDeliveries, [before, Int64(limit)]).affectedRows
+        guard deliveries < limit else { return deliveries }
+        return deliveries + (try connection.execute(pruneEvents, [before, Int64(limit)]).affectedRows)
     }
 
     /// Writes an event (`data`: a JSON object) for every endpoint of the account that wants it,

@@ -145,7 +145,7 @@ struct WebhookTests {
         }
     }
 
-    @Test("a change that rolls back emits nothing; one that commits emits once")
+    @Test("a change that rolls back emits nothing; one that commits emits once, kept 30 days")
     func rolledBackEmitsNothing() async throws {
         let receiver = try WebhookReceiver()
         defer { receiver.stop() }
@@ -171,6 +171,11 @@ struct WebhookTests {
             try await Self.fund(api, fixture, 5)
             let (events, deliveries) = (try await Self.count(pool, "webhook_events"), try await Self.count(pool, "webhook_deliveries"))
             #expect(events == 1 && deliveries == 1)
+            // Housekeeping keeps them for 30 days, then deletes both.
+            let housekeeping = Housekeeping(pool: pool, logger: Logger(label: "test"))
+            #expect(try await housekeeping.sweep(now: Date()) == 0)
+            #expect(try await housekeeping.sweep(now: Date().addingTimeInterval(Housekeeping.webhookRetentionSeconds + 60)) == 2)
+            #expect(try await Self.count(pool, "webhook_events") == 0)
         }
     }
 
