@@ -35,9 +35,7 @@ struct BalanceAlertTests {
                 _ = try UserStore.createUser(connection, account: fixture.client, name: "Office", email: "office@client.example", role: .admin)
                 _ = try UserStore.createUser(connection, account: fixture.reseller, name: "Desk", email: "desk@reseller.example", role: .admin)
             }
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
-                body: ["unit": "sms", "amount": resellerCredits + clientCredits, "to_account_id": fixture.reseller.id.lower])
+            try await WebhookTests.fundReseller(api, fixture, resellerCredits + clientCredits)
             try await WebhookTests.fund(api, fixture, clientCredits)
             try await body(World(api: api, fixture: fixture, pool: pool, settings: settings, sink: sink))
         }

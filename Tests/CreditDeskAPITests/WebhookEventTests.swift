@@ -15,11 +15,7 @@ import Testing
 struct WebhookEventTests {
     typealias Hooks = WebhookTests
 
-    static func fundReseller(_ api: API, _ fixture: Fixture) async throws {
-        try await api.call(
-            .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
-            body: ["unit": "sms", "amount": 1_000, "to_account_id": fixture.reseller.id.lower])
-    }
+    static func fundReseller(_ api: API, _ fixture: Fixture) async throws { try await Hooks.fundReseller(api, fixture, 1_000) }
 
     static func deliveredCount(_ pool: DatabasePool) async throws -> Int64 {
         try await pool.withConnection {

@@ -44,6 +44,13 @@ struct WebhookTests {
         #expect(reply.status == .created || reply.status == .ok, "\(reply.text)")
     }
 
+    /// A grant of `amount` SMS from the platform to the reseller.
+    static func fundReseller(_ api: API, _ fixture: Fixture, _ amount: Int) async throws {
+        try await api.call(
+            .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
+            body: ["unit": "sms", "amount": amount, "to_account_id": fixture.reseller.id.lower])
+    }
+
     /// Runs the notifier round after round until `done` holds (at most 600 rounds of 20 ms).
     static func drain(
         _ pool: DatabasePool, _ settings: MessagingSettings, until done: () async throws -> Bool
@@ -72,9 +79,7 @@ struct WebhookTests {
         defer { receiver.stop() }
         let settings = try Self.settings()
         try await withAPI(messaging: settings) { api, fixture, pool in
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
-                body: ["unit": "sms", "amount": 100, "to_account_id": fixture.reseller.id.lower])
+            try await Self.fundReseller(api, fixture, 100)
             let path = "/v1/accounts/\(fixture.client.id.lower)/webhooks"
             let body: [String: Any] = ["url": receiver.url, "events": ["credits.changed"], "description": "CRM"]
             let first = try await api.call(.post, path, key: fixture.keys[.clientAdmin], body: body, idempotencyKey: "hook-1")
@@ -150,9 +155,7 @@ struct WebhookTests {
         let receiver = try WebhookReceiver()
         defer { receiver.stop() }
         try await withAPI(messaging: try Self.settings()) { api, fixture, pool in
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
-                body: ["unit": "sms", "amount": 100, "to_account_id": fixture.reseller.id.lower])
+            try await Self.fundReseller(api, fixture, 100)
             _ = try await Self.endpoint(api, fixture, receiver.url, ["credits.changed"])
             struct Abandoned: Error {}
             await #expect(throws: Abandoned.self) {
@@ -185,9 +188,7 @@ struct WebhookTests {
         defer { receiver.stop() }
         let settings = try Self.settings()
         try await withAPI(messaging: settings) { api, fixture, pool in
-            try await api.call(
-                .post, "/v1/accounts/\(fixture.platform.id.lower)/credits/transfer", key: fixture.keys[.platformOperator],
-                body: ["unit": "sms", "amount": 100, "to_account_id": fixture.reseller.id.lower])
+            try await Self.fundReseller(api, fixture, 100)
             _ = try await Self.endpoint(api, fixture, receiver.url, ["credits.changed"])
             receiver.script([.answer(500), .close])
             try await Self.fund(api, fixture, 1)
