@@ -64,7 +64,14 @@ package enum ConsoleOperations {
         throws -> String
     {
         let login = (user.email ?? "").lowercased()
-        try ConsoleStore.setPassword(connection, userID: user.id, login: login, hash: hash)
+        do {
+            try ConsoleStore.setPassword(connection, userID: user.id, login: login, hash: hash)
+        } catch let error as DatabaseError where error.code == .uniqueViolation {
+            // Logins are unique: another user with the same email (in any case) signs in with it.
+            throw DomainError(
+                .conflict, "another user already signs in with this email address; give this user another one",
+                details: ["field": .string("email")])
+        }
         try ConsoleStore.endSessions(connection, userID: user.id)
         if let account = try AccountStore.find(connection, id: user.accountID) {
             try AuditStore.append(

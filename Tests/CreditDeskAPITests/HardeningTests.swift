@@ -150,6 +150,21 @@ struct HardeningTests {
         }
     }
 
+    @Test("a password for a user whose email another user already signs in with is a 409, not a 500")
+    func sharedLogin() async throws {
+        try await withAPI { api, fixture, pool in
+            let (first, second) = try await pool.withTransaction { connection in
+                (try UserStore.createUser(connection, account: fixture.client, name: "Ana", email: "ana@dental.example", role: .user),
+                 try UserStore.createUser(connection, account: fixture.client, name: "Ana B", email: "Ana@Dental.example", role: .user))
+            }
+            let body = ["password": "correct horse battery"]
+            let set = try await api.call(.put, "/v1/users/\(first.id.lower)/password", key: fixture.keys[.clientAdmin], body: body)
+            #expect(set.status == .ok, "\(set.text)")
+            let clash = try await api.call(.put, "/v1/users/\(second.id.lower)/password", key: fixture.keys[.clientAdmin], body: body)
+            #expect(clash.status == .conflict && clash.errorField == "email", "\(clash.text)")
+        }
+    }
+
     @Test("a known path with another method is 405 with Allow; an unknown path is 404")
     func methodNotAllowed() async throws {
         try await withAPI { api, fixture, _ in
