@@ -4,7 +4,7 @@ APT_PACKAGES := postgresql postgresql-contrib libpq-dev libssl-dev libcurl4-open
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/creditdesk
 
-.PHONY: run test deps build release migrate clean bench bench-export bench-messaging chaos chaos-messaging contract console example docs
+.PHONY: run test deps build release migrate clean bench bench-export bench-messaging chaos chaos-messaging ha-test contract console example docs
 
 ## run: install missing system packages, build, serve on an embedded PostgreSQL (Ctrl-C stops both)
 run: deps build
@@ -77,6 +77,13 @@ bench-messaging: deps
 ## chaos: SIGKILL the daemon and restart PostgreSQL under retrying clients; every acknowledged operation exactly once
 chaos: deps build
 	bash bench/chaos.sh
+
+## ha-test: failover under retrying clients: a primary and a synchronous standby managed by
+## pg_auto_failover (installed if missing), two daemons on a multi-host URL, the primary killed
+ha-test: deps build
+	@dpkg-query -W -f='$${Status}' postgresql-15-auto-failover 2>/dev/null | grep -q "install ok installed" || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15-auto-failover; }
+	bash bench/ha.sh
 
 ## chaos-messaging: a campaign through a real Kannel while the daemon is SIGKILLed 3 times and
 ## PostgreSQL restarted once; every message final, credits exact (CHAOS_RECIPIENTS, default 20000)

@@ -62,34 +62,6 @@ wait "$CLIENT_PID" || STATUS=$?
 cat .bench/chaos.json > /dev/null
 PG_PORT=$(sed -n 4p "$DATA/pgdata/postmaster.pid")
 URL="postgresql://creditdesk:$(cat "$DATA/password")@127.0.0.1:$PG_PORT/creditdesk"
-# Applied per the database: the chaos keys with a stored success, and how many of those have
-# their operation in the ledger (every successful credit operation writes at least one entry).
-read -r STORED IN_LEDGER <<< "$(psql -At -F ' ' "$URL" -c "
-  SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM ledger_entries e WHERE e.operation_id = k.operation_id))
-  FROM idempotency_keys k WHERE k.key LIKE '$PREFIX-%' AND k.response_status BETWEEN 200 AND 299")"
-VERIFY_STATUS=0
-"$BIN" verify --data-dir "$DATA" --log-level warning > .bench/chaos-verify.txt 2>&1 || VERIFY_STATUS=$?
-
-field() { jq -r ".$1" .bench/chaos.json; }
-printf '\n%-40s %10s\n' "measure" "count"
-printf '%-40s %10s\n' "daemon SIGKILLs" "$KILLS"
-printf '%-40s %10s\n' "PostgreSQL restarts" "$PG_RESTARTS"
-printf '%-40s %10s\n' "operations sent" "$(field operations_sent)"
-printf '%-40s %10s\n' "acknowledged" "$(field acknowledged)"
-printf '%-40s %10s\n' "  of which applied (2xx)" "$(field applied_expected)"
-printf '%-40s %10s\n' "  of which refused (insufficient credits)" "$(field rejected_insufficient)"
-printf '%-40s %10s\n' "HTTP attempts" "$(field http_attempts)"
-printf '%-40s %10s\n' "retried attempts" "$(field retried)"
-printf '%-40s %10s\n' "applied per the database (stored 2xx keys)" "$STORED"
-printf '%-40s %10s\n' "  of which with ledger entries" "$IN_LEDGER"
-printf '%-40s %10s\n' "unexpected responses" "$(field unexpected)"
-printf '%-40s %10s\n' "unresolved operations" "$(field unresolved)"
-printf '%-40s %10s\n' "balance mismatches" "$(jq '.balance_mismatches | length' .bench/chaos.json)"
-printf '%-40s %10s\n' "creditdesk verify exit status" "$VERIFY_STATUS"
-jq -r '.balance_mismatches[]' .bench/chaos.json >&2
-if [ "$STATUS" != 0 ] || [ "$VERIFY_STATUS" != 0 ] || [ "$STORED" != "$(field applied_expected)" ] || [ "$IN_LEDGER" != "$STORED" ]; then
-  echo "CHAOS FAILED: client status $STATUS, verify status $VERIFY_STATUS, stored $STORED vs applied $(field applied_expected)" >&2
-  cat .bench/chaos-verify.txt >&2
-  exit 1
-fi
+chaos_verdict "$URL" "$PREFIX" .bench/chaos.json "$STATUS" \
+  "daemon SIGKILLs|$KILLS" "PostgreSQL restarts|$PG_RESTARTS" -- "$BIN" verify --data-dir "$DATA" --log-level warning
 echo "chaos: every acknowledged operation applied exactly once; verify clean"

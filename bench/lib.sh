@@ -159,3 +159,39 @@ pgbench_select_tps() { pgbench_tps "$1" "$2" "$3" -S; }
 
 # rss_kb PID: the process's resident set now, in kB.
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# chaos_verdict URL PREFIX JSON CLIENT_STATUS [ROW…] -- VERIFY…: the fault tests' verdict on a
+# run of `creditdesk-bench chaos` (its JSON and exit status). Reads, on URL, the chaos keys with
+# a stored success and how many of those have their operation in the ledger (every successful
+# credit operation writes at least one entry), runs the VERIFY command, prints the rows given
+# ("name|value") and the counts, and fails unless every acknowledged operation was applied
+# exactly once and verify is clean.
+chaos_verdict() {
+  local url=$1 prefix=$2 json=$3 status=$4 row stored in_ledger verify_status=0
+  shift 4
+  printf '\n%-40s %10s\n' "measure" "count"
+  while [ "$1" != "--" ]; do printf '%-40s %10s\n' "${1%%|*}" "${1#*|}"; shift; done
+  shift
+  read -r stored in_ledger <<< "$(psql -At -F ' ' "$url" -c "
+    SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM ledger_entries e WHERE e.operation_id = k.operation_id))
+    FROM idempotency_keys k WHERE k.key LIKE '$prefix-%' AND k.response_status BETWEEN 200 AND 299")"
+  "$@" > .bench/chaos-verify.txt 2>&1 || verify_status=$?
+  field() { jq -r ".$1" "$json"; }
+  for row in "operations sent|operations_sent" "acknowledged|acknowledged" "  of which applied (2xx)|applied_expected" \
+      "  of which refused (insufficient credits)|rejected_insufficient" "HTTP attempts|http_attempts" \
+      "retried attempts|retried"; do
+    printf '%-40s %10s\n' "${row%%|*}" "$(field "${row#*|}")"
+  done
+  printf '%-40s %10s\n' "applied per the database (stored 2xx keys)" "$stored"
+  printf '%-40s %10s\n' "  of which with ledger entries" "$in_ledger"
+  printf '%-40s %10s\n' "unexpected responses" "$(field unexpected)"
+  printf '%-40s %10s\n' "unresolved operations" "$(field unresolved)"
+  printf '%-40s %10s\n' "balance mismatches" "$(jq '.balance_mismatches | length' "$json")"
+  printf '%-40s %10s\n' "creditdesk verify exit status" "$verify_status"
+  jq -r '.balance_mismatches[]' "$json" >&2
+  if [ "$status" != 0 ] || [ "$verify_status" != 0 ] || [ "$stored" != "$(field applied_expected)" ] || [ "$in_ledger" != "$stored" ]; then
+    echo "FAILED: client status $status, verify status $verify_status, stored $stored vs applied $(field applied_expected)" >&2
+    cat .bench/chaos-verify.txt >&2
+    return 1
+  fi
+}

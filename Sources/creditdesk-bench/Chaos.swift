@@ -27,6 +27,9 @@ struct ChaosCommand: ParsableCommand {
     @Option(help: "Give up on an operation still unanswered after this many seconds (then the run fails).")
     var patienceSeconds = 180.0
 
+    @Option(help: "Another daemon on the same database; workers take the daemons in turn (repeatable).")
+    var alsoBaseURL: [String] = []
+
     @Option(help: "Prefix of the idempotency keys.")
     var keyPrefix = "chaos-\(UUID().uuidString.prefix(8).lowercased())"
 
@@ -43,10 +46,10 @@ struct ChaosCommand: ParsableCommand {
         let keyPrefix = keyPrefix
         let tallies = Collector<ChaosTally>()
         let deadline = nowNanoseconds() + UInt64(seconds * 1e9)
-        let baseURL = target.baseURL
+        let baseURLs = [target.baseURL] + alsoBaseURL
         let patience = UInt64(patienceSeconds * 1e9)
         runThreads(workers) { index in
-            let client = ChaosClient(baseURL: baseURL, apiKey: apiKey, patienceNanoseconds: patience)
+            let client = ChaosClient(baseURL: baseURLs[index % baseURLs.count], apiKey: apiKey, patienceNanoseconds: patience)
             var worker = ChaosWorker(
                 client: client, reseller: reseller, clients: clientIDs, keyPrefix: "\(keyPrefix)-\(index)",
                 random: SplitMix(seed: UInt64(index) &+ 0x9E37_79B9))
