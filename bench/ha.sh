@@ -18,7 +18,8 @@ DURATION=${DURATION:-30}
 WORKERS=${WORKERS:-8}
 BIN=.build/debug/creditdesk
 TOOL=.build/debug/creditdesk-bench
-HA=$(realpath -m .bench/ha)
+# Under /tmp: the postgres system user must reach it through every parent directory.
+HA=$(mktemp -d /tmp/creditdesk-ha.XXXXXX)
 PG_BIN=$(dirname "$PG_CTL")
 BASE_PORT=$((30000 + RANDOM % 5000 * 4))
 MONITOR_PORT=$BASE_PORT NODE1_PORT=$((BASE_PORT + 1)) NODE2_PORT=$((BASE_PORT + 2))
@@ -27,7 +28,7 @@ URL="postgresql://postgres@127.0.0.1:$NODE1_PORT,127.0.0.1:$NODE2_PORT/creditdes
 command -v pg_autoctl > /dev/null || { echo "pg_autoctl is missing: make ha-test installs postgresql-15-auto-failover" >&2; exit 1; }
 
 mkdir -p .bench
-rm -rf "$HA" && mkdir -p "$HA" && chown postgres "$HA" 2>/dev/null || true
+chown postgres "$HA" 2>/dev/null || true
 # autoctl NODE ARGS…: pg_autoctl as the cluster owner, with NODE's own configuration and state.
 autoctl() {
   local node=$1
@@ -50,7 +51,10 @@ cleanup() {
   for node in node1 node2 monitor; do kill_node "$node"; done
   sleep 1
   for node in node1 node2 monitor; do pkill -9 -f -- "-D $HA/$node" 2>/dev/null || true; done
+  # Kept when the test failed: the nodes' logs are there.
+  if [ "$PASSED" = 1 ]; then rm -rf "$HA"; else echo "ha: the nodes' data and logs are in $HA" >&2; fi
 }
+PASSED=0
 trap cleanup EXIT
 state() { autoctl monitor show state --pgdata "$HA/monitor" 2>/dev/null || true; }
 # until_true SECONDS COMMAND…: polls COMMAND every 0.5 s; fails after SECONDS.
@@ -154,4 +158,5 @@ if [ "$NOT_READY" = 0 ] || [ "$READY_AFTER" != 2 ]; then
   echo "FAILED: /readyz not-ready answers $NOT_READY, daemons ready after $READY_AFTER of 2" >&2
   exit 1
 fi
+PASSED=1
 echo "ha-test: every acknowledged operation applied exactly once across the failover; verify clean; daemons reconnected"
