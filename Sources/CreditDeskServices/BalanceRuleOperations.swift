@@ -18,28 +18,20 @@ package enum BalanceRuleOperations {
         rule: BalanceAlertRule
     ) throws -> BalanceAlertRecord {
         let rule = try rule.validated()
-        let account = try Operations.lockedForAudit(
-            connection, try Operations.account(connection, principal, accountID, for: .manageMessaging))
-        let before = try BalanceRuleStore.alerts(connection, account: account).first { $0.rule.unit == rule.unit }
-        let stored = try BalanceRuleStore.setAlert(connection, account: account, rule)
-        try AuditStore.appendChanges(
-            connection, context, account: account, .balanceAlertChanged, objectID: account.id.lower,
-            before: alertFields(before?.rule, unit: rule.unit), after: alertFields(rule, unit: rule.unit))
-        return stored
+        return try change(connection, principal, context, .alert, accountID: accountID, unit: rule.unit) { account in
+            (rule, try BalanceRuleStore.setAlert(connection, account: account, rule))
+        }
     }
 
     package static func deleteAlert(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID, unit: CreditUnit
     ) throws {
-        let account = try Operations.lockedForAudit(
-            connection, try Operations.account(connection, principal, accountID, for: .manageMessaging))
-        let before = try BalanceRuleStore.alerts(connection, account: account).first { $0.rule.unit == unit }
-        guard try BalanceRuleStore.deleteAlert(connection, account: account, unit: unit) else {
-            throw DomainError.notFound("balance alert")
+        try change(connection, principal, context, .alert, accountID: accountID, unit: unit) { account in
+            guard try BalanceRuleStore.deleteAlert(connection, account: account, unit: unit) else {
+                throw DomainError.notFound("balance alert")
+            }
+            return (nil, ())
         }
-        try AuditStore.appendChanges(
-            connection, context, account: account, .balanceAlertChanged, objectID: account.id.lower,
-            before: alertFields(before?.rule, unit: unit), after: alertFields(nil, unit: unit))
     }
 
     package static func topUps(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
@@ -56,32 +48,49 @@ package enum BalanceRuleOperations {
         rule: AutoTopUpRule
     ) throws -> AutoTopUpRecord {
         let rule = try rule.validated()
-        let account = try Operations.lockedForAudit(
-            connection, try Operations.account(connection, principal, accountID, for: .manageCredits))
-        guard let parentID = account.parentID, let parent = try AccountStore.find(connection, id: parentID) else {
-            throw DomainError.wrongKind("account", "the platform has no pool above it")
+        return try change(connection, principal, context, .topUp, accountID: accountID, unit: rule.unit) { account in
+            guard let parentID = account.parentID, let parent = try AccountStore.find(connection, id: parentID) else {
+                throw DomainError.wrongKind("account", "the platform has no pool above it")
+            }
+            try Operations.requireUnitAllowed(account, rule.unit)
+            return (rule, try TopUpStore.setRule(connection, account: account, source: parent, rule, setBy: principal.userID))
         }
-        try Operations.requireUnitAllowed(account, rule.unit)
-        let before = try TopUpStore.rules(connection, account: account).first { $0.rule.unit == rule.unit }
-        let stored = try TopUpStore.setRule(connection, account: account, source: parent, rule, setBy: principal.userID)
-        try AuditStore.appendChanges(
-            connection, context, account: account, .autoTopUpChanged, objectID: account.id.lower,
-            before: topUpFields(before?.rule, unit: rule.unit), after: topUpFields(rule, unit: rule.unit))
-        return stored
     }
 
     package static func deleteTopUp(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID, unit: CreditUnit
     ) throws {
-        let account = try Operations.lockedForAudit(
-            connection, try Operations.account(connection, principal, accountID, for: .manageCredits))
-        let before = try TopUpStore.rules(connection, account: account).first { $0.rule.unit == unit }
-        guard try TopUpStore.deleteRule(connection, account: account, unit: unit) else {
-            throw DomainError.notFound("automatic top-up")
+        try change(connection, principal, context, .topUp, accountID: accountID, unit: unit) { account in
+            guard try TopUpStore.deleteRule(connection, account: account, unit: unit) else {
+                throw DomainError.notFound("automatic top-up")
+            }
+            return (nil, ())
         }
+    }
+
+    /// What differs between the two kinds of rule: who may change them, how a unit's rule is
+    /// read, and its fields in the audit log.
+    struct RuleKind<Rule>: Sendable {
+        let action: Action
+        let audit: AuditAction
+        let current: @Sendable (PostgresConnection, AccountRecord, CreditUnit) throws -> Rule?
+        let fields: @Sendable (Rule?, CreditUnit) -> [String: AuditValue?]
+    }
+
+    /// A change of the unit's rule: the account authorized and its tenant's audit counter
+    /// locked (before the balance the store then locks), the rule before read, `work` run (it
+    /// answers the rule after it, nil when removed, and the result), the difference audited.
+    static func change<Rule, Result>(
+        _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, _ kind: RuleKind<Rule>,
+        accountID: UUID, unit: CreditUnit, _ work: (AccountRecord) throws -> (Rule?, Result)
+    ) throws -> Result {
+        let account = try Operations.lockedForAudit(connection, try Operations.account(connection, principal, accountID, for: kind.action))
+        let before = try kind.current(connection, account, unit)
+        let (after, result) = try work(account)
         try AuditStore.appendChanges(
-            connection, context, account: account, .autoTopUpChanged, objectID: account.id.lower,
-            before: topUpFields(before?.rule, unit: unit), after: topUpFields(nil, unit: unit))
+            connection, context, account: account, kind.audit, objectID: account.id.lower, before: kind.fields(before, unit),
+            after: kind.fields(after, unit))
+        return result
     }
 
     /// Alerts measured in days left depend on time as well as on updates: evaluated for every
@@ -122,4 +131,24 @@ package enum BalanceRuleOperations {
             "\(prefix)_max_credits_per_month": rule.maxCreditsPerMonth.map(AuditValue.number),
         ]
     }
+}
+
+extension BalanceRuleOperations.RuleKind<BalanceAlertRule> {
+    /// Alerts: the account's admins or those of an account above.
+    static let alert = Self(
+        action: .manageMessaging, audit: .balanceAlertChanged,
+        current: { connection, account, unit in
+            try BalanceRuleStore.alerts(connection, account: account).first { $0.rule.unit == unit }?.rule
+        },
+        fields: BalanceRuleOperations.alertFields)
+}
+
+extension BalanceRuleOperations.RuleKind<AutoTopUpRule> {
+    /// Top-ups: an account above only (the credits are its own).
+    static let topUp = Self(
+        action: .manageCredits, audit: .autoTopUpChanged,
+        current: { connection, account, unit in
+            try TopUpStore.rules(connection, account: account).first { $0.rule.unit == unit }?.rule
+        },
+        fields: BalanceRuleOperations.topUpFields)
 }
