@@ -16,6 +16,7 @@ extension ConsoleController {
         let gateways: [GatewayConnectionRecord]
         let users: UsersSection
         let caps: (SpendingCaps?, [CapOperations.Usage])
+        let balanceRules: BalanceRules
     }
 
     func client(_ session: ConsoleSession, _ request: Request, id: UUID?) async throws -> Response {
@@ -31,7 +32,8 @@ extension ConsoleController {
             return ClientPage(
                 account: account, balances: balances, parent: parent, packages: packages, gateways: gateways,
                 users: try UsersSection.load(connection, principal, account: account),
-                caps: account.kind == .client ? try CapOperations.caps(connection, principal, accountID: id) : (nil, []))
+                caps: account.kind == .client ? try CapOperations.caps(connection, principal, accountID: id) : (nil, []),
+                balanceRules: try BalanceRules.load(connection, principal, account: account))
         }
         let account = page.account
         let canManage = Authorization.roleAllows(principal.role, .manageCredits, accountKind: principal.accountKind)
@@ -55,6 +57,7 @@ extension ConsoleController {
             "canManageMessaging": Authorization.roleAllows(principal.role, .manageMessaging, accountKind: principal.accountKind),
             "users": page.users.data,
         ].merging(Self.capsData(page.caps, catalogue)) { first, _ in first }
+            .merging(page.balanceRules.data(catalogue)) { first, _ in first }
         return try pages.page("client", session, request, title: account.name, data)
     }
 

@@ -79,6 +79,8 @@ package struct ConsoleController<Context: ConsoleRequestContext>: Sendable {
             ("/console/clients/:id/status", client, Self.setStatus),
             ("/console/clients/:id/gateways", client, Self.createGateway(box: messaging.secretBox)),
             ("/console/clients/:id/gateway-limits", client, Self.setGatewayLimits),
+            ("/console/clients/:id/balance-alert", client, Self.setBalanceAlert),
+            ("/console/clients/:id/auto-top-up", client, Self.setAutoTopUp),
             ("/console/accounts/:id/users", { Self.usersPage($0.id, $0.ownAccountID) }, Self.createUser),
             ("/console/users/:id/keys", users, Self.createKey),
             ("/console/keys/:id/revoke", users, Self.revokeKey),

@@ -96,6 +96,41 @@ struct ConsoleAdminTests {
         }
     }
 
+    @Test("a client's page: a low-balance alert and an automatic top-up set, shown, used and removed")
+    func balanceRules() async throws {
+        try await withResellerAdmin { api, fixture, pool, browser, csrf in
+            let clientPath = "/console/clients/\(fixture.client.id.lower)"
+            #expect(try await browser.get(clientPath).html.contains("No low-balance alert or automatic top-up."))
+            _ = try await browser.post(
+                "\(clientPath)/balance-alert",
+                [("csrf", csrf), ("form_key", freshKey()), ("unit", "sms"), ("below", "500"), ("measure", "credits"), ("notify_parent", "yes")])
+            _ = try await browser.post(
+                "\(clientPath)/auto-top-up",
+                [("csrf", csrf), ("form_key", freshKey()), ("unit", "sms"), ("below", "50"), ("amount", "200"), ("max_per_day", "1000"),
+                 ("max_per_month", "")])
+            let page = try await browser.get(clientPath).html
+            #expect(page.contains("SMS: alert below 500 credits · also tell the reseller"), "\(page)")
+            #expect(page.contains("SMS: top up 200 when below 50 (at most 1,000 a day)"), "\(page)")
+            // The client has 100: the next change of its balance alerts (it is below 500 already).
+            let reserved = try await api.call(
+                .post, "/v1/accounts/\(fixture.client.id.lower)/reservations", key: fixture.keys[.clientUser], body: ["unit": "sms", "amount": 60])
+            #expect(reserved.status == .created)
+            #expect(try await browser.get(clientPath).html.contains("alerted; waits for the balance to recover"))
+            _ = try await browser.post(
+                "\(clientPath)/auto-top-up", [("csrf", csrf), ("form_key", freshKey()), ("unit", "sms"), ("below", "50"), ("amount", "0")])
+            #expect(try await browser.get(clientPath).html.contains("amount: must be a whole number above zero"))
+            _ = try await browser.post("\(clientPath)/balance-alert", [("csrf", csrf), ("form_key", freshKey()), ("unit", "sms"), ("below", "")])
+            _ = try await browser.post("\(clientPath)/auto-top-up", [("csrf", csrf), ("form_key", freshKey()), ("unit", "sms"), ("below", "")])
+            let cleared = try await browser.get(clientPath).html
+            #expect(cleared.contains("No low-balance alert or automatic top-up.") && cleared.contains("SMS automatic top-up removed"))
+            let rules = try await pool.withConnection {
+                try $0.execute("SELECT (SELECT count(*) FROM balance_alerts) + (SELECT count(*) FROM auto_top_ups) AS n").single()
+                    .decode(Int64.self, "n")
+            }
+            #expect(rules == 0)
+        }
+    }
+
     @Test("users and keys: a user added to a client, a key's secret shown once (not on a replay, not stored), revoked")
     func usersAndKeys() async throws {
         try await withResellerAdmin { _, fixture, pool, browser, csrf in
