@@ -13,7 +13,10 @@ package final class KannelGateway: @unchecked Sendable {
     package let adminPort: Int
     package let sendPort: Int
     package let directory: URL
-    private let processes: [BackgroundProcess]
+    private let bearerbox: BackgroundProcess
+    private var smsbox: BackgroundProcess
+    private let smsboxLock = NSLock()
+    private let configurationPath: String
     private let fakeSMSC: BackgroundProcess
 
     /// Base URL of the sendsms interface (what a gateway connection's base_url names).
@@ -55,10 +58,11 @@ package final class KannelGateway: @unchecked Sendable {
         let log = directory.path
         let configuration = Self.configuration(ports: ports, log: log, inboundURL: inboundURL)
         let configurationPath = directory.appendingPathComponent("kannel.conf").path
+        self.configurationPath = configurationPath
         try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
-        let bearerbox = try BackgroundProcess("/usr/sbin/bearerbox", [configurationPath], logPath: "\(log)/bearerbox.out")
+        bearerbox = try BackgroundProcess("/usr/sbin/bearerbox", [configurationPath], logPath: "\(log)/bearerbox.out")
         usleep(300_000)
-        let smsbox = try BackgroundProcess("/usr/sbin/smsbox", [configurationPath], logPath: "\(log)/smsbox.out")
+        smsbox = try BackgroundProcess("/usr/sbin/smsbox", [configurationPath], logPath: "\(log)/smsbox.out")
         // The fake SMSC reads handset messages from stdin and stops at end of file: `tail -f`
         // keeps its stdin open, and `injectInbound` appends to the file tail follows.
         FileManager.default.createFile(atPath: "\(log)/inbound.txt", contents: nil)
@@ -66,7 +70,6 @@ package final class KannelGateway: @unchecked Sendable {
             "/bin/sh",
             ["-c", "tail -n 0 -f '\(log)/inbound.txt' | exec /usr/lib/kannel/test/fakesmsc -H 127.0.0.1 -r \(smscPort) -i 0"],
             logPath: "\(log)/fakesmsc.out")
-        processes = [bearerbox, smsbox]
         // Usually under a second; a loaded CI machine starting the whole suite can take far longer.
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
@@ -147,6 +150,20 @@ package final class KannelGateway: @unchecked Sendable {
         }
     }
 
+    /// Starts smsbox again if it has died, as a service manager would; answers whether it did.
+    /// Debian 12's smsbox can abort (an assertion in `conn_unregister`) when the daemon whose
+    /// callbacks it is fetching is killed mid-request, as the fault tests do.
+    package func restartSmsboxIfItDied() -> Bool {
+        smsboxLock.lock()
+        defer { smsboxLock.unlock() }
+        guard smsbox.hasExited,
+            let restarted = try? BackgroundProcess(
+                "/usr/sbin/smsbox", [configurationPath], logPath: directory.appendingPathComponent("smsbox.out").path)
+        else { return false }
+        smsbox = restarted
+        return true
+    }
+
     package func stop() async {
         _ = try? await runBlocking { self.stopAll() }
     }
@@ -156,7 +173,8 @@ package final class KannelGateway: @unchecked Sendable {
         // Ending tail closes the fake SMSC's stdin, which ends it; then the shell goes.
         _ = try? Subprocess.run("/usr/bin/pkill", ["-f", "tail -n 0 -f \(directory.path)/inbound.txt"])
         fakeSMSC.stop(seconds: 3)
-        for process in processes.reversed() { process.stop(seconds: 3) }
+        smsboxLock.withLock { smsbox }.stop(seconds: 3)
+        bearerbox.stop(seconds: 3)
         // KEEP_KANNEL=1 keeps the configuration and logs, to debug a failing test.
         if ProcessInfo.processInfo.environment["KEEP_KANNEL"] == nil { try? FileManager.default.removeItem(at: directory) }
     }

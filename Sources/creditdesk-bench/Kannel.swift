@@ -28,7 +28,17 @@ struct KannelCommand: AsyncParsableCommand {
             source.resume()
             return source
         }
+        // A dead smsbox is started again, as systemd would (Restart=on-failure), and said on stderr.
+        let supervisor = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                if kannel.restartSmsboxIfItDied() {
+                    FileHandle.standardError.write(Data("smsbox had exited; started again\n".utf8))
+                }
+            }
+        }
         for await _ in stop { break }
+        supervisor.cancel()
         sources.forEach { $0.cancel() }
         await kannel.stop()
     }
