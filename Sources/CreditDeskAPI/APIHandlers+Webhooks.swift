@@ -66,9 +66,8 @@ extension APIHandlers {
         let (id, webhookID) = (input.path.id.uuid, input.path.webhookId.uuid)
         let (webhook, replayed) = try await access.mutate(Components.Schemas.Webhook.self, input: Optional<String>.none) {
             connection, principal, operation in
-            let (endpoint, _) = try WebhookOperations.endpoint(connection, principal, accountID: id, endpointID: webhookID)
-            try WebhookOperations.delete(connection, principal, operation, accountID: id, endpointID: webhookID)
-            return Components.Schemas.Webhook(endpoint)
+            Components.Schemas.Webhook(
+                try WebhookOperations.delete(connection, principal, operation, accountID: id, endpointID: webhookID))
         }
         return .ok(.init(headers: .init(idempotentReplayed: replayed), body: .json(webhook)))
     }

@@ -39,13 +39,26 @@ package enum WebhookOperations {
 
     /// The endpoint `endpointID` of account `accountID`, if the principal manages it; 404 otherwise.
     package static func endpoint(
-        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, endpointID: UUID, lock: Bool = false
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, endpointID: UUID
     ) throws -> (WebhookEndpointRecord, AccountRecord) {
         let (endpoint, account) = try Operations.owned(
-            connection, principal, try WebhookStore.endpoint(connection, id: endpointID, lock: lock), owner: \.accountID,
+            connection, principal, try WebhookStore.endpoint(connection, id: endpointID), owner: \.accountID,
             for: .manageMessaging, what: "webhook")
         guard endpoint.accountID == accountID else { throw DomainError.notFound("webhook") }
         return (endpoint, account)
+    }
+
+    /// The endpoint as `endpoint` authorizes it, read again locked after the tenant's audit
+    /// counter (docs/ARCHITECTURE.md, "The audit log"): the "before" of a change.
+    static func lockedForChange(
+        _ connection: PostgresConnection, _ principal: Principal, accountID: UUID, endpointID: UUID
+    ) throws -> (WebhookEndpointRecord, AccountRecord) {
+        let (loaded, account) = try endpoint(connection, principal, accountID: accountID, endpointID: endpointID)
+        try AuditStore.lock(connection, tenantID: account.tenantID)
+        guard let before = try WebhookStore.endpoint(connection, id: loaded.id, lock: true) else {
+            throw DomainError.notFound("webhook")
+        }
+        return (before, account)
     }
 
     /// Changes what `change` sets; enabling a disabled endpoint resumes its pending deliveries.
@@ -53,11 +66,7 @@ package enum WebhookOperations {
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         endpointID: UUID, options: WebhookOptions, change: (inout WebhookSettings) -> Void
     ) throws -> WebhookEndpointRecord {
-        let (loaded, account) = try endpoint(connection, principal, accountID: accountID, endpointID: endpointID)
-        try AuditStore.lock(connection, tenantID: account.tenantID)
-        guard let before = try WebhookStore.endpoint(connection, id: loaded.id, lock: true) else {
-            throw DomainError.notFound("webhook")
-        }
+        let (before, account) = try lockedForChange(connection, principal, accountID: accountID, endpointID: endpointID)
         var settings = before.settings
         change(&settings)
         let updated = try WebhookStore.update(connection, before, try settings.validated(allowPrivate: options.allowPrivateAddresses))
@@ -67,17 +76,19 @@ package enum WebhookOperations {
         return updated
     }
 
+    /// Deletes the endpoint; answers it as it was.
     package static func delete(
         _ connection: PostgresConnection, _ principal: Principal, _ context: OperationContext, accountID: UUID,
         endpointID: UUID
-    ) throws {
-        let (endpoint, account) = try endpoint(connection, principal, accountID: accountID, endpointID: endpointID, lock: true)
+    ) throws -> WebhookEndpointRecord {
+        let (endpoint, account) = try lockedForChange(connection, principal, accountID: accountID, endpointID: endpointID)
         try WebhookStore.delete(connection, endpoint)
         try AuditStore.append(
             connection, context, account: account,
             AuditEvent(
                 .webhookDeleted, objectID: endpoint.id.lower,
                 changes: AuditChange.diff(auditFields(endpoint.settings), [:])))
+        return endpoint
     }
 
     package static func deliveries(
