@@ -4,6 +4,10 @@ import Foundation
 /// last at the last 7 days' consumption.
 package enum BalanceMeasure: String, Sendable, CaseIterable {
     case credits, days
+
+    /// How a line reads in a notice: "below 500 credits", "below 7 days" (the trigger on
+    /// `balances` writes the credits one in the same words).
+    package func threshold(below: Int64) -> String { "below \(below) \(rawValue)" }
 }
 
 /// A low-balance alert on one balance: below `below` (credits or days) it alerts once, by email
@@ -26,9 +30,6 @@ package struct BalanceAlertRule: Sendable, Equatable {
         guard (1...Limits.maxAmount).contains(below) else { throw .invalid("below", "must be between 1 and \(Limits.maxAmount)") }
         return self
     }
-
-    /// How the line reads in an alert: "below 500 credits", "below 7 days".
-    package var threshold: String { "below \(below) \(measure.rawValue)" }
 }
 
 /// An automatic top-up of a client from its parent's pool: when available falls below

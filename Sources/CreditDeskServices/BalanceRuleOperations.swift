@@ -5,7 +5,8 @@ import Foundation
 
 /// Low-balance alerts (set by the account's admins or an ancestor's) and automatic top-ups
 /// (set by an account above, from the parent's pool). The crossings are found by the schema;
-/// `BalanceJobs` acts on them. See docs/ARCHITECTURE.md, "Low balances".
+/// the dispatcher's jobs (`MessageDispatcher+Balances`) act on them. See docs/ARCHITECTURE.md,
+/// "Low balances".
 package enum BalanceRuleOperations {
     package static func alerts(_ connection: PostgresConnection, _ principal: Principal, accountID: UUID) throws
         -> [BalanceAlertRecord]
@@ -106,7 +107,7 @@ package enum BalanceRuleOperations {
             let detail = days.map { String(format: "%.1f days left at %.1f credits a day", $0, Double(alert.consumedLastWeek) / 7) }
             try BalanceRuleStore.notice(
                 connection, tenantID: alert.tenantID, accountID: alert.accountID, unit: alert.unit, kind: low ? "low" : "recovered",
-                available: alert.available, threshold: "below \(alert.below) days", notifyParent: alert.notifyParent,
+                available: alert.available, threshold: BalanceMeasure.days.threshold(below: alert.below), notifyParent: alert.notifyParent,
                 detail: detail)
             if low { alerted += 1 }
         }

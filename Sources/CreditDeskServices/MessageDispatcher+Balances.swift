@@ -16,10 +16,7 @@ extension MessageDispatcher {
             else { return nil }
             var accounts = [account.id]
             if notice.notifyParent || notice.kind == "top_up_failed", let parentID = account.parentID { accounts.append(parentID) }
-            let recipients = try accounts.flatMap { id in
-                try UserStore.users(connection, accountID: id).filter { $0.role == .admin && $0.status == "active" }.compactMap(\.email)
-            }
-            return (notice, account, recipients)
+            return (notice, account, try UserStore.adminEmails(connection, accountIDs: accounts))
         }
         guard let (notice, account, recipients) = loaded else {
             try await pool.withTransaction { try JobStore.finish($0, jobID: job.id, error: "notice not found") }
@@ -67,10 +64,7 @@ extension MessageDispatcher {
 
     func applyTopUp(_ job: JobRecord) async throws {
         // The transfer is made in the name of the admin who set the rule.
-        let setBy = try await pool.withConnection { connection -> UUID? in
-            guard let run = try TopUpStore.lockRun(connection, id: job.subjectID) else { return nil }
-            return try TopUpStore.rule(connection, tenantID: run.tenantID, accountID: run.accountID, unit: run.unit)?.setBy
-        }
+        let setBy = try await pool.withConnection { try TopUpStore.setter($0, runID: job.subjectID) }
         try await pool.withOperation(actorUserID: setBy, requestID: "job-\(job.id)") { connection, context in
             defer { _ = try? JobStore.finish(connection, jobID: job.id) }
             guard let run = try TopUpStore.lockRun(connection, id: job.subjectID), run.status == "pending" else { return }
@@ -115,6 +109,7 @@ extension MessageDispatcher {
         try TopUpStore.resolve(connection, run, status: "failed", amount: nil, entryID: nil, detail: failure)
         try BalanceRuleStore.notice(
             connection, tenantID: run.tenantID, accountID: run.accountID, unit: run.unit, kind: "top_up_failed",
-            available: available, threshold: "below \(rule.below) credits", notifyParent: true, detail: failure)
+            available: available, threshold: BalanceMeasure.credits.threshold(below: rule.below), notifyParent: true,
+            detail: failure)
     }
 }

@@ -102,7 +102,7 @@ package struct WebhookNotifier: Service {
             let started = ContinuousClock.now
             let result = Result { () throws(HTTPClientError) in try client.send(method: "POST", url: url, headers: headers, body: body, resolve: pins) }
             let elapsed = ContinuousClock.now - started
-            let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = Int(elapsed.seconds * 1000)
             switch result {
             case .success(let response):
                 let answer = String(decoding: response.body.prefix(500), as: UTF8.self)
@@ -152,10 +152,7 @@ package struct WebhookNotifier: Service {
         logger.warning("webhook endpoint disabled", metadata: ["webhook.id": "\(delivery.endpointID.lower)"])
         guard let mailer = settings.mailer else { return }
         do {
-            let admins = try await pool.withConnection { connection in
-                try UserStore.users(connection, accountID: delivery.accountID)
-                    .filter { $0.role == .admin && $0.status == "active" }.compactMap(\.email)
-            }
+            let admins = try await pool.withConnection { try UserStore.adminEmails($0, accountIDs: [delivery.accountID]) }
             let body = """
                 Every delivery to the webhook \(delivery.endpointID.lower) (\(delivery.url)) has failed for a day, \
                 so it has been disabled. Its undelivered events are kept: enable it again once the receiver \

@@ -49,6 +49,12 @@ package enum TopUpStore {
     /// Serializes the runs of one balance (their caps count what the others moved) without
     /// touching a row the consumers' trigger locks.
     static let lockBalanceRuns = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+    /// Who set the rule a run is for (nil: the rule is gone).
+    static let selectSetter = """
+        SELECT t.set_by FROM auto_top_up_runs r
+        JOIN auto_top_ups t ON t.tenant_id = r.tenant_id AND t.account_id = r.account_id AND t.unit = r.unit
+        WHERE r.id = $1
+        """
     static let selectMoved = """
         SELECT coalesce(sum(amount) FILTER (WHERE resolved_at >= $4), 0) AS today, coalesce(sum(amount), 0) AS month
         FROM auto_top_up_runs
@@ -110,6 +116,11 @@ package enum TopUpStore {
         guard let run = try connection.execute(lockRun, [id]).first.map(decodeRun) else { return nil }
         try connection.execute(lockBalanceRuns, ["auto_top_up \(run.accountID.lower) \(run.unit.rawValue)"])
         return run
+    }
+
+    /// The user who set the rule run `id` is for, if the rule is still there; reads, locks nothing.
+    package static func setter(_ connection: PostgresConnection, runID: UUID) throws -> UUID? {
+        try connection.execute(selectSetter, [runID]).first?.decode(UUID.self, "set_by")
     }
 
     /// Credits the balance's applied runs moved since `dayStart` and since `monthStart`.

@@ -47,6 +47,12 @@ package enum UserStore {
         SELECT id, tenant_id, account_id, name, email, role, status, created_at FROM users
         WHERE account_id = $1 ORDER BY created_at, id
         """
+    /// The addresses of the active admins of the accounts $1, for notices by email.
+    static let selectAdminEmails = """
+        SELECT DISTINCT email FROM users
+        WHERE account_id = ANY ($1::text::uuid[]) AND role = 'admin' AND status = 'active' AND email IS NOT NULL
+        ORDER BY email
+        """
     static let insertKey = """
         INSERT INTO api_keys (tenant_id, id, user_id, key_hash, key_prefix, label, scope, allowed_addresses, expires_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9)
@@ -95,6 +101,11 @@ package enum UserStore {
 
     package static func users(_ connection: PostgresConnection, accountID: UUID) throws -> [UserRecord] {
         try connection.execute(selectUsers, [accountID]).rows.map(decodeUser)
+    }
+
+    /// The email addresses of the active admins of `accountIDs` (each once).
+    package static func adminEmails(_ connection: PostgresConnection, accountIDs: [UUID]) throws -> [String] {
+        try connection.execute(selectAdminEmails, [arrayLiteral(accountIDs)]).rows.map { try $0.decode(String.self, "email") }
     }
 
     /// Creates a key and returns it with its secret, which is never readable again.
