@@ -116,37 +116,32 @@ DECLARE
     available bigint := NEW.posted - NEW.reserved + NEW.credit_limit;
     rule record;
 BEGIN
+    -- A rule whose state no longer matches the balance changes it: below and armed, it
+    -- disarms and acts; at or above and disarmed, it re-arms.
     FOR rule IN
-        UPDATE balance_alerts SET armed = false, alerted_at = now()
+        UPDATE balance_alerts SET armed = available >= below,
+            alerted_at = CASE WHEN available < below THEN now() ELSE alerted_at END
         WHERE tenant_id = NEW.tenant_id AND account_id = NEW.account_id AND unit = NEW.unit
-          AND measure = 'credits' AND armed AND available < below
-        RETURNING below, notify_parent
+          AND measure = 'credits' AND armed <> (available >= below)
+        RETURNING below, notify_parent, armed
     LOOP
-        PERFORM balance_notice(NEW.tenant_id, NEW.account_id, NEW.unit, 'low', available,
+        PERFORM balance_notice(NEW.tenant_id, NEW.account_id, NEW.unit,
+            CASE WHEN rule.armed THEN 'recovered' ELSE 'low' END, available,
             'below ' || rule.below || ' credits', rule.notify_parent, NULL);
     END LOOP;
     FOR rule IN
-        UPDATE balance_alerts SET armed = true
+        UPDATE auto_top_ups SET armed = available >= below
         WHERE tenant_id = NEW.tenant_id AND account_id = NEW.account_id AND unit = NEW.unit
-          AND measure = 'credits' AND NOT armed AND available >= below
-        RETURNING below, notify_parent
+          AND armed <> (available >= below)
+        RETURNING armed
     LOOP
-        PERFORM balance_notice(NEW.tenant_id, NEW.account_id, NEW.unit, 'recovered', available,
-            'below ' || rule.below || ' credits', rule.notify_parent, NULL);
-    END LOOP;
-    FOR rule IN
-        UPDATE auto_top_ups SET armed = false
-        WHERE tenant_id = NEW.tenant_id AND account_id = NEW.account_id AND unit = NEW.unit AND armed AND available < below
-        RETURNING tenant_id
-    LOOP
+        CONTINUE WHEN rule.armed;
         WITH run AS (
             INSERT INTO auto_top_up_runs (tenant_id, account_id, unit) VALUES (NEW.tenant_id, NEW.account_id, NEW.unit)
             RETURNING id
         )
         INSERT INTO jobs (tenant_id, kind, subject_id) SELECT NEW.tenant_id, 'auto_top_up', id FROM run;
     END LOOP;
-    UPDATE auto_top_ups SET armed = true
-    WHERE tenant_id = NEW.tenant_id AND account_id = NEW.account_id AND unit = NEW.unit AND NOT armed AND available >= below;
     RETURN NULL;
 END
 $$;
