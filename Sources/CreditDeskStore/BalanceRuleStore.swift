@@ -95,8 +95,18 @@ package enum BalanceRuleStore {
 
     /// Removes the unit's alert; false when there was none.
     package static func deleteAlert(_ connection: PostgresConnection, account: AccountRecord, unit: CreditUnit) throws -> Bool {
-        try watch(connection, account: account, unit: unit, true)
-        let deleted = try connection.execute(deleteAlert, [account.tenantID, account.id, unit.rawValue]).first != nil
+        try removeRule(connection, deleteAlert, account: account, unit: unit)
+    }
+
+    /// Runs `statement` (a DELETE of one of the balance's rules, answering a row when it
+    /// removed one) with the balance locked first, as the trigger locks it, and stops watching
+    /// the balance once it has no rule left; false when there was no rule to remove.
+    static func removeRule(_ connection: PostgresConnection, _ statement: String, account: AccountRecord, unit: CreditUnit)
+        throws -> Bool
+    {
+        let key: [any PostgresBindable] = [account.tenantID, account.id, unit.rawValue]
+        try connection.execute(LedgerStore.lockBalance, key)
+        let deleted = try connection.execute(statement, key).first != nil
         try unwatchIfUnruled(connection, account: account, unit: unit)
         return deleted
     }

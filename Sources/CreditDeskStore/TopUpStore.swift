@@ -83,10 +83,7 @@ package enum TopUpStore {
     }
 
     package static func deleteRule(_ connection: PostgresConnection, account: AccountRecord, unit: CreditUnit) throws -> Bool {
-        try BalanceRuleStore.watch(connection, account: account, unit: unit, true)
-        let deleted = try connection.execute(deleteRule, [account.tenantID, account.id, unit.rawValue]).first != nil
-        try BalanceRuleStore.unwatchIfUnruled(connection, account: account, unit: unit)
-        return deleted
+        try BalanceRuleStore.removeRule(connection, deleteRule, account: account, unit: unit)
     }
 
     package static func rules(_ connection: PostgresConnection, account: AccountRecord) throws -> [AutoTopUpRecord] {
