@@ -27,22 +27,10 @@ trap cleanup EXIT
 
 start_daemon
 bootstrap "$BIN" "$DATA"
-RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"Chaos Reseller\"}" | jq -r .id)
-ADMIN=$(api "$KEY" POST "/v1/accounts/$RESELLER/users" '{"name":"Chaos Admin","role":"admin"}' | jq -r .id)
-RESELLER_KEY=$(api "$KEY" POST "/v1/users/$ADMIN/keys" '{"label":"chaos"}' | jq -r .secret)
-api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" \
-  "{\"unit\":\"sms\",\"amount\":1000000,\"to_account_id\":\"$RESELLER\"}" > /dev/null
-CLIENTS=()
-for i in 1 2 3 4 5 6; do
-  CLIENT=$(api "$RESELLER_KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"Chaos Client $i\"}" | jq -r .id)
-  api "$RESELLER_KEY" POST "/v1/accounts/$RESELLER/credits/transfer" \
-    "{\"unit\":\"sms\",\"amount\":500,\"to_account_id\":\"$CLIENT\"}" > /dev/null
-  CLIENTS+=("$CLIENT")
-done
-PREFIX="chaos-$(uuidgen | cut -c1-8)"
+chaos_accounts Chaos
 
 "$TOOL" chaos --base-url "$BASE" --key "$RESELLER_KEY" --reseller "$RESELLER" \
-  --clients "$(IFS=,; echo "${CLIENTS[*]}")" --workers "$WORKERS" --seconds "$DURATION" --key-prefix "$PREFIX" \
+  --clients "$CLIENT_IDS" --workers "$WORKERS" --seconds "$DURATION" --key-prefix "$PREFIX" \
   > .bench/chaos.json &
 CLIENT_PID=$!
 

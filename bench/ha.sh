@@ -107,20 +107,10 @@ out=$("$BIN" bootstrap --database-url "$URL" --log-level warning)
 KEY=$(echo "$out" | sed -n 's/.*store it now): //p')
 PLATFORM=$(echo "$out" | awk '/platform account/ {print $3}')
 BASE=$BASE1
-RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"HA Reseller\"}" | jq -r .id)
-ADMIN=$(api "$KEY" POST "/v1/accounts/$RESELLER/users" '{"name":"HA Admin","role":"admin"}' | jq -r .id)
-RESELLER_KEY=$(api "$KEY" POST "/v1/users/$ADMIN/keys" '{"label":"ha"}' | jq -r .secret)
-api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" "{\"unit\":\"sms\",\"amount\":1000000,\"to_account_id\":\"$RESELLER\"}" > /dev/null
-CLIENTS=()
-for i in 1 2 3 4 5 6; do
-  CLIENT=$(api "$RESELLER_KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"HA Client $i\"}" | jq -r .id)
-  api "$RESELLER_KEY" POST "/v1/accounts/$RESELLER/credits/transfer" "{\"unit\":\"sms\",\"amount\":500,\"to_account_id\":\"$CLIENT\"}" > /dev/null
-  CLIENTS+=("$CLIENT")
-done
-PREFIX="ha-$(uuidgen | cut -c1-8)"
+chaos_accounts HA
 
 "$TOOL" chaos --base-url "$BASE1" --also-base-url "$BASE2" --key "$RESELLER_KEY" --reseller "$RESELLER" \
-  --clients "$(IFS=,; echo "${CLIENTS[*]}")" --workers "$WORKERS" --seconds "$DURATION" --key-prefix "$PREFIX" \
+  --clients "$CLIENT_IDS" --workers "$WORKERS" --seconds "$DURATION" --key-prefix "$PREFIX" \
   > .bench/ha-chaos.json &
 CLIENT_PID=$!
 # /readyz of the first daemon, every 0.2 s, with the time: was it not-ready while no primary was?

@@ -160,6 +160,26 @@ pgbench_select_tps() { pgbench_tps "$1" "$2" "$3" -S; }
 # rss_kb PID: the process's resident set now, in kB.
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# chaos_accounts NAME: what the fault tests' clients work on (uses KEY, PLATFORM and BASE): a
+# reseller with 1,000,000 SMS and an admin key, and six clients with 500 each. Sets RESELLER,
+# RESELLER_KEY and CLIENT_IDS (comma-separated), and PREFIX, a fresh idempotency-key prefix.
+chaos_accounts() {
+  local admin client ids=()
+  RESELLER=$(api "$KEY" POST /v1/accounts "{\"parent_id\":\"$PLATFORM\",\"kind\":\"reseller\",\"name\":\"$1 Reseller\"}" | jq -r .id)
+  admin=$(api "$KEY" POST "/v1/accounts/$RESELLER/users" "{\"name\":\"$1 Admin\",\"role\":\"admin\"}" | jq -r .id)
+  RESELLER_KEY=$(api "$KEY" POST "/v1/users/$admin/keys" '{"label":"chaos"}' | jq -r .secret)
+  api "$KEY" POST "/v1/accounts/$PLATFORM/credits/transfer" \
+    "{\"unit\":\"sms\",\"amount\":1000000,\"to_account_id\":\"$RESELLER\"}" > /dev/null
+  for i in 1 2 3 4 5 6; do
+    client=$(api "$RESELLER_KEY" POST /v1/accounts "{\"parent_id\":\"$RESELLER\",\"kind\":\"client\",\"name\":\"$1 Client $i\"}" | jq -r .id)
+    api "$RESELLER_KEY" POST "/v1/accounts/$RESELLER/credits/transfer" \
+      "{\"unit\":\"sms\",\"amount\":500,\"to_account_id\":\"$client\"}" > /dev/null
+    ids+=("$client")
+  done
+  CLIENT_IDS=$(IFS=,; echo "${ids[*]}")
+  PREFIX="$(echo "$1" | tr 'A-Z' 'a-z')-$(uuidgen | cut -c1-8)"
+}
+
 # chaos_verdict URL PREFIX JSON CLIENT_STATUS [ROW…] -- VERIFY…: the fault tests' verdict on a
 # run of `creditdesk-bench chaos` (its JSON and exit status). Reads, on URL, the chaos keys with
 # a stored success and how many of those have their operation in the ledger (every successful
