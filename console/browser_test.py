@@ -248,6 +248,8 @@ def compose_and_send(driver):
     driver.find_element(By.NAME, "to").send_keys("+64215550000")
     driver.find_element(By.NAME, "text").send_keys("Hello again")
     submit(driver.find_element(By.NAME, "text"))
+    # The refusal comes back as a new page: wait for it, as `shows` does, before reading it.
+    shows(driver, 'id="compose-error"')
     error = driver.find_element(By.ID, "compose-error").text
     expect("has opted out" in error and driver.find_element(By.NAME, "text").get_attribute("value") == "Hello again",
            "an opted-out number is refused inline, the text kept", driver)
